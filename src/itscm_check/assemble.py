@@ -1,0 +1,226 @@
+"""Assemble validated documents into one Inventory: merge by kind, check ids and references."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from itscm_check import inventory as m
+from itscm_check.errors import InputError, InputErrors, Location
+from itscm_check.loader import DocPath, Document
+from itscm_check.values import parse_date, parse_duration
+
+_KINDS = ("teams", "sites", "vendors", "services", "waivers")
+
+
+class _Record:
+    """Reads one mapping of a document, parsing typed values and remembering every date."""
+
+    def __init__(self, doc: Document, where: DocPath, data: dict[str, Any], dates: list[m.DatedField],
+                 label: str = "") -> None:
+        self.doc, self.where, self.data, self.dates, self.label = doc, where, data, dates, label
+
+    @property
+    def location(self) -> Location:
+        return self.doc.location(self.where)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.data.get(key, default)
+
+    def child(self, key: str, label: str = "") -> _Record | None:
+        value = self.data.get(key)
+        return _Record(self.doc, self.where + (key,), value, self.dates, label) if value is not None else None
+
+    def children(self, key: str, label: Callable[[dict[str, Any], int], str] = lambda d, i: str(i)) -> list[_Record]:
+        prefix = f"{self.label}." if self.label else ""
+        return [_Record(self.doc, self.where + (key, i), item, self.dates, f"{prefix}{key}[{label(item, i)}]")
+                for i, item in enumerate(self.data.get(key) or ())]
+
+    def date(self, key: str) -> dt.date | None:
+        if self.data.get(key) is None:
+            return None
+        value = parse_date(self.data[key])
+        name = f"{self.label}.{key}" if self.label else key
+        self.dates.append(m.DatedField(name, value, self.doc.location(self.where + (key,))))
+        return value
+
+    def duration(self, key: str) -> int | None:
+        value = self.data.get(key)
+        return None if value is None else parse_duration(value)
+
+
+def assemble(documents: list[Document]) -> m.Inventory:
+    """Build the Inventory, or raise InputErrors listing every duplicate and dangling reference."""
+    errors: list[InputError] = []
+    records: dict[str, list[_Record]] = {kind: [] for kind in _KINDS}
+    programme: _Record | None = None
+    for doc in documents:
+        for kind in _KINDS:
+            for i, item in enumerate(doc.data.get(kind) or ()):
+                records[kind].append(_Record(doc, (kind, i), item, []))
+        if doc.data.get("programme") is not None:
+            if programme is not None:
+                errors.append(InputError(doc.location(("programme",)),
+                                         f"programme is defined a second time (first at {programme.location})",
+                                         "keep one programme block for the whole inventory"))
+            else:
+                programme = _Record(doc, ("programme",), doc.data["programme"], [])
+    for kind in _KINDS:
+        errors.extend(_duplicate_ids(kind, records[kind]))
+    sites: dict[str, m.Site] = {}
+    for r in records["sites"]:
+        sites.setdefault(r.get("id"), _site(r))
+    team_ids = {r.get("id") for r in records["teams"]}
+    for r in records["services"]:
+        errors.extend(_dangling(r, team_ids, sites))
+    if errors:
+        raise InputErrors(errors)
+    return m.Inventory(
+        services=tuple(_service(r, sites) for r in records["services"]),
+        teams=tuple(_team(r) for r in records["teams"]),
+        sites=tuple(sites.values()),
+        vendors=tuple(_vendor(r) for r in records["vendors"]),
+        waivers=tuple(_waiver(r) for r in records["waivers"]),
+        programme=_programme(programme) if programme is not None else None,
+    )
+
+
+def _duplicate_ids(kind: str, records: list[_Record]) -> list[InputError]:
+    first: dict[str, Location] = {}
+    errors = []
+    for record in records:
+        ident = record.get("id")
+        if ident is None:
+            continue
+        if ident in first:
+            errors.append(InputError(record.location, f"duplicate {kind[:-1]} id '{ident}' (first defined at {first[ident]})",
+                                     f"{kind[:-1]} ids must be unique across the whole inventory"))
+        else:
+            first[ident] = record.location
+    return errors
+
+
+def _dangling(service: _Record, team_ids: set[str], sites: dict[str, m.Site]) -> list[InputError]:
+    errors = []
+    owner = service.get("owner")
+    if owner is not None and owner not in team_ids:
+        errors.append(InputError(service.doc.location(service.where + ("owner",)), f"owner '{owner}' is not a team id",
+                                 "define the team under teams: or fix the spelling"))
+    refs: list[tuple[DocPath, str]] = []
+    site_block = service.get("sites") or {}
+    if site_block.get("primary") is not None:
+        refs.append((("sites", "primary"), site_block["primary"]))
+    refs += [(("sites", "alternates", i), s) for i, s in enumerate(site_block.get("alternates") or ())]
+    for p, plan in enumerate(service.get("plans") or ()):
+        refs += [(("plans", p, "stored_copies", i), s) for i, s in enumerate(plan.get("stored_copies") or ())]
+    for b, backup in enumerate(service.get("backups") or ()):
+        if backup.get("location") is not None:
+            refs.append((("backups", b, "location"), backup["location"]))
+    for where, site in refs:
+        if site not in sites:
+            errors.append(InputError(service.doc.location(service.where + where), f"site '{site}' is not defined",
+                                     "define it under sites: or fix the spelling"))
+    return errors
+
+
+def _site(r: _Record) -> m.Site:
+    return m.Site(id=r.get("id"), failure_domain=r.get("failure_domain"), source=r.location,
+                  provider=r.get("provider"), region=r.get("region"), kind=r.get("kind"))
+
+
+def _team(r: _Record) -> m.Team:
+    contacts = tuple(m.Contact(name=c.get("name"), role=c.get("role"), email=c.get("email"), phone=c.get("phone"),
+                               out_of_hours=c.get("out_of_hours")) for c in r.get("contacts") or ())
+    return m.Team(id=r.get("id"), name=r.get("name"), source=r.location, contacts=contacts,
+                  call_tree_verified_on=r.date("call_tree_verified_on"),
+                  continuity_training_on=r.date("continuity_training_on"), dates=tuple(r.dates))
+
+
+def _vendor(r: _Record) -> m.Vendor:
+    sla = r.child("sla")
+    evidence = r.child("continuity_evidence", label="continuity_evidence")
+    return m.Vendor(
+        id=r.get("id"), name=r.get("name"), source=r.location, criticality=r.get("criticality"),
+        sla=m.Sla(availability=sla.get("availability"), rto=sla.duration("rto"), rpo=sla.duration("rpo"),
+                  document=sla.get("document")) if sla else None,
+        continuity_evidence=m.ContinuityEvidence(type=evidence.get("type"), reference=evidence.get("reference"),
+                                                 date=evidence.date("date")) if evidence else None,
+        exit_plan=r.get("exit_plan"), register_of_information_id=r.get("register_of_information_id"),
+        dates=tuple(r.dates))
+
+
+def _service(r: _Record, sites: dict[str, m.Site]) -> m.Service:
+    bia = r.child("bia", label="bia")
+    objectives = r.child("objectives")
+    site_block = r.child("sites")
+    return m.Service(
+        id=r.get("id"), name=r.get("name"), source=r.location, description=r.get("description"),
+        kind=r.get("kind", "service"), tier=r.get("tier"),
+        critical_or_important_function=r.get("critical_or_important_function", False),
+        lifecycle=r.get("lifecycle", "production"), owner=r.get("owner"), stateful=r.get("stateful", False),
+        bia=m.Bia(id=bia.get("id"), document=bia.get("document"), completed_on=bia.date("completed_on"),
+                  approved_by=bia.get("approved_by"), next_review=bia.date("next_review")) if bia else None,
+        objectives=m.Objectives(rto=objectives.duration("rto"), rpo=objectives.duration("rpo"),
+                                mtpd=objectives.duration("mtpd"), wrt=objectives.duration("wrt"))
+        if objectives else m.Objectives(),
+        sites=m.ServiceSites(primary=sites.get(site_block.get("primary")),
+                             alternates=tuple(sites[s] for s in site_block.get("alternates") or ()),
+                             strategy=site_block.get("strategy")) if site_block else None,
+        dependencies=tuple(m.Dependency(ref=d.get("ref"), type=d.get("type", "hard"), mitigation=d.get("mitigation"),
+                                        source=d.location) for d in r.children("dependencies")),
+        plans=tuple(_plan(p, sites) for p in r.children("plans", lambda d, i: str(d.get("id", i)))),
+        backups=tuple(_backup(b, sites) for b in r.children("backups", lambda d, i: str(d.get("id", i)))),
+        labels=dict(r.get("labels") or {}),
+        dates=tuple(r.dates),
+    )
+
+
+def _plan(r: _Record, sites: dict[str, m.Site]) -> m.Plan:
+    authority = r.child("invocation_authority")
+    exercises = [_exercise(e, i) for i, e in enumerate(r.children("exercises", lambda d, i: str(d.get("id") or i)))]
+    return m.Plan(
+        id=r.get("id"), type=r.get("type"), source=r.location, document=r.get("document"), version=r.get("version"),
+        last_updated=r.date("last_updated"), last_reviewed=r.date("last_reviewed"), next_review=r.date("next_review"),
+        activation_criteria=r.get("activation_criteria"),
+        invocation_authority=m.InvocationAuthority(primary=authority.get("primary"), alternate=authority.get("alternate"))
+        if authority else None,
+        stored_copies=tuple(sites[s] for s in r.get("stored_copies") or ()),
+        exercises=tuple(exercises),
+    )
+
+
+def _exercise(r: _Record, index: int) -> m.Exercise:
+    return m.Exercise(
+        date=r.date("date"), type=r.get("type"), result=r.get("result"), source=r.location, index=index,
+        id=r.get("id"), scenarios=tuple(r.get("scenarios") or ()), achieved_rto=r.duration("achieved_rto"),
+        achieved_rpo=r.duration("achieved_rpo"), evidence=r.get("evidence"),
+        corrective_action=r.get("corrective_action"))
+
+
+def _backup(r: _Record, sites: dict[str, m.Site]) -> m.Backup:
+    test = r.child("last_restore_test", label=f"{r.label}.last_restore_test")
+    return m.Backup(
+        id=r.get("id"), frequency=r.duration("frequency"), retention=r.duration("retention"), source=r.location,
+        method=r.get("method"), offsite=r.get("offsite"), location=sites.get(r.get("location")),
+        immutable=r.get("immutable"), encrypted=r.get("encrypted"),
+        last_restore_test=m.RestoreTest(date=test.date("date"), result=test.get("result"), source=test.location,
+                                        duration=test.duration("duration"), evidence=test.get("evidence"))
+        if test else None)
+
+
+def _waiver(r: _Record) -> m.Waiver:
+    return m.Waiver(rule=r.get("rule"), target=r.get("target"), reason=r.get("reason"),
+                    approved_by=r.get("approved_by"), expires=parse_date(r.get("expires")), source=r.location,
+                    id=r.get("id"), created=parse_date(r.get("created")) if r.get("created") is not None else None,
+                    ticket=r.get("ticket"))
+
+
+def _programme(r: _Record) -> m.Programme:
+    policy = r.child("bc_policy", label="bc_policy")
+    return m.Programme(
+        source=r.location,
+        bc_policy=m.BcPolicy(document=policy.get("document"), approved_by=policy.get("approved_by"),
+                             approved_on=policy.date("approved_on")) if policy else None,
+        last_management_review=r.date("last_management_review"),
+        last_internal_audit=r.date("last_internal_audit"), dates=tuple(r.dates))

@@ -1,0 +1,157 @@
+"""Command line: parse arguments, resolve settings, run the pipeline, print, pick the exit code.
+
+This is the only module that prints errors or decides an exit code: 0 nothing at or above
+--fail-on, 1 failed findings at or above it, 2 unusable input or usage, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from collections.abc import Sequence
+
+from itscm_check import __version__
+from itscm_check.engine import RuleError
+from itscm_check.errors import InputErrors
+from itscm_check.formatters import FORMATS, render
+from itscm_check.policy.model import SEVERITIES
+from itscm_check.report import NEVER, Report, exit_code
+
+EXIT_OK, EXIT_FINDINGS, EXIT_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="itscm-check", description="Check an IT service continuity inventory "
+                                     "against continuity policies.")
+    parser.add_argument("--version", action="version", version=f"itscm-check {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def inputs(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--inventory", action="append", metavar="PATH",
+                         help="inventory file or folder (repeatable; default: inventory)")
+        sub.add_argument("--policies", action="append", metavar="PATH",
+                         help="policy file or folder added to the built-in pack (repeatable; default: ./policies)")
+        sub.add_argument("--config", metavar="FILE", help=f"config file (default: .itscm-check.yaml if present)")
+
+    check = commands.add_parser("check", help="evaluate the inventory and report findings")
+    inputs(check)
+    check.add_argument("--as-of", metavar="YYYY-MM-DD", help="evaluation date (default: today, UTC)")
+    check.add_argument("--format", action="append", metavar="FORMAT",
+                       help=f"{'|'.join(FORMATS)}, or FORMAT=FILE (repeatable; default: table)")
+    check.add_argument("--output", action="append", metavar="FILE", help="file for the --format at the same position")
+    check.add_argument("--fail-on", metavar="LEVEL", help=f"{'|'.join(SEVERITIES)}|{NEVER} (default: high)")
+    check.set_defaults(handler=_check)
+
+    validate = commands.add_parser("validate", help="report input errors only")
+    inputs(validate)
+    validate.set_defaults(handler=_validate, as_of=None, fail_on=None)
+
+    rules = commands.add_parser("rules", help="list the rules with id, severity, title and controls")
+    rules.add_argument("--policies", action="append", metavar="PATH", help="policy file or folder to add")
+    rules.set_defaults(handler=_rules, config=None)
+
+    explain = commands.add_parser("explain", help="show what a rule checks and how to fix it")
+    explain.add_argument("rule", metavar="RULE", help="a rule id, e.g. ITSCM-030")
+    explain.add_argument("--policies", action="append", metavar="PATH", help="policy file or folder to add")
+    explain.set_defaults(handler=_explain, config=None)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except InputErrors as exc:
+        for error in exc.errors:
+            print(error, file=sys.stderr)
+        print(f"itscm-check: {len(exc.errors)} input error(s); nothing was checked", file=sys.stderr)
+        return EXIT_INPUT
+    except RuleError as exc:
+        print(f"itscm-check: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+
+
+def _settings(args: argparse.Namespace):  # noqa: ANN202 - imported lazily to keep `--help` fast
+    from itscm_check.settings import resolve
+
+    return resolve(args, dt.datetime.now(dt.timezone.utc).date())
+
+
+def _check(args: argparse.Namespace) -> int:
+    from itscm_check.pipeline import run_check
+
+    settings = _settings(args)
+    report = run_check(settings.inventory, settings.policies, settings.as_of)
+    for output in settings.outputs:
+        text = render(output.format, report, color=settings.color and output.path is None)
+        if output.path is None:
+            sys.stdout.write(text)
+        else:
+            output.path.parent.mkdir(parents=True, exist_ok=True)
+            output.path.write_text(text, encoding="utf-8")
+    return EXIT_FINDINGS if exit_code(report, settings.fail_on) else EXIT_OK
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from itscm_check.pipeline import load_inputs
+
+    settings = _settings(args)
+    inventory, rules = load_inputs(settings.inventory, settings.policies)
+    print(f"valid: {len(inventory.services)} services, {len(inventory.teams)} teams, {len(inventory.sites)} sites, "
+          f"{len(inventory.vendors)} vendors, {len(inventory.waivers)} waivers; {len(rules)} rules")
+    return EXIT_OK
+
+
+def _rule_list(args: argparse.Namespace) -> list:
+    from pathlib import Path
+
+    from itscm_check.policy.loading import load_rules
+
+    extra = args.policies or (["policies"] if Path("policies").is_dir() else [])
+    return load_rules([Path(p) for p in extra])
+
+
+def _rules(args: argparse.Namespace) -> int:
+    from tabulate import tabulate
+
+    from itscm_check.waivers import META_RULES
+
+    rows = [[r.id, r.severity_text, r.title, ", ".join(r.controls)] + ([] if r.enabled else ["(disabled)"])
+            for r in _rule_list(args)]
+    rows += [[m.id, m.severity, m.title, ", ".join(m.controls)] for m in META_RULES]
+    print(tabulate(rows, headers=["id", "severity", "title", "controls"], maxcolwidths=[None, 30, 40, 60]))
+    return EXIT_OK
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from itscm_check.waivers import META_RULES
+
+    wanted = args.rule.upper()
+    for rule in _rule_list(args):
+        if rule.id.upper() == wanted:
+            print(_explanation(rule))
+            return EXIT_OK
+    for meta in META_RULES:
+        if meta.id == wanted:
+            print(f"{meta.id}  {meta.title}\n\nseverity: {meta.severity}\ncontrols: {', '.join(meta.controls)}\n\n"
+                  f"{meta.description}\n\nHow to fix: {meta.remediation}")
+            return EXIT_OK
+    print(f"itscm-check: unknown rule '{args.rule}'; `itscm-check rules` lists them", file=sys.stderr)
+    return EXIT_INPUT
+
+
+def _explanation(rule) -> str:  # noqa: ANN001
+    tiers = ", ".join(str(t) for t in sorted(rule.tiers)) if rule.tiers else "all"
+    lines = [f"{rule.id}  {rule.title}", "", f"severity: {rule.severity_text}", f"applies to: {', '.join(rule.subjects)}"
+             f" (production services of tiers {tiers})" if rule.subjects else "",
+             f"controls: {', '.join(rule.controls)}", f"defined in: {rule.source} (pack {rule.pack})"]
+    if not rule.enabled:
+        lines.append("disabled by an override")
+    lines += ["", rule.description, "", f"How to fix: {rule.remediation}"]
+    if rule.param_text:
+        lines += ["", "Parameters:"] + [f"  {name}: {text}" for name, text in rule.param_text.items()]
+    lines += ["", "Logic:"] + [f"  {line}" for line in rule.logic.rstrip().splitlines()]
+    return "\n".join(lines)

@@ -1,0 +1,37 @@
+"""Input errors: what is wrong with an inventory, policy or flag, and where."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, order=True)
+class Location:
+    """A place in an input file; line 0 means the file as a whole."""
+
+    path: str
+    line: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}"
+
+
+@dataclass(frozen=True)
+class InputError:
+    """One problem that makes the input unusable, with a hint on how to fix it."""
+
+    location: Location
+    message: str
+    hint: str = ""
+
+    def __str__(self) -> str:
+        text = f"{self.location}: {self.message}"
+        return f"{text} ({self.hint})" if self.hint else text
+
+
+class InputErrors(Exception):
+    """Raised at a stage boundary when that stage collected one or more input errors."""
+
+    def __init__(self, errors: list[InputError]) -> None:
+        self.errors = sorted(set(errors), key=lambda e: (e.location.path, e.location.line, e.message))
+        super().__init__("\n".join(str(e) for e in self.errors))

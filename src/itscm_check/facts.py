@@ -1,0 +1,194 @@
+"""Derived facts over the inventory, indexed once so that every rule runs in linear time.
+
+Views wrap the frozen records: a view answers the record's own fields and adds facts that
+conditions need (the latest exercise, a dependency's resolved target, a vendor's consumers).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import cached_property
+from typing import Any
+
+from itscm_check import inventory as m
+from itscm_check.values import Duration
+
+
+class _View:
+    """Answers the wrapped record's fields; subclasses add facts as cached properties."""
+
+    def __init__(self, record: Any) -> None:
+        self.record = record
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.record, name)
+
+
+class Index:
+    """Lookups and the dependency graph, built once per evaluation."""
+
+    def __init__(self, inventory: m.Inventory) -> None:
+        self.inventory = inventory
+        self.services: dict[str, ServiceView] = {}
+        for service in inventory.services:
+            self.services[service.id] = ServiceView(service, self)
+        self.vendors = {v.id: v for v in inventory.vendors}
+        self.teams = {t.id: t for t in inventory.teams}
+        self.production = [v for v in self.services.values() if v.production]
+        # Hard edges between production services, each target once per source, in written order.
+        self.hard_edges: dict[str, list[str]] = {}
+        self.vendor_consumers: dict[str, list[ServiceView]] = {}
+        self.service_consumers: dict[str, list[ServiceView]] = {}
+        for view in self.production:
+            targets: list[str] = []
+            for dep in view.dependencies:
+                if not dep.hard:
+                    continue
+                if dep.vendor is not None:
+                    consumers = self.vendor_consumers.setdefault(dep.vendor.id, [])
+                    if not consumers or consumers[-1] is not view:
+                        consumers.append(view)
+                elif dep.target is not None and dep.target.production and dep.ref not in targets:
+                    targets.append(dep.ref)
+                    self.service_consumers.setdefault(dep.ref, []).append(view)
+            self.hard_edges[view.id] = targets
+        self.owned_tier: dict[str, int] = {}
+        for view in self.production:
+            if view.owner is not None:
+                current = self.owned_tier.get(view.owner)
+                self.owned_tier[view.owner] = view.effective_tier if current is None else min(current, view.effective_tier)
+
+
+class ServiceView(_View):
+    record: m.Service
+
+    def __init__(self, service: m.Service, index: Index) -> None:
+        super().__init__(service)
+        self.index = index
+
+    @property
+    def effective_tier(self) -> int:
+        return self.record.effective_tier
+
+    @cached_property
+    def dependencies(self) -> tuple[DependencyView, ...]:
+        seen: dict[str, int] = {}
+        views = []
+        for dep in self.record.dependencies:
+            seen[dep.ref] = seen.get(dep.ref, -1) + 1
+            views.append(DependencyView(dep, self, seen[dep.ref]))
+        return tuple(views)
+
+    @cached_property
+    def plans(self) -> tuple[PlanView, ...]:
+        return tuple(PlanView(plan) for plan in self.record.plans)
+
+    @cached_property
+    def exercises(self) -> tuple[m.Exercise, ...]:
+        """Every exercise of every plan."""
+        return tuple(e for plan in self.record.plans for e in plan.exercises)
+
+    @cached_property
+    def latest_exercise_date(self) -> dt.date | None:
+        return max((e.date for e in self.exercises), default=None)
+
+    @cached_property
+    def latest_exercises(self) -> tuple[m.Exercise, ...]:
+        """The exercises held on the latest exercise date."""
+        return tuple(e for e in self.exercises if e.date == self.latest_exercise_date)
+
+    @cached_property
+    def shortest_backup_frequency(self) -> Duration | None:
+        return min((b.frequency for b in self.record.backups), default=None)
+
+
+class DependencyView(_View):
+    record: m.Dependency
+
+    def __init__(self, dependency: m.Dependency, service: ServiceView, occurrence: int) -> None:
+        super().__init__(dependency)
+        self.service = service
+        self.occurrence = occurrence  # how many earlier entries of this service have the same ref
+
+    @property
+    def hard(self) -> bool:
+        return self.record.hard
+
+    @cached_property
+    def vendor(self) -> m.Vendor | None:
+        ref = self.record.ref
+        return self.service.index.vendors.get(ref[len("vendor:"):]) if ref.startswith("vendor:") else None
+
+    @cached_property
+    def target(self) -> ServiceView | None:
+        ref = self.record.ref
+        return None if ref.startswith("vendor:") else self.service.index.services.get(ref)
+
+    @property
+    def resolved(self) -> bool:
+        return self.vendor is not None or self.target is not None
+
+
+class EdgeView:
+    """A hard edge from a production service to another production service, counted once per ref."""
+
+    def __init__(self, source: ServiceView, target: ServiceView, dependency: DependencyView) -> None:
+        self.source = source
+        self.target = target
+        self.dependency = dependency
+        self.ref = target.id
+
+    @property
+    def tier_gap(self) -> int | None:
+        """How many tiers less critical the target is declared than the source (None if either is undeclared)."""
+        if self.source.tier is None or self.target.tier is None:
+            return None
+        return self.target.tier - self.source.tier
+
+
+class PlanView(_View):
+    record: m.Plan
+
+    @cached_property
+    def latest_exercise_date(self) -> dt.date | None:
+        return max((e.date for e in self.record.exercises), default=None)
+
+    @cached_property
+    def latest_failed_exercise(self) -> m.Exercise | None:
+        """The latest exercise whose result is fail or partial."""
+        failed = [e for e in self.record.exercises if e.result in ("fail", "partial")]
+        return max(failed, key=lambda e: e.date, default=None)
+
+    @cached_property
+    def latest_pass_date(self) -> dt.date | None:
+        return max((e.date for e in self.record.exercises if e.result == "pass"), default=None)
+
+
+class TeamView(_View):
+    record: m.Team
+
+    def __init__(self, team: m.Team, owned_tier: int | None) -> None:
+        super().__init__(team)
+        self.owned_tier = owned_tier
+
+
+class VendorView(_View):
+    record: m.Vendor
+
+    def __init__(self, vendor: m.Vendor, consumers: list[ServiceView]) -> None:
+        super().__init__(vendor)
+        self.consumers = tuple(consumers)
+
+    @cached_property
+    def min_consumer_rto(self) -> Duration | None:
+        return min((c.objectives.rto for c in self.consumers if c.objectives.rto is not None), default=None)
+
+    @cached_property
+    def critical_consumer(self) -> bool:
+        """A consumer is tier 1 (declared or unknown) or supports a critical or important function."""
+        return any(c.effective_tier == 1 or c.critical_or_important_function for c in self.consumers)
+
+
+class ProgrammeView:
+    def __init__(self, programme: m.Programme | None) -> None:
+        self.programme = programme

@@ -1,0 +1,46 @@
+"""Findings: the plain, immutable result of one rule failing on one subject."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from itscm_check.errors import Location
+from itscm_check.policy.model import SEVERITY_RANK
+
+FAILED = "failed"
+WAIVED = "waived"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    rule_id: str
+    severity: str
+    target: str
+    message: str
+    location: Location
+    controls: tuple[str, ...]
+    fingerprint: str
+    subject: str = ""  # the part of the target at fault (plan, backup, date field); empty for the target itself
+    status: str = FAILED
+    waiver: Any = None  # the Waiver that covers it, when status is waived
+
+    @property
+    def sort_key(self) -> tuple[int, str, str, str]:
+        return SEVERITY_RANK[self.severity], self.rule_id, self.target, self.message
+
+
+def fingerprint(rule_id: str, target: str, subject: str) -> str:
+    """Stable across runs, line moves, file moves and message wording."""
+    return hashlib.sha256(f"{rule_id}\0{target}\0{subject}".encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """A rule evaluated on one subject; passing ones are what auditors count as compliant."""
+
+    rule_id: str
+    target: str
+    subject: str
+    passed: bool

@@ -1,0 +1,268 @@
+"""The inventory model: frozen records built from validated documents."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from itscm_check.errors import Location
+from itscm_check.values import Duration
+
+EXERCISE_RANK = {"walkthrough": 1, "tabletop": 2, "functional": 3, "simulation": 3, "parallel": 4, "full-failover": 5}
+
+
+@dataclass(frozen=True, slots=True)
+class DatedField:
+    """A date written in the inventory, kept for rules about dates themselves (ITSCM-036)."""
+
+    name: str  # e.g. "plans[dr].exercises[2].date"
+    value: dt.date
+    source: Location
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    name: Any
+    role: str
+    email: Any = None
+    phone: Any = None
+    out_of_hours: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class Team:
+    id: str
+    name: Any
+    source: Location  # where the record is written
+    contacts: tuple[Contact, ...] = ()
+    call_tree_verified_on: dt.date | None = None
+    continuity_training_on: dt.date | None = None
+    dates: tuple[DatedField, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    id: str
+    failure_domain: str
+    source: Location  # where the record is written
+    provider: Any = None
+    region: Any = None
+    kind: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Sla:
+    availability: Any = None
+    rto: Duration | None = None
+    rpo: Duration | None = None
+    document: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class ContinuityEvidence:
+    type: str
+    reference: Any
+    date: dt.date
+
+
+@dataclass(frozen=True, slots=True)
+class Vendor:
+    id: str
+    name: Any
+    source: Location  # where the record is written
+    criticality: str | None = None
+    sla: Sla | None = None
+    continuity_evidence: ContinuityEvidence | None = None
+    exit_plan: Any = None
+    register_of_information_id: Any = None
+    dates: tuple[DatedField, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Bia:
+    id: str | None = None
+    document: Any = None
+    completed_on: dt.date | None = None
+    approved_by: Any = None
+    next_review: dt.date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Objectives:
+    """Recovery objectives, each a Duration in seconds."""
+
+    rto: Duration | None = None
+    rpo: Duration | None = None
+    mtpd: Duration | None = None
+    wrt: Duration | None = None
+
+    @property
+    def rto_plus_wrt(self) -> Duration | None:
+        """Time to full service: recovery plus work recovery (None without a wrt)."""
+        return None if self.rto is None or self.wrt is None else Duration(self.rto + self.wrt)
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSites:
+    primary: Site | None = None
+    alternates: tuple[Site, ...] = ()
+    strategy: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Dependency:
+    ref: str
+    source: Location  # where the record is written
+    type: str = "hard"
+    mitigation: Any = None
+
+    @property
+    def hard(self) -> bool:
+        """A hard edge: type hard with no (or an empty) mitigation."""
+        return self.type == "hard" and self.mitigation in (None, "")
+
+
+@dataclass(frozen=True, slots=True)
+class Exercise:
+    date: dt.date
+    type: str
+    result: str
+    source: Location  # where the record is written
+    index: int
+    id: str | None = None
+    scenarios: tuple[Any, ...] = ()
+    achieved_rto: Duration | None = None
+    achieved_rpo: Duration | None = None
+    evidence: Any = None
+    corrective_action: Any = None
+
+    @property
+    def rank(self) -> int:
+        return EXERCISE_RANK[self.type]
+
+    @property
+    def key(self) -> str:
+        """What identifies this exercise within its plan, for fingerprints and messages."""
+        return self.id or f"{self.date.isoformat()}/{self.type}"
+
+
+@dataclass(frozen=True, slots=True)
+class InvocationAuthority:
+    primary: Any = None
+    alternate: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    id: str
+    type: str
+    source: Location  # where the record is written
+    document: Any = None
+    version: Any = None
+    last_updated: dt.date | None = None
+    last_reviewed: dt.date | None = None
+    next_review: dt.date | None = None
+    activation_criteria: Any = None
+    invocation_authority: InvocationAuthority | None = None
+    stored_copies: tuple[Site, ...] = ()
+    exercises: tuple[Exercise, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RestoreTest:
+    date: dt.date
+    result: str
+    source: Location  # where the record is written
+    duration: Duration | None = None
+    evidence: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class Backup:
+    id: str
+    frequency: Duration
+    retention: Duration
+    source: Location  # where the record is written
+    method: Any = None
+    offsite: bool | None = None
+    location: Site | None = None  # the site where the copy is kept
+    immutable: bool | None = None
+    encrypted: bool | None = None
+    last_restore_test: RestoreTest | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    id: str
+    name: Any
+    source: Location  # where the record is written
+    description: Any = None
+    kind: str = "service"
+    tier: int | None = None
+    critical_or_important_function: bool = False
+    lifecycle: str = "production"
+    owner: str | None = None
+    stateful: bool = False
+    bia: Bia | None = None
+    objectives: Objectives = Objectives()
+    sites: ServiceSites | None = None
+    dependencies: tuple[Dependency, ...] = ()
+    plans: tuple[Plan, ...] = ()
+    backups: tuple[Backup, ...] = ()
+    labels: dict[str, Any] = field(default_factory=dict)
+    dates: tuple[DatedField, ...] = ()
+
+    @property
+    def effective_tier(self) -> int:
+        """Unknown criticality is handled as critical (SPEC section 1)."""
+        return self.tier if self.tier is not None else 1
+
+    @property
+    def production(self) -> bool:
+        return self.lifecycle == "production"
+
+
+@dataclass(frozen=True, slots=True)
+class BcPolicy:
+    document: Any
+    approved_by: Any
+    approved_on: dt.date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Programme:
+    source: Location  # where the record is written
+    bc_policy: BcPolicy | None = None
+    last_management_review: dt.date | None = None
+    last_internal_audit: dt.date | None = None
+    dates: tuple[DatedField, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Waiver:
+    rule: str
+    target: str
+    reason: Any
+    approved_by: Any
+    expires: dt.date
+    source: Location  # where the record is written
+    id: str | None = None
+    created: dt.date | None = None
+    ticket: Any = None
+
+    @property
+    def target_label(self) -> str:
+        return f"waiver:{self.rule}/{self.target}"
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """The whole inventory, merged from every file, in file order."""
+
+    services: tuple[Service, ...] = ()
+    teams: tuple[Team, ...] = ()
+    sites: tuple[Site, ...] = ()
+    vendors: tuple[Vendor, ...] = ()
+    waivers: tuple[Waiver, ...] = ()
+    programme: Programme | None = None

@@ -1,0 +1,1 @@
+"""The policy language: rules, their conditions and parameters, and how policy files load."""

@@ -1,0 +1,180 @@
+"""Loading policy files: the built-in pack first, then user files that add rules or override them."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import replace
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from itscm_check.checks import CHECKS
+from itscm_check.errors import InputError, InputErrors
+from itscm_check.loader import Document, find_yaml_files, load_file
+from itscm_check.policy.conditions import ConditionError, compile_condition
+from itscm_check.policy.model import SEVERITIES, TIERS, Rule, SeverityOf
+from itscm_check.schema import validate
+from itscm_check.values import parse_duration
+
+
+def builtin_pack_dir() -> Path:
+    """The default pack: shipped in the wheel, or the repository's ``policies/`` in a source checkout."""
+    shipped = Path(str(resources.files("itscm_check"))) / "policies"
+    return shipped if shipped.is_dir() else Path(__file__).resolve().parents[3] / "policies"
+
+
+def load_rules(extra: Iterable[Path] = ()) -> list[Rule]:
+    """The built-in rules with every extra policy file applied, or InputErrors listing every problem."""
+    builtin_files, errors = find_yaml_files(builtin_pack_dir())
+    builtin_digests = {_digest(f) for f in builtin_files}
+    files = list(builtin_files)
+    for root in extra:
+        found, errs = find_yaml_files(root)
+        errors += errs
+        # ./policies of a source checkout is the built-in pack itself: load it once.
+        files += [f for f in found if _digest(f) not in builtin_digests]
+    rules: dict[str, Rule] = {}
+    for path in files:
+        documents, errs = load_file(path)
+        errors += errs
+        for doc in documents:
+            errors += _apply(doc, rules)
+    if errors:
+        raise InputErrors(errors)
+    return sorted(rules.values(), key=lambda r: r.id)
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _apply(doc: Document, rules: dict[str, Rule]) -> list[InputError]:
+    errors = validate(doc, "policy")
+    if errors:
+        return errors
+    pack = (doc.data.get("metadata") or {}).get("name", doc.path)
+    for i, spec in enumerate(doc.data.get("rules") or ()):
+        try:
+            rule = _rule(spec, doc, ("rules", i), pack)
+        except ConditionError as exc:
+            errors.append(InputError(doc.location(exc.where), str(exc)))
+            continue
+        if rule.id in rules:
+            errors.append(InputError(rule.source, f"rule {rule.id} is already defined at {rules[rule.id].source}",
+                                     "use overrides: to change an existing rule"))
+        else:
+            rules[rule.id] = rule
+    for i, spec in enumerate(doc.data.get("overrides") or ()):
+        where = ("overrides", i)
+        if spec["rule"] not in rules:
+            errors.append(InputError(doc.location(where + ("rule",)), f"override of unknown rule {spec['rule']}",
+                                     "check the rule id with `itscm-check rules`"))
+            continue
+        try:
+            rules[spec["rule"]] = _override(rules[spec["rule"]], spec, doc, where)
+        except ConditionError as exc:
+            errors.append(InputError(doc.location(exc.where), str(exc)))
+    return errors
+
+
+def _rule(spec: dict[str, Any], doc: Document, where: tuple[Any, ...], pack: str) -> Rule:
+    if ("fail_when" in spec) == ("check" in spec):
+        raise ConditionError(where, f"rule {spec['id']}: give exactly one of fail_when (a condition) or check (a named check)")
+    if "check" in spec and spec["check"] not in CHECKS:
+        raise ConditionError(where + ("check",), f"unknown check '{spec['check']}'; known checks: {', '.join(sorted(CHECKS))}")
+    subjects = spec["subject"] if isinstance(spec["subject"], list) else [spec["subject"]]
+    severity_of, severity_text = _severity(spec["severity"], where + ("severity",))
+    params = {name: _param(value, where + ("params", name)) for name, value in (spec.get("params") or {}).items()}
+    return Rule(
+        id=spec["id"], title=spec["title"], description=spec["description"].strip(),
+        remediation=spec["remediation"].strip(), severity_of=severity_of, severity_text=severity_text,
+        controls=tuple(spec.get("controls") or ()), subjects=tuple(subjects),
+        tiers=frozenset(spec["tiers"]) if "tiers" in spec else None,
+        params=_by_tier(params), param_text={name: text for name, (_, text) in params.items()},
+        where=compile_condition(spec["where"], where + ("where",)) if "where" in spec else None,
+        condition=compile_condition(spec["fail_when"], where + ("fail_when",)) if "fail_when" in spec else None,
+        check=spec.get("check"), message=spec.get("message"), help_uri=spec.get("help_uri"),
+        logic=yaml.safe_dump({k: spec[k] for k in ("where", "fail_when", "check") if k in spec}, sort_keys=False),
+        enabled=spec.get("enabled", True), pack=pack, source=doc.location(where),
+    )
+
+
+def _override(rule: Rule, spec: dict[str, Any], doc: Document, where: tuple[Any, ...]) -> Rule:
+    changes: dict[str, Any] = {"source": doc.location(where)}
+    if "enabled" in spec:
+        changes["enabled"] = spec["enabled"]
+    if "severity" in spec:
+        changes["severity_of"], changes["severity_text"] = _severity(spec["severity"], where + ("severity",))
+    if "params" in spec:
+        params = dict(rule.params)
+        text = dict(rule.param_text)
+        for name, value in spec["params"].items():
+            if name not in rule.param_text:
+                raise ConditionError(where + ("params", name), f"rule {rule.id} has no parameter '{name}'; "
+                                     f"it has: {', '.join(rule.param_text) or 'none'}")
+            per_tier, text[name] = _param(value, where + ("params", name))
+            for tier, resolved in per_tier.items():
+                params[tier] = {**params.get(tier, params[None]), name: resolved}
+        changes["params"], changes["param_text"] = params, text
+    return replace(rule, **changes)
+
+
+def _by_tier(params: dict[str, tuple[dict[int | None, Any], str]]) -> dict[int | None, dict[str, Any]]:
+    return {tier: {name: values.get(tier) for name, (values, _) in params.items()} for tier in (*TIERS, None)}
+
+
+_TYPES = {
+    "days": lambda v: _whole(v), "integer": lambda v: _whole(v), "duration": parse_duration,
+    "list": lambda v: tuple(v) if isinstance(v, list) else _bad(v, "a list"),
+    "string": lambda v: v if isinstance(v, str) else _bad(v, "text"),
+    "boolean": lambda v: v if isinstance(v, bool) else _bad(v, "true or false"),
+}
+
+
+def _whole(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        _bad(value, "a whole number")
+    return value
+
+
+def _bad(value: Any, kind: str) -> Any:
+    raise ValueError(f"{value!r} is not {kind}")
+
+
+def _param(spec: Any, where: tuple[Any, ...]) -> tuple[dict[int | None, Any], str]:
+    """Per-tier values of one parameter (key None: the value for subjects without a tier) and its text."""
+    if not isinstance(spec, dict):
+        value = tuple(spec) if isinstance(spec, list) else spec
+        return {tier: value for tier in (*TIERS, None)}, str(spec)
+    convert = _TYPES[spec["type"]]
+    try:
+        if "by_tier" in spec:
+            raw = {int(k) if k != "default" else None: v for k, v in spec["by_tier"].items()}
+            values = {tier: convert(raw.get(tier, raw.get(None))) if raw.get(tier, raw.get(None)) is not None else None
+                      for tier in (*TIERS, None)}
+            text = ", ".join(f"T{k}: {v}" if k is not None else f"default: {v}" for k, v in raw.items())
+            return values, text
+        value = convert(spec["value"])
+    except (ValueError, KeyError) as exc:
+        raise ConditionError(where, f"parameter: {exc}") from None
+    return {tier: value for tier in (*TIERS, None)}, str(spec["value"])
+
+
+def _severity(spec: Any, where: tuple[Any, ...]) -> tuple[SeverityOf, str]:
+    if isinstance(spec, str):
+        return (lambda scope, env, tier: spec), spec
+    if "by_tier" in spec:
+        table = {int(k) if k != "default" else None: v for k, v in spec["by_tier"].items()}
+        fallback = table.get(None)
+        if fallback is None and set(table) != set(TIERS):
+            raise ConditionError(where, "severity by_tier needs a value for tiers 1-4 or a default")
+        text = ", ".join(f"{v} (T{k})" if k is not None else f"{v} (otherwise)" for k, v in table.items())
+        strictest = min(table.values(), key=SEVERITIES.index)
+        return (lambda scope, env, tier: table.get(tier, fallback) or strictest), text
+    when = compile_condition(spec["when"], where + ("when",))
+    then, other = spec["then"], spec["else"]
+    return (lambda scope, env, tier: then if when(scope, env) is not None else other), f"{then} or {other}"
+

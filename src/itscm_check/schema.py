@@ -1,0 +1,145 @@
+"""JSON Schema validation of loaded documents, with errors mapped back to file and line."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import jsonschema
+from jsonschema.exceptions import ValidationError
+
+from itscm_check.errors import InputError
+from itscm_check.loader import Document, DocPath
+from itscm_check.values import DATE_HINT, DURATION_HINT, parse_date, parse_duration
+
+_formats = jsonschema.FormatChecker(formats=())
+
+
+@_formats.checks("date", raises=ValueError)
+def _is_date(value: object) -> bool:
+    parse_date(value)
+    return True
+
+
+@_formats.checks("itscm-duration", raises=ValueError)
+def _is_duration(value: object) -> bool:
+    parse_duration(value)
+    return True
+
+
+@_formats.checks("itscm-id")
+def _is_id(value: object) -> bool:
+    return isinstance(value, str)
+
+
+def _is_string(_checker: object, instance: object) -> bool:
+    # A YAML date is text to an editor and to JSON; to PyYAML it is a date object.
+    return isinstance(instance, (str, dt.date))
+
+
+_TYPES = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine("string", _is_string)
+_Validator = jsonschema.validators.extend(jsonschema.Draft202012Validator, type_checker=_TYPES)
+
+
+@cache
+def load_schema(name: str) -> dict[str, Any]:
+    """A JSON Schema shipped in ``itscm_check/schemas`` (``inventory`` or ``policy``)."""
+    text = resources.files("itscm_check").joinpath("schemas", f"{name}.schema.json").read_text("utf-8")
+    return json.loads(text)
+
+
+@cache
+def _validator(name: str) -> jsonschema.Validator:
+    return _Validator(load_schema(name), format_checker=_formats)
+
+
+def validate(document: Document, schema: str) -> list[InputError]:
+    """Every schema violation of ``document``, each at the line of the offending key or item."""
+    if not isinstance(document.data, dict):
+        kind = "a list" if isinstance(document.data, list) else "a scalar"
+        return [InputError(document.location(), f"a document must be a mapping of top-level keys, not {kind}",
+                           "start the document with keys such as services:, teams:, sites:")]
+    errors: list[InputError] = []
+    for error in _validator(schema).iter_errors(document.data):
+        errors.extend(_describe(error, document))
+    return errors
+
+
+def dotted(where: DocPath) -> str:
+    """``("services", 3, "objectives")`` as ``services[3].objectives``."""
+    text = ""
+    for part in where:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "document"
+
+
+def _describe(error: ValidationError, document: Document) -> list[InputError]:
+    where = tuple(error.absolute_path)
+    name = dotted(where)
+    value = error.instance
+    kind = error.validator
+    fmt = error.schema.get("format") if isinstance(error.schema, dict) else None
+    if kind == "additionalProperties":
+        known = error.schema.get("properties", {})
+        extra = sorted(k for k in value if k not in known and not str(k).startswith("x-"))
+        return [InputError(document.location(where + (key,)), f"{name}: unknown key '{key}'",
+                           _unknown_hint(key, known)) for key in extra]
+    if kind == "required":
+        missing = error.message.split("'")[1]
+        return [InputError(document.location(where), f"{name}: missing required key '{missing}'")]
+    if fmt == "itscm-duration" and kind in ("type", "format"):
+        reason = _reason(parse_duration, value)
+        return [InputError(document.location(where), f"{name}: {reason}", "" if "write" in reason else DURATION_HINT)]
+    if fmt == "date" and kind in ("type", "format"):
+        return [InputError(document.location(where), f"{name}: '{value}' is not a valid date", DATE_HINT)]
+    if fmt == "itscm-id" and kind in ("type", "format"):
+        return [InputError(document.location(where), f"{name}: {value!r} is not an identifier",
+                           "identifiers are strings; quote the value")]
+    if kind == "enum":
+        allowed = ", ".join(str(v) for v in error.validator_value)
+        return [InputError(document.location(where), f"{name}: '{value}' is not one of {allowed}")]
+    if kind == "const":
+        return [InputError(document.location(where), f"{name}: '{value}' is not supported; write {error.validator_value}")]
+    if kind == "type":
+        wanted = error.validator_value if isinstance(error.validator_value, str) else " or ".join(error.validator_value)
+        return [InputError(document.location(where), f"{name}: expected {_TYPE_NAMES.get(wanted, wanted)}, "
+                                                     f"found {_type_name(value)}")]
+    if kind in ("minimum", "maximum"):
+        return [InputError(document.location(where), f"{name}: {value} is out of range", _range_hint(error.schema))]
+    return [InputError(document.location(where), f"{name}: {error.message}")]
+
+
+_TYPE_NAMES = {"object": "a mapping", "array": "a list", "string": "text", "integer": "a whole number",
+               "boolean": "true or false", "string or number or boolean": "a scalar"}
+
+
+def _type_name(value: object) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return f"{value!r}" if value is not None else "nothing"
+
+
+def _range_hint(schema: dict[str, Any]) -> str:
+    return f"use a whole number from {schema.get('minimum')} to {schema.get('maximum')}"
+
+
+def _unknown_hint(key: object, known: dict[str, Any]) -> str:
+    import difflib  # only needed on this error path
+
+    close = difflib.get_close_matches(str(key), list(known), n=1)
+    if close:
+        return f"did you mean '{close[0]}'? Prefix extension keys with x-"
+    return f"known keys: {', '.join(known)}; prefix extension keys with x-"
+
+
+def _reason(parse: Any, value: object) -> str:
+    try:
+        parse(value)
+    except ValueError as exc:
+        return str(exc)
+    return f"'{value}' is not valid"

@@ -1,0 +1,102 @@
+"""Settings for a run, resolved once at the edge: defaults < config file < command line."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from itscm_check.errors import InputError, InputErrors, Location
+from itscm_check.formatters import FORMATS
+from itscm_check.loader import display_path, load_file
+from itscm_check.policy.model import SEVERITIES
+from itscm_check.report import NEVER
+from itscm_check.values import DATE_HINT, parse_date
+
+CONFIG_FILE = Path(".itscm-check.yaml")
+_CONFIG_KEYS = {"inventory", "policies", "as_of", "fail_on"}
+
+
+@dataclass(frozen=True)
+class Output:
+    format: str
+    path: Path | None  # None: standard output
+
+
+@dataclass(frozen=True)
+class Settings:
+    inventory: tuple[Path, ...]
+    policies: tuple[Path, ...]
+    as_of: dt.date
+    outputs: tuple[Output, ...]
+    fail_on: str
+    color: bool
+
+
+def resolve(args: argparse.Namespace, today: dt.date) -> Settings:
+    """Settings from the parsed command line and the config file; raises InputErrors on bad values."""
+    config = _read_config(Path(args.config) if args.config else CONFIG_FILE, required=bool(args.config))
+    errors: list[InputError] = []
+    inventory = args.inventory or _as_list(config.get("inventory")) or ["inventory"]
+    policies = args.policies or _as_list(config.get("policies")) or (["policies"] if Path("policies").is_dir() else [])
+    as_of = today
+    raw_as_of = args.as_of if args.as_of is not None else config.get("as_of")
+    if raw_as_of is not None:
+        try:
+            as_of = parse_date(raw_as_of)
+        except ValueError:
+            errors.append(InputError(Location("--as-of", 0), f"'{raw_as_of}' is not a valid date", DATE_HINT))
+    fail_on = args.fail_on or config.get("fail_on") or "high"
+    if fail_on not in (*SEVERITIES, NEVER):
+        errors.append(InputError(Location("--fail-on", 0), f"'{fail_on}' is not a severity",
+                                 f"use one of {', '.join(SEVERITIES)} or {NEVER}"))
+    outputs = _outputs(getattr(args, "format", None) or ["table"], getattr(args, "output", None) or [], errors)
+    if errors:
+        raise InputErrors(errors)
+    color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    return Settings(tuple(Path(p) for p in inventory), tuple(Path(p) for p in policies), as_of, outputs,
+                    fail_on, color)
+
+
+def _outputs(formats: list[str], paths: list[str], errors: list[InputError]) -> tuple[Output, ...]:
+    """Pair each --format with the --output at the same position (or FORMAT=FILE); the rest go to stdout."""
+    outputs = []
+    for i, spec in enumerate(formats):
+        name, _, inline = spec.partition("=")
+        if name not in FORMATS:
+            errors.append(InputError(Location("--format", 0), f"unknown format '{name}'",
+                                     f"use one of {', '.join(FORMATS)}"))
+            continue
+        target = inline or (paths[i] if i < len(paths) else None)
+        outputs.append(Output(name, Path(target) if target else None))
+    if len(paths) > len(formats):
+        errors.append(InputError(Location("--output", 0), "more --output than --format options",
+                                 "give one --format before each --output"))
+    return tuple(outputs)
+
+
+def _as_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+
+
+def _read_config(path: Path, required: bool) -> dict[str, Any]:
+    if not path.is_file():
+        if required:
+            raise InputErrors([InputError(Location(display_path(path), 0), "config file not found")])
+        return {}
+    documents, errors = load_file(path)
+    data = documents[0].data if documents else {}
+    if not errors and not isinstance(data, dict):
+        errors.append(InputError(Location(display_path(path), 1), "the config file must be a mapping"))
+    elif not errors:
+        errors += [InputError(documents[0].location((key,)), f"unknown config key '{key}'",
+                              f"known keys: {', '.join(sorted(_CONFIG_KEYS))}") for key in data if key not in _CONFIG_KEYS]
+    if errors:
+        raise InputErrors(errors)
+    return data

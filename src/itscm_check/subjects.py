@@ -1,0 +1,115 @@
+"""What a rule can be about: the records it iterates, each with its target, location and key."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from itscm_check.errors import Location
+from itscm_check.facts import EdgeView, Index, ProgrammeView, ServiceView, TeamView, VendorView
+from itscm_check.policy.scope import Scope
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """One thing a rule is evaluated on."""
+
+    kind: str
+    scope: Scope
+    tier: int | None  # the tier that scopes the rule and picks its severity and parameters
+    target: str
+    location: Location
+    key: str  # what identifies the subject within its target (a plan id, a backup id), for fingerprints
+    label: str  # how messages name the subject ("plan 'dr'"); empty for the target itself
+
+
+class Subjects:
+    """Every subject of each kind, built on first use and shared by all rules of a run."""
+
+    def __init__(self, index: Index, root: Location) -> None:
+        self.index = index
+        self.root = root
+        self._cache: dict[str, list[Subject]] = {}
+        self._builders: dict[str, Callable[[], Iterator[Subject]]] = {
+            "service": self._services, "plan": self._plans, "exercise": self._exercises,
+            "backup": self._backups, "restore_test": self._restore_tests, "dependency": self._dependencies,
+            "edge": self._edges, "team": self._teams, "vendor": self._vendors, "programme": self._programme,
+        }
+
+    def of(self, kind: str) -> list[Subject]:
+        if kind not in self._cache:
+            self._cache[kind] = list(self._builders[kind]())
+        return self._cache[kind]
+
+    def service(self, view: ServiceView) -> Subject:
+        return Subject("service", Scope(view), view.effective_tier, view.id, view.source, "", "")
+
+    def _services(self) -> Iterator[Subject]:
+        for view in self.index.production:
+            yield self.service(view)
+
+    def _plans(self) -> Iterator[Subject]:
+        for view in self.index.production:
+            outer = Scope(view)
+            for plan in view.plans:
+                yield Subject("plan", Scope(plan, outer), view.effective_tier, view.id, plan.source,
+                              f"plan:{plan.id}", f"plan '{plan.id}'")
+
+    def _exercises(self) -> Iterator[Subject]:
+        for view in self.index.production:
+            outer = Scope(view)
+            for plan in view.plans:
+                plan_scope = Scope(plan, outer)
+                for ex in plan.exercises:
+                    yield Subject("exercise", Scope(ex, plan_scope), view.effective_tier, view.id, ex.source,
+                                  f"plan:{plan.id}/exercise:{ex.key}",
+                                  f"exercise {ex.date.isoformat()} ({ex.type}) of plan '{plan.id}'")
+
+    def _backups(self) -> Iterator[Subject]:
+        for view in self.index.production:
+            outer = Scope(view)
+            for backup in view.backups:
+                yield Subject("backup", Scope(backup, outer), view.effective_tier, view.id, backup.source,
+                              f"backup:{backup.id}", f"backup '{backup.id}'")
+
+    def _restore_tests(self) -> Iterator[Subject]:
+        for view in self.index.production:
+            outer = Scope(view)
+            for backup in view.backups:
+                test = backup.last_restore_test
+                if test is not None:
+                    yield Subject("restore_test", Scope(test, Scope(backup, outer)), view.effective_tier, view.id,
+                                  test.source, f"backup:{backup.id}/restore-test",
+                                  f"restore test of backup '{backup.id}' on {test.date.isoformat()}")
+
+    def _dependencies(self) -> Iterator[Subject]:
+        for view in self.index.production:
+            outer = Scope(view)
+            for dep in view.dependencies:
+                suffix = f"#{dep.occurrence}" if dep.occurrence else ""
+                yield Subject("dependency", Scope(dep, outer), view.effective_tier, view.id, dep.source,
+                              f"dependency:{dep.ref}{suffix}", f"dependency '{dep.ref}'")
+
+    def _edges(self) -> Iterator[Subject]:
+        for view in self.index.production:
+            outer = Scope(view)
+            first = {d.ref: d for d in reversed(view.dependencies) if d.hard}
+            for ref in self.index.hard_edges[view.id]:
+                edge = EdgeView(view, self.index.services[ref], first[ref])
+                yield Subject("edge", Scope(edge, outer), view.effective_tier, view.id, first[ref].source,
+                              f"edge:{ref}", f"hard dependency on '{ref}'")
+
+    def _teams(self) -> Iterator[Subject]:
+        for team in self.index.inventory.teams:
+            view = TeamView(team, self.index.owned_tier.get(team.id))
+            yield Subject("team", Scope(view), view.owned_tier, f"team:{team.id}", team.source, "", "")
+
+    def _vendors(self) -> Iterator[Subject]:
+        for vendor in self.index.inventory.vendors:
+            view = VendorView(vendor, self.index.vendor_consumers.get(vendor.id, []))
+            yield Subject("vendor", Scope(view), None, f"vendor:{vendor.id}", vendor.source, "", "")
+
+    def _programme(self) -> Iterator[Subject]:
+        programme = self.index.inventory.programme
+        location = programme.source if programme is not None else self.root
+        yield Subject("programme", Scope(ProgrammeView(programme)), None, "programme", location, "", "")

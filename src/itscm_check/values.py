@@ -1,0 +1,72 @@
+"""Parsing of the inventory's scalar types: durations and dates."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+_ISO = re.compile(
+    r"P(?:(?P<w>\d+)W)?(?:(?P<d>\d+)D)?(?:T(?=\d)(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?(?:(?P<s>\d+)S)?)?"
+)
+_SHORT = re.compile(r"(?:(?P<w>\d+)w)?(?:(?P<d>\d+)d)?(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+)s)?")
+_SECONDS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+DURATION_HINT = "write a duration such as 15m, 4h, 1h30m, 3d, 2w or PT4H, P1D"
+DATE_HINT = "write a date as YYYY-MM-DD"
+
+
+class Duration(int):
+    """A number of seconds that prints the way users write durations (``4h``, ``1h30m``)."""
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        return format_duration(self)
+
+    __repr__ = __str__
+
+
+def parse_duration(value: object) -> Duration:
+    """Return the duration in seconds, or raise ValueError saying what is wrong."""
+    if isinstance(value, bool) or not isinstance(value, str):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            raise ValueError(f"'{value}' is not a duration: a bare number has no unit; write {value}h or PT{value}H")
+        raise ValueError(f"'{value}' is not a duration")
+    text = value.strip()
+    match = (_ISO if text.startswith("P") else _SHORT).fullmatch(text)
+    if not text or text in ("P", "PT") or match is None or not any(match.groupdict().values()):
+        if re.match(r"P[^T]*[YM]", text) or re.fullmatch(r"\d+(?:mo|y|M|Y)", text):
+            raise ValueError(f"'{value}' is not a duration: months and years have no fixed length; use days or weeks")
+        if re.fullmatch(r"\d+", text):
+            raise ValueError(f"'{value}' is not a duration: a bare number has no unit; write {text}h or PT{text}H")
+        raise ValueError(f"'{value}' is not a duration")
+    return Duration(sum(int(n) * _SECONDS[unit] for unit, n in match.groupdict().items() if n))
+
+
+def parse_date(value: object) -> dt.date:
+    """Return the calendar date (a timestamp becomes its UTC date), or raise ValueError."""
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.timezone.utc)
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str) and _DATE.fullmatch(value):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ValueError(f"'{value}' is not a valid date")
+
+
+def format_duration(seconds: int) -> str:
+    """Render seconds in the shorthand form users write (``1h30m``, ``0s``)."""
+    if seconds == 0:
+        return "0s"
+    parts = []
+    for unit in ("w", "d", "h", "m", "s"):
+        count, seconds = divmod(seconds, _SECONDS[unit])
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts)

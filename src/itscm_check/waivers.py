@@ -1,0 +1,58 @@
+"""Waivers (risk acceptances): mark matched findings waived, report expired and unused waivers."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, replace
+
+from itscm_check.findings import FAILED, WAIVED, Finding, fingerprint
+from itscm_check.inventory import Waiver
+
+
+@dataclass(frozen=True)
+class MetaRule:
+    """A rule about waivers themselves; it is not evaluated on the inventory and cannot be waived."""
+
+    id: str
+    title: str
+    severity: str
+    description: str
+    remediation: str
+    controls: tuple[str, ...] = ("ISO22301:6.1",)
+
+
+EXPIRED = MetaRule("ITSCM-900", "Waiver expired", "high",
+                   "A waiver whose expiry date has passed no longer covers its finding, which fails again.",
+                   "Fix the finding, or renew the waiver with a new approval and expiry date.")
+UNUSED = MetaRule("ITSCM-901", "Waiver unused", "low",
+                  "A waiver that matches no failed finding: the problem is fixed, or the waiver is mistyped.",
+                  "Remove the waiver, or correct its rule and target.")
+META_RULES = (EXPIRED, UNUSED)
+
+
+def apply_waivers(findings: list[Finding], waivers: tuple[Waiver, ...], as_of: dt.date) -> list[Finding]:
+    """The findings with waived ones marked, plus ITSCM-900/901 for expired and unused waivers."""
+    failed: dict[tuple[str, str], list[int]] = {}
+    for i, finding in enumerate(findings):
+        failed.setdefault((finding.rule_id, finding.target), []).append(i)
+    result = list(findings)
+    meta: list[Finding] = []
+    for position, waiver in enumerate(waivers):
+        matched = failed.get((waiver.rule, waiver.target), [])
+        subject = waiver.id or f"#{position}"
+        if waiver.expires < as_of:
+            meta.append(_meta(EXPIRED, waiver, subject, f"expired on {waiver.expires.isoformat()}; "
+                                                        f"{len(matched)} finding(s) it covered fail again"))
+        else:
+            for i in matched:
+                if result[i].status == FAILED:
+                    result[i] = replace(result[i], status=WAIVED, waiver=waiver)
+        if not matched:
+            meta.append(_meta(UNUSED, waiver, subject, f"matches no failed finding of {waiver.rule} on {waiver.target}"))
+    return result + meta
+
+
+def _meta(rule: MetaRule, waiver: Waiver, subject: str, message: str) -> Finding:
+    target = waiver.target_label
+    return Finding(rule_id=rule.id, severity=rule.severity, target=target, message=message, location=waiver.source,
+                   controls=rule.controls, fingerprint=fingerprint(rule.id, target, subject), subject=subject)
