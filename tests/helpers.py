@@ -1,0 +1,43 @@
+"""Shared test helpers: run the real pipeline on an inventory written to a temporary file."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from itscm_check import __version__
+from itscm_check.engine import evaluate
+from itscm_check.errors import Location
+from itscm_check.pipeline import load_inventory
+from itscm_check.policy.loading import load_rules
+from itscm_check.policy.model import Rule
+from itscm_check.report import Report, build_report
+from itscm_check.waivers import apply_waivers
+
+DEFAULT_AS_OF = dt.date(2026, 6, 30)
+
+
+@functools.cache
+def default_rules() -> tuple[Rule, ...]:
+    return tuple(load_rules())
+
+
+def write_inventory(folder: Path, document: dict[str, Any] | str, name: str = "inventory.yaml") -> Path:
+    path = folder / name
+    text = document if isinstance(document, str) else yaml.safe_dump(document, sort_keys=False)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def check(folder: Path, document: dict[str, Any] | str, as_of: dt.date = DEFAULT_AS_OF) -> Report:
+    """Load, validate, evaluate with the default pack, apply waivers: the pipeline minus the CLI."""
+    path = write_inventory(folder, document)
+    inventory = load_inventory([path])
+    rules = list(default_rules())
+    evaluation = evaluate(inventory, rules, as_of, Location(str(path), 0))
+    findings = apply_waivers(list(evaluation.findings), inventory.waivers, as_of)
+    return build_report(__version__, as_of, len(inventory.services), rules, findings, evaluation.results)

@@ -1,0 +1,125 @@
+"""The command line end to end: exit codes, outputs, determinism (SPEC sections 6 and 7)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers import write_inventory
+from itscm_check.cli import main
+
+CLEAN = """\
+apiVersion: itscm/v1
+teams: [{id: t, name: T}]
+services:
+  - {id: tool, name: Internal tool, tier: 4, owner: t}
+programme:
+  bc_policy: {document: bcp.pdf, approved_by: Board, approved_on: 2026-03-01}
+  last_management_review: 2026-03-01
+  last_internal_audit: 2026-03-01
+"""
+FAILING = CLEAN.replace("tier: 4, owner: t", "owner: t")  # no tier: ITSCM-002 (high), and tier-1 rules apply
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("NO_COLOR", "1")
+    return tmp_path
+
+
+def _run(*args: str) -> int:
+    return main(["check", "--as-of", "2026-06-30", *args])
+
+
+def test_exit_0_when_nothing_fails(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_inventory(workdir, CLEAN, "inv.yaml")
+    assert _run("--inventory", "inv.yaml") == 0
+    assert capsys.readouterr().out.endswith("0 failed (critical: 0, high: 0, medium: 0, low: 0, info: 0), 0 waived; "
+                                            "1 services, 36 rules, as of 2026-06-30\n")
+
+
+def test_exit_1_on_a_failed_finding_at_or_above_fail_on(workdir: Path) -> None:
+    write_inventory(workdir, FAILING, "inv.yaml")
+    assert _run("--inventory", "inv.yaml") == 1
+    assert _run("--inventory", "inv.yaml", "--fail-on", "critical") == 1
+    assert _run("--inventory", "inv.yaml", "--fail-on", "never") == 0
+
+
+def test_fail_on_counts_only_findings_at_or_above_it(workdir: Path) -> None:
+    unused_waiver = "waivers: [{rule: ITSCM-002, target: tool, reason: r, approved_by: a, expires: 2027-01-01}]\n"
+    write_inventory(workdir, CLEAN + unused_waiver, "inv.yaml")  # only ITSCM-901, which is low
+    assert _run("--inventory", "inv.yaml") == 0
+    assert _run("--inventory", "inv.yaml", "--fail-on", "medium") == 0
+    assert _run("--inventory", "inv.yaml", "--fail-on", "low") == 1
+
+
+def test_exit_2_on_input_error_with_file_and_line(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_inventory(workdir, CLEAN.replace("tier: 4", "tier: 4, ownr: t"), "inv.yaml")
+    assert _run("--inventory", "inv.yaml") == 2
+    err = capsys.readouterr().err
+    assert "inv.yaml:4: services[0]: unknown key 'ownr'" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("args", [["--as-of", "30/06/2026"], ["--fail-on", "severe"], ["--format", "pdf"]])
+def test_exit_2_on_bad_flags(workdir: Path, args: list[str]) -> None:
+    write_inventory(workdir, CLEAN, "inv.yaml")
+    assert main(["check", "--inventory", "inv.yaml", *args]) == 2
+
+
+def test_exit_2_on_a_malformed_policy(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_inventory(workdir, CLEAN, "inv.yaml")
+    (workdir / "extra.yaml").write_text("rules:\n  - id: X-1\n    title: t\n    description: d\n    remediation: r\n"
+                                        "    severity: high\n    subject: service\n    fail_when: {path: tier, bogus: 1}\n")
+    assert _run("--inventory", "inv.yaml", "--policies", "extra.yaml") == 2
+    assert "extra.yaml:8: " in capsys.readouterr().err
+
+
+def test_json_report_shape(workdir: Path) -> None:
+    write_inventory(workdir, FAILING, "inv.yaml")
+    _run("--inventory", "inv.yaml", "--format", "json", "--output", "out/report.json")
+    report = json.loads((workdir / "out/report.json").read_text())
+    assert list(report) == ["schema_version", "tool", "as_of", "summary", "findings"]
+    assert report["tool"]["name"] == "itscm-check" and report["as_of"] == "2026-06-30"
+    assert list(report["summary"]) == ["services", "rules", "failed", "waived", "by_severity"]
+    assert list(report["summary"]["by_severity"]) == ["critical", "high", "medium", "low", "info"]
+    finding = next(f for f in report["findings"] if f["rule_id"] == "ITSCM-002")
+    assert finding["target"] == "tool" and finding["location"] == {"path": "inv.yaml", "line": 4}
+    assert set(finding) == {"rule_id", "severity", "target", "status", "message", "location", "controls",
+                            "fingerprint"}
+    ranks = ["critical", "high", "medium", "low", "info"]
+    keys = [(ranks.index(f["severity"]), f["rule_id"], f["target"], f["message"]) for f in report["findings"]]
+    assert keys == sorted(keys)
+
+
+def test_reports_are_byte_identical_across_runs(workdir: Path) -> None:
+    write_inventory(workdir, FAILING, "inv.yaml")
+    outputs = []
+    for name in ("a", "b"):
+        _run("--inventory", "inv.yaml", "--format", f"json={name}.json", "--format", f"table={name}.txt")
+        outputs.append(((workdir / f"{name}.json").read_bytes(), (workdir / f"{name}.txt").read_bytes()))
+    assert outputs[0] == outputs[1]
+
+
+def test_validate_rules_and_explain(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_inventory(workdir, CLEAN, "inv.yaml")
+    assert main(["validate", "--inventory", "inv.yaml"]) == 0
+    assert main(["rules"]) == 0
+    assert "ITSCM-036" in capsys.readouterr().out
+    assert main(["explain", "itscm-030"]) == 0
+    assert "No RTO inversion" in capsys.readouterr().out
+    assert main(["explain", "ITSCM-999"]) == 2
+
+
+def test_console_script_and_module_entry_points(workdir: Path) -> None:
+    write_inventory(workdir, FAILING, "inv.yaml")
+    script = Path(sys.executable).with_name("itscm-check")
+    for command in ([str(script)], [sys.executable, "-m", "itscm_check"]):
+        done = subprocess.run([*command, "check", "--inventory", "inv.yaml", "--as-of", "2026-06-30"],
+                              capture_output=True, text=True, check=False)
+        assert done.returncode == 1, done.stderr
+        assert "ITSCM-002" in done.stdout and "\033[" not in done.stdout
