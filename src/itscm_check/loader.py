@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from itscm_check.errors import InputError, Location
+from itscm_check.values import YamlTimestamp
 
 try:  # libyaml's C parser is several times faster; PyYAML without it still works.
     from yaml import CSafeLoader as _Loader
@@ -188,12 +189,11 @@ class _Builder:
         return self.mapping(node, where, inner, depth)
 
     def scalar(self, node: yaml.ScalarNode) -> Any:
+        if node.tag == _TIMESTAMP:
+            # Dates stay text (as in JSON, and as JSON Schema sees them); values.parse_date reads them.
+            return YamlTimestamp(node.value)
         try:
             return self.loader.construct_object(node)
-        except ValueError:
-            if node.tag == _TIMESTAMP:  # e.g. 2024-02-30: keep the text, date validation reports it
-                return node.value
-            raise
         except yaml.constructor.ConstructorError:
             self.error(node, f"unsupported or unsafe tag {node.tag!r}", "remove the tag; only plain YAML is accepted")
             return None

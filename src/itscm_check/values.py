@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+import yaml
+
 _ISO = re.compile(
     r"P(?:(?P<w>\d+)W)?(?:(?P<d>\d+)D)?(?:T(?=\d)(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?(?:(?P<s>\d+)S)?)?"
 )
@@ -44,8 +46,17 @@ def parse_duration(value: object) -> Duration:
     return Duration(sum(int(n) * _SECONDS[unit] for unit, n in match.groupdict().items() if n))
 
 
+class YamlTimestamp(str):
+    """An unquoted YAML date or timestamp, kept as written; a quoted one is a plain ``str``."""
+
+    __slots__ = ()
+
+
 def parse_date(value: object) -> dt.date:
     """Return the calendar date (a timestamp becomes its UTC date), or raise ValueError."""
+    if isinstance(value, YamlTimestamp) and not _DATE.fullmatch(value):
+        node = yaml.ScalarNode("tag:yaml.org,2002:timestamp", str(value))
+        value = yaml.constructor.SafeConstructor().construct_yaml_timestamp(node)
     if isinstance(value, dt.datetime):
         if value.tzinfo is not None:
             value = value.astimezone(dt.timezone.utc)

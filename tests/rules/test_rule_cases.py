@@ -24,7 +24,7 @@ def _params():
             yield pytest.param(rule_id, case, id=f"{rule_id}: {case['name']}")
 
 
-@pytest.mark.parametrize("rule_id, case", _params())
+@pytest.mark.parametrize("rule_id, case", list(_params()))
 def test_rule_case(rule_id: str, case: dict, tmp_path: Path) -> None:
     as_of = parse_date(case["as_of"]) if "as_of" in case else DEFAULT_AS_OF
     report = check(tmp_path, case["inventory"], as_of)
