@@ -10,6 +10,7 @@ import argparse
 import datetime as dt
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from itscm_check import __version__
 from itscm_check.engine import RuleError
@@ -17,6 +18,10 @@ from itscm_check.errors import InputErrors
 from itscm_check.formatters import FORMATS, render
 from itscm_check.policy.model import SEVERITIES
 from itscm_check.report import NEVER, Report, exit_code
+
+if TYPE_CHECKING:
+    from itscm_check.policy.model import Rule
+    from itscm_check.settings import Settings
 
 EXIT_OK, EXIT_FINDINGS, EXIT_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -32,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="inventory file or folder (repeatable; default: inventory)")
         sub.add_argument("--policies", action="append", metavar="PATH",
                          help="policy file or folder added to the built-in pack (repeatable; default: ./policies)")
-        sub.add_argument("--config", metavar="FILE", help=f"config file (default: .itscm-check.yaml if present)")
+        sub.add_argument("--config", metavar="FILE", help="config file (default: .itscm-check.yaml if present)")
 
     check = commands.add_parser("check", help="evaluate the inventory and report findings")
     inputs(check)
@@ -49,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     rules = commands.add_parser("rules", help="list the rules with id, severity, title and controls")
     rules.add_argument("--policies", action="append", metavar="PATH", help="policy file or folder to add")
+    rules.add_argument("--format", choices=["table", "markdown"], default="table",
+                       help="markdown gives the table the README embeds")
     rules.set_defaults(handler=_rules, config=None)
 
     explain = commands.add_parser("explain", help="show what a rule checks and how to fix it")
@@ -74,8 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
 
 
-def _settings(args: argparse.Namespace):  # noqa: ANN202 - imported lazily to keep `--help` fast
-    from itscm_check.settings import resolve
+def _settings(args: argparse.Namespace) -> Settings:
+    from itscm_check.settings import resolve  # imported on use: `--help` and `rules` stay fast
 
     return resolve(args, dt.datetime.now(dt.timezone.utc).date())
 
@@ -105,7 +112,7 @@ def _validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _rule_list(args: argparse.Namespace) -> list:
+def _rule_list(args: argparse.Namespace) -> list[Rule]:
     from pathlib import Path
 
     from itscm_check.policy.loading import load_rules
@@ -119,10 +126,14 @@ def _rules(args: argparse.Namespace) -> int:
 
     from itscm_check.waivers import META_RULES
 
-    rows = [[r.id, r.severity_text, r.title, ", ".join(r.controls)] + ([] if r.enabled else ["(disabled)"])
+    rows = [[r.id, r.severity_text, r.title + ("" if r.enabled else " (disabled)"), ", ".join(r.controls)]
             for r in _rule_list(args)]
     rows += [[m.id, m.severity, m.title, ", ".join(m.controls)] for m in META_RULES]
-    print(tabulate(rows, headers=["id", "severity", "title", "controls"], maxcolwidths=[None, 30, 40, 60]))
+    headers = ["id", "severity", "title", "controls"]
+    if args.format == "markdown":
+        print(tabulate(rows, headers=headers, tablefmt="github"))
+    else:
+        print(tabulate(rows, headers=headers, maxcolwidths=[None, 30, 40, 60]))
     return EXIT_OK
 
 
@@ -143,10 +154,10 @@ def _explain(args: argparse.Namespace) -> int:
     return EXIT_INPUT
 
 
-def _explanation(rule) -> str:  # noqa: ANN001
-    tiers = ", ".join(str(t) for t in sorted(rule.tiers)) if rule.tiers else "all"
-    lines = [f"{rule.id}  {rule.title}", "", f"severity: {rule.severity_text}", f"applies to: {', '.join(rule.subjects)}"
-             f" (production services of tiers {tiers})" if rule.subjects else "",
+def _explanation(rule: Rule) -> str:
+    tiers = f"tiers {', '.join(str(t) for t in sorted(rule.tiers))}" if rule.tiers else "all tiers"
+    lines = [f"{rule.id}  {rule.title}", "", f"severity: {rule.severity_text}",
+             f"applies to: {', '.join(rule.subjects)} ({tiers}; production services only)",
              f"controls: {', '.join(rule.controls)}", f"defined in: {rule.source} (pack {rule.pack})"]
     if not rule.enabled:
         lines.append("disabled by an override")

@@ -16,7 +16,7 @@ from itscm_check.errors import InputError, InputErrors
 from itscm_check.loader import Document, find_yaml_files, load_file
 from itscm_check.policy.conditions import ConditionError, compile_condition
 from itscm_check.policy.model import SEVERITIES, TIERS, Rule, SeverityOf
-from itscm_check.schema import validate
+from itscm_check.schema import dotted, validate
 from itscm_check.values import parse_duration
 
 
@@ -60,7 +60,7 @@ def _apply(doc: Document, rules: dict[str, Rule]) -> list[InputError]:
         try:
             rule = _rule(spec, doc, ("rules", i), pack)
         except ConditionError as exc:
-            errors.append(InputError(doc.location(exc.where), str(exc)))
+            errors.append(InputError(doc.location(exc.where), f"{dotted(exc.where)}: {exc}"))
             continue
         if rule.id in rules:
             errors.append(InputError(rule.source, f"rule {rule.id} is already defined at {rules[rule.id].source}",
@@ -76,7 +76,7 @@ def _apply(doc: Document, rules: dict[str, Rule]) -> list[InputError]:
         try:
             rules[spec["rule"]] = _override(rules[spec["rule"]], spec, doc, where)
         except ConditionError as exc:
-            errors.append(InputError(doc.location(exc.where), str(exc)))
+            errors.append(InputError(doc.location(exc.where), f"{dotted(exc.where)}: {exc}"))
     return errors
 
 
@@ -145,7 +145,7 @@ def _bad(value: Any, kind: str) -> Any:
 
 
 def _param(spec: Any, where: tuple[Any, ...]) -> tuple[dict[int | None, Any], str]:
-    """Per-tier values of one parameter (key None: the value for subjects without a tier) and its text."""
+    """The tiers one parameter sets (key None: subjects without a tier), with their values, and its text."""
     if not isinstance(spec, dict):
         value = tuple(spec) if isinstance(spec, list) else spec
         return {tier: value for tier in (*TIERS, None)}, str(spec)
@@ -153,14 +153,18 @@ def _param(spec: Any, where: tuple[Any, ...]) -> tuple[dict[int | None, Any], st
     try:
         if "by_tier" in spec:
             raw = {int(k) if k != "default" else None: v for k, v in spec["by_tier"].items()}
-            values = {tier: convert(raw.get(tier, raw.get(None))) if raw.get(tier, raw.get(None)) is not None else None
-                      for tier in (*TIERS, None)}
+            given = [tier for tier in (*TIERS, None) if tier in raw or None in raw]
+            values = {tier: _convert(convert, raw.get(tier, raw.get(None))) for tier in given}
             text = ", ".join(f"T{k}: {v}" if k is not None else f"default: {v}" for k, v in raw.items())
             return values, text
         value = convert(spec["value"])
     except (ValueError, KeyError) as exc:
         raise ConditionError(where, f"parameter: {exc}") from None
     return {tier: value for tier in (*TIERS, None)}, str(spec["value"])
+
+
+def _convert(convert: Any, value: Any) -> Any:
+    return None if value is None else convert(value)
 
 
 def _severity(spec: Any, where: tuple[Any, ...]) -> tuple[SeverityOf, str]:

@@ -1,0 +1,106 @@
+"""Custom policy files: new rules, overrides of the default pack, malformed policies (exit 2 with file:line)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from helpers import write_inventory
+from itscm_check.errors import InputErrors
+from itscm_check.pipeline import run_check
+from itscm_check.policy.loading import builtin_pack_dir, load_rules
+
+INVENTORY = {
+    "teams": [{"id": "t", "name": "T"}],
+    "services": [
+        {"id": "api", "name": "API", "tier": 2, "owner": "t", "labels": {"pci": True}},
+        {"id": "tool", "name": "Tool", "tier": 4, "owner": "t"},
+    ],
+}
+
+
+def _policy(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "team-policy.yaml"
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+def _findings(tmp_path: Path, policy: Path, rule_id: str) -> list[tuple[str, str, str]]:
+    inventory = write_inventory(tmp_path, INVENTORY)
+    report = run_check([inventory], [policy], dt.date(2026, 6, 30))
+    return [(f.target, f.severity, f.message) for f in report.findings if f.rule_id == rule_id]
+
+
+def test_a_platform_team_adds_a_rule(tmp_path: Path) -> None:
+    policy = _policy(tmp_path, """\
+        apiVersion: itscm/v1
+        kind: Policy
+        metadata: {name: acme}
+        rules:
+          - id: ACME-001
+            title: PCI services are tier 1
+            description: Card data services must be tier 1.
+            remediation: Raise the tier.
+            severity: high
+            controls: [PCI-DSS:12.10]
+            subject: service
+            where: {path: labels.pci, equals: true}
+            fail_when: {path: tier, gt: 1, message: "PCI service declared tier {tier}"}
+        """)
+    assert _findings(tmp_path, policy, "ACME-001") == [("api", "high", "PCI service declared tier 2")]
+
+
+def test_overrides_change_parameters_severity_and_enabled_state(tmp_path: Path) -> None:
+    policy = _policy(tmp_path, """\
+        overrides:
+          - rule: ITSCM-014
+            severity: low
+          - rule: ITSCM-007
+            params: {rto_ceiling: {type: duration, by_tier: {2: 1h}}}
+          - rule: ITSCM-002
+            enabled: false
+        """)
+    INVENTORY["services"][0]["objectives"] = {"rto": "2h", "rpo": "1h"}
+    try:
+        assert _findings(tmp_path, policy, "ITSCM-014") == [("api", "low", "no exercise recorded in any plan")]
+        assert _findings(tmp_path, policy, "ITSCM-007") == [("api", "medium", "rto 2h is above the tier ceiling 1h")]
+    finally:
+        del INVENTORY["services"][0]["objectives"]
+    rules = {r.id: r for r in load_rules([policy])}
+    assert not rules["ITSCM-002"].enabled
+    assert rules["ITSCM-007"].params_for(1)["rto_ceiling"] == 4 * 3600  # tiers not overridden keep their value
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("rules:\n  - id: X\n    title: t\n", "team-policy.yaml:2: rules[0]: missing required key 'description'"),
+    ("rules:\n  - {id: X, title: t, description: d, remediation: r, severity: severe, subject: service,"
+     " fail_when: {path: tier, present: false}}\n", "team-policy.yaml:2: rules[0].severity"),
+    ("rules:\n  - id: X\n    title: t\n    description: d\n    remediation: r\n    severity: high\n"
+     "    subject: service\n    fail_when: {path: tier, bogus: 1}\n", "team-policy.yaml:8: rules[0].fail_when: unknown key 'bogus'"),
+    ("rules:\n  - id: X\n    title: t\n    description: d\n    remediation: r\n    severity: high\n"
+     "    subject: service\n    fail_when:\n      path: tier\n      gt: 1\n      lt: 3\n",
+     "team-policy.yaml:8: rules[0].fail_when: a condition takes 'path' and exactly one of"),
+    ("rules:\n  - id: X\n    title: t\n    description: d\n    remediation: r\n    severity: high\n"
+     "    subject: service\n    check: no-such-check\n", "team-policy.yaml:8: rules[0].check: unknown check 'no-such-check'"),
+    ("rules:\n  - id: ITSCM-001\n    title: t\n    description: d\n    remediation: r\n    severity: high\n"
+     "    subject: service\n    fail_when: {path: tier, present: false}\n",
+     "team-policy.yaml:2: rule ITSCM-001 is already defined at"),
+    ("overrides:\n  - rule: ITSCM-404\n", "team-policy.yaml:2: override of unknown rule ITSCM-404"),
+    ("overrides:\n  - rule: ITSCM-014\n    params: {max_days: 3}\n", "team-policy.yaml:3: overrides[0].params.max_days: rule ITSCM-014 has no parameter 'max_days'"),
+])
+def test_malformed_policy_is_an_input_error_with_file_and_line(tmp_path: Path, text: str, expected: str,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    policy = _policy(tmp_path, text)
+    with pytest.raises(InputErrors) as exc:
+        load_rules([Path(policy.name)])
+    assert any(str(e).startswith(expected) for e in exc.value.errors), exc.value.errors
+
+
+def test_the_repository_policies_folder_is_the_builtin_pack_loaded_once() -> None:
+    repo_policies = Path(__file__).parents[1] / "policies"
+    assert len(load_rules([repo_policies])) == len(load_rules()) == 36
+    assert builtin_pack_dir().is_dir()
