@@ -129,3 +129,9 @@ def test_duration_and_date_forms(tmp_path: Path) -> None:
             bia: {document: d, completed_on: "2026-01-15", next_review: 2026-01-15T23:30:00-02:00}
         """)
     assert _errors(tmp_path, {"a.yaml": text}) == []
+
+
+def test_deep_nesting_is_an_input_error_not_a_crash(tmp_path: Path) -> None:
+    depth = 100_000
+    errors = _errors(tmp_path, {"deep.yaml": "a: " + "[" * depth + "]" * depth + "\n"})
+    assert errors == ["deep.yaml:0: nesting too deep (flatten the structure)"]

@@ -19,9 +19,24 @@ from itscm_check.errors import InputError, Location
 from itscm_check.values import YamlTimestamp
 
 try:  # libyaml's C parser is several times faster; PyYAML without it still works.
-    from yaml import CSafeLoader as _Loader
+    from yaml._yaml import CParser
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
-    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+    from yaml import SafeLoader as _Loader
+else:
+
+    class _Loader(CParser, yaml.composer.Composer, yaml.constructor.SafeConstructor,  # type: ignore[no-redef]
+                  yaml.resolver.Resolver):
+        """libyaml's parser with PyYAML's composer: libyaml's own composer recurses in C and
+        crashes on deeply nested input, where Python's raises RecursionError."""
+
+        check_node = yaml.composer.Composer.check_node
+        get_node = yaml.composer.Composer.get_node
+
+        def __init__(self, stream: str) -> None:
+            CParser.__init__(self, stream)
+            yaml.composer.Composer.__init__(self)
+            yaml.constructor.SafeConstructor.__init__(self)
+            yaml.resolver.Resolver.__init__(self)
 
 DocPath = tuple[Any, ...]
 
@@ -134,6 +149,8 @@ def load_text(text: str, shown: str) -> tuple[list[Document], list[InputError]]:
             errors.extend(builder.errors)
             if data is not None and not builder.errors:
                 documents.append(Document(shown, data, builder.positions))
+    except RecursionError:
+        errors.append(InputError(Location(shown, 0), "nesting too deep", "flatten the structure"))
     except _TooBig as exc:
         errors.append(InputError(Location(shown, exc.line), str(exc), "expand the aliases by hand or split the file"))
     except yaml.MarkedYAMLError as exc:
