@@ -31,11 +31,11 @@ def _output(*args: str) -> str:
 def test_rule_table_is_generated_from_the_pack(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
     assert _section("rules") == _output("rules", "--format", "markdown"), \
-        "regenerate with: itscm-check rules --format markdown"
+        "regenerate with: python docs/update_readme.py"
 
 
 def test_example_output_is_current(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
     monkeypatch.setenv("NO_COLOR", "1")
     expected = "```\n" + _output("check", "--as-of", "2026-11-24") + "```\n"
-    assert _section("example") == expected, "regenerate with: itscm-check check --as-of 2026-11-24"
+    assert _section("example") == expected, "regenerate with: python docs/update_readme.py"

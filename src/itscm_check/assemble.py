@@ -9,7 +9,7 @@ from typing import Any
 from itscm_check import inventory as m
 from itscm_check.errors import InputError, InputErrors, Location
 from itscm_check.loader import DocPath, Document
-from itscm_check.values import parse_date, parse_duration
+from itscm_check.values import Duration, parse_date, parse_duration
 
 _KINDS = ("teams", "sites", "vendors", "services", "waivers")
 
@@ -45,9 +45,18 @@ class _Record:
         self.dates.append(m.DatedField(name, value, self.doc.location(self.where + (key,))))
         return value
 
-    def duration(self, key: str) -> int | None:
+    def duration(self, key: str) -> Duration | None:
         value = self.data.get(key)
         return None if value is None else parse_duration(value)
+
+    # Required fields: schema validation has already rejected a record without them.
+    def required_date(self, key: str) -> dt.date:
+        value = self.date(key)
+        assert value is not None, key
+        return value
+
+    def required_duration(self, key: str) -> Duration:
+        return parse_duration(self.data[key])
 
 
 def assemble(documents: list[Document]) -> m.Inventory:
@@ -145,7 +154,7 @@ def _vendor(r: _Record) -> m.Vendor:
         sla=m.Sla(availability=sla.get("availability"), rto=sla.duration("rto"), rpo=sla.duration("rpo"),
                   document=sla.get("document")) if sla else None,
         continuity_evidence=m.ContinuityEvidence(type=evidence.get("type"), reference=evidence.get("reference"),
-                                                 date=evidence.date("date")) if evidence else None,
+                                                 date=evidence.required_date("date")) if evidence else None,
         exit_plan=r.get("exit_plan"), register_of_information_id=r.get("register_of_information_id"),
         dates=tuple(r.dates))
 
@@ -192,7 +201,7 @@ def _plan(r: _Record, sites: dict[str, m.Site]) -> m.Plan:
 
 def _exercise(r: _Record, index: int) -> m.Exercise:
     return m.Exercise(
-        date=r.date("date"), type=r.get("type"), result=r.get("result"), source=r.location, index=index,
+        date=r.required_date("date"), type=r.get("type"), result=r.get("result"), source=r.location, index=index,
         id=r.get("id"), scenarios=tuple(r.get("scenarios") or ()), achieved_rto=r.duration("achieved_rto"),
         achieved_rpo=r.duration("achieved_rpo"), evidence=r.get("evidence"),
         corrective_action=r.get("corrective_action"))
@@ -201,10 +210,10 @@ def _exercise(r: _Record, index: int) -> m.Exercise:
 def _backup(r: _Record, sites: dict[str, m.Site]) -> m.Backup:
     test = r.child("last_restore_test", label=f"{r.label}.last_restore_test")
     return m.Backup(
-        id=r.get("id"), frequency=r.duration("frequency"), retention=r.duration("retention"), source=r.location,
+        id=r.get("id"), frequency=r.required_duration("frequency"), retention=r.required_duration("retention"), source=r.location,
         method=r.get("method"), offsite=r.get("offsite"), location=sites.get(r.get("location")),
         immutable=r.get("immutable"), encrypted=r.get("encrypted"),
-        last_restore_test=m.RestoreTest(date=test.date("date"), result=test.get("result"), source=test.location,
+        last_restore_test=m.RestoreTest(date=test.required_date("date"), result=test.get("result"), source=test.location,
                                         duration=test.duration("duration"), evidence=test.get("evidence"))
         if test else None)
 

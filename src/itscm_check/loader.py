@@ -144,6 +144,7 @@ def load_text(text: str, shown: str) -> tuple[list[Document], list[InputError]]:
     try:
         while loader.check_node():
             node = loader.get_node()
+            assert node is not None  # check_node() said there is one
             builder = _Builder(loader, shown, budget)
             data = builder.build(node, (), frozenset(), 0)
             errors.extend(builder.errors)
@@ -203,6 +204,7 @@ class _Builder:
         if node.tag != _MAP:
             self.error(node, f"unsupported tag {node.tag!r}", "remove the tag; only plain YAML is accepted")
             return None
+        assert isinstance(node, yaml.MappingNode)
         return self.mapping(node, where, inner, depth)
 
     def scalar(self, node: yaml.ScalarNode) -> Any:

@@ -93,11 +93,13 @@ def dotted(where: DocPath) -> str:
 def _describe(error: ValidationError, document: Document) -> list[InputError]:
     where = tuple(error.absolute_path)
     name = dotted(where)
-    value = error.instance
+    value: Any = error.instance
     kind = error.validator
-    fmt = error.schema.get("format") if isinstance(error.schema, dict) else None
+    schema: dict[str, Any] = error.schema if isinstance(error.schema, dict) else {}
+    expected: Any = error.validator_value
+    fmt = schema.get("format")
     if kind == "additionalProperties":
-        known = error.schema.get("properties", {})
+        known = schema.get("properties", {})
         extra = sorted(k for k in value if k not in known and not str(k).startswith("x-"))
         return [InputError(document.location(where + (key,)), f"{name}: unknown key '{key}'",
                            _unknown_hint(key, known)) for key in extra]
@@ -113,16 +115,16 @@ def _describe(error: ValidationError, document: Document) -> list[InputError]:
         return [InputError(document.location(where), f"{name}: {value!r} is not an identifier",
                            "identifiers are strings; quote the value")]
     if kind == "enum":
-        allowed = ", ".join(str(v) for v in error.validator_value)
+        allowed = ", ".join(str(v) for v in expected)
         return [InputError(document.location(where), f"{name}: '{value}' is not one of {allowed}")]
     if kind == "const":
-        return [InputError(document.location(where), f"{name}: '{value}' is not supported; write {error.validator_value}")]
+        return [InputError(document.location(where), f"{name}: '{value}' is not supported; write {expected}")]
     if kind == "type":
-        wanted = error.validator_value if isinstance(error.validator_value, str) else " or ".join(error.validator_value)
+        wanted = expected if isinstance(expected, str) else " or ".join(expected)
         return [InputError(document.location(where), f"{name}: expected {_TYPE_NAMES.get(wanted, wanted)}, "
                                                      f"found {_type_name(value)}")]
     if kind in ("minimum", "maximum"):
-        return [InputError(document.location(where), f"{name}: {value} is out of range", _range_hint(error.schema))]
+        return [InputError(document.location(where), f"{name}: {value} is out of range", _range_hint(schema))]
     return [InputError(document.location(where), f"{name}: {error.message}")]
 
 
