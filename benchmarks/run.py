@@ -1,0 +1,287 @@
+"""Time ``itscm-check check`` on generated inventories and compare it with a bare YAML parse.
+
+    python benchmarks/run.py [--sizes 1000,10000,100000] [--repeat 3] [--workdir /tmp/itscm-bench]
+
+For each size it generates the inventory once (``generate.py``, kept in the work directory for
+later runs), then runs, ``--repeat`` times and interleaved, the whole checker process and a
+baseline process that only parses the same files with ``yaml.load_all(..., CSafeLoader)``. Each
+measurement is one child process reaped with ``os.wait4``, which gives that child's own peak RSS
+(``getrusage(RUSAGE_CHILDREN)`` would only give the maximum over all children so far). Prints a
+Markdown table to stdout and progress to stderr. Unix only (``os.wait4``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+HERE = Path(__file__).resolve().parent
+GENERATOR = HERE / "generate.py"
+MARKER = ".benchmark-inventory.json"  # written by generate.py
+RSS_UNIT = 1 if sys.platform == "darwin" else 1024  # ru_maxrss is bytes on macOS, KiB on Linux
+MB = 1_000_000
+
+# Runs in its own process so that its time and peak RSS compare with the checker's. It keeps
+# the documents, as any loader must, and walks the tree the way itscm-check does.
+BASELINE = """
+import sys
+from pathlib import Path
+import yaml
+root = Path(sys.argv[1])
+documents = []
+for path in sorted(root.rglob("*")):
+    parts = path.relative_to(root).parts
+    if path.suffix in (".yaml", ".yml") and path.is_file() and not any(p.startswith(".") for p in parts):
+        documents.extend(yaml.load_all(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader))
+"""
+
+
+class BenchmarkError(Exception):
+    """A step failed in a way that makes the figures meaningless."""
+
+
+@dataclass(frozen=True)
+class Run:
+    seconds: float
+    peak_bytes: int
+    returncode: int
+
+
+@dataclass(frozen=True)
+class Inventory:
+    path: Path
+    services: int
+    files: int
+    bytes: int
+
+
+@dataclass(frozen=True)
+class Result:
+    inventory: Inventory
+    tool: list[Run]
+    baseline: list[Run]
+    findings: int
+    version: str
+
+
+# --- processes -------------------------------------------------------------------------------
+
+def measure(command: list[str], cwd: Path, stderr: Path) -> Run:
+    """Run one child to completion; its wall time, its own peak RSS and its exit code."""
+    with stderr.open("wb") as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped by wait4: tell Popen
+    return Run(seconds, usage.ru_maxrss * RSS_UNIT, proc.returncode)
+
+
+def tool_command() -> list[str]:
+    """The console script installed next to this interpreter, else the module."""
+    script = Path(sys.executable).parent / "itscm-check"
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "itscm_check"]
+
+
+def tail(path: Path, lines: int = 30) -> str:
+    return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+
+
+def report_path(inventory: Inventory, workdir: Path) -> Path:
+    return workdir / f"report-{inventory.path.name}.json"
+
+
+def run_tool(inventory: Inventory, as_of: str, workdir: Path) -> Run:
+    report, stderr = report_path(inventory, workdir), workdir / f"stderr-{inventory.path.name}.txt"
+    report.unlink(missing_ok=True)  # a stale report must not pass for this run's
+    command = [*tool_command(), "check", "--inventory", str(inventory.path), "--as-of", as_of,
+               "--format", "json", "--output", str(report)]
+    run = measure(command, workdir, stderr)
+    # Exit 1 only means findings at or above --fail-on; a crash can exit 1 too, so the report must exist.
+    if run.returncode not in (0, 1) or not report.is_file():
+        missing = "" if report.is_file() else " without writing the report"
+        raise BenchmarkError(f"{' '.join(command)}\nexited with {run.returncode}{missing}:\n{tail(stderr)}")
+    return run
+
+
+def run_baseline(inventory: Inventory, workdir: Path) -> Run:
+    stderr = workdir / f"stderr-baseline-{inventory.path.name}.txt"
+    run = measure([sys.executable, "-c", BASELINE, str(inventory.path)], workdir, stderr)
+    if run.returncode != 0:
+        raise BenchmarkError(f"the CSafeLoader baseline exited with {run.returncode}:\n{tail(stderr)}")
+    return run
+
+
+def read_report(inventory: Inventory, workdir: Path) -> tuple[int, str]:
+    """Number of findings and tool version, to show the run did real work."""
+    try:
+        report = json.loads(report_path(inventory, workdir).read_text(encoding="utf-8"))
+        return len(report["findings"]), str(report["tool"]["version"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise BenchmarkError(f"unreadable JSON report {report_path(inventory, workdir)}: {exc}") from None
+
+
+# --- inventories -----------------------------------------------------------------------------
+
+def yaml_files(root: Path) -> list[Path]:
+    return [p for p in sorted(root.rglob("*"))
+            if p.suffix in (".yaml", ".yml") and not any(x.startswith(".") for x in p.relative_to(root).parts)]
+
+
+def wanted_marker(services: int, args: argparse.Namespace) -> dict[str, object]:
+    files = min(services, max(1, services // args.services_per_file))
+    return {"services": services, "files": files, "seed": args.seed, "as_of": args.as_of,
+            "single_file": args.single_file}
+
+
+def is_current(path: Path, wanted: dict[str, object]) -> bool:
+    try:
+        marker = json.loads((path / MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return all(marker.get(key) == value for key, value in wanted.items())
+
+
+def ensure_inventory(services: int, args: argparse.Namespace) -> Inventory:
+    """Generate the inventory unless an identical one is already in the work directory."""
+    wanted = wanted_marker(services, args)
+    path = args.workdir / f"inv-{services}{'-single' if args.single_file else ''}"
+    if args.regenerate or not is_current(path, wanted):
+        command = [sys.executable, str(GENERATOR), "--services", str(services), "--files", str(wanted["files"]),
+                   "--seed", str(args.seed), "--as-of", args.as_of, "--out", str(path), "--force"]
+        command += ["--single-file"] if args.single_file else []
+        progress(f"generating {path}")
+        if subprocess.run(command, stdout=sys.stderr).returncode != 0:
+            raise BenchmarkError(f"generation failed: {' '.join(command)}")
+    files = yaml_files(path)
+    for file in files:  # warm the page cache so the first repeat does not pay for disk reads
+        file.read_bytes()
+    return Inventory(path, services, len(files), sum(f.stat().st_size for f in files))
+
+
+# --- measuring and reporting -----------------------------------------------------------------
+
+def progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def benchmark(services: int, args: argparse.Namespace) -> Result:
+    inventory = ensure_inventory(services, args)
+    tool: list[Run] = []
+    baseline: list[Run] = []
+    for k in range(args.repeat):  # interleaved, so drift in machine load hits both alike
+        tool.append(run_tool(inventory, args.as_of, args.workdir))
+        baseline.append(run_baseline(inventory, args.workdir))
+        progress(f"{services} services, run {k + 1}/{args.repeat}: itscm-check {tool[-1].seconds:.2f} s "
+                 f"(exit {tool[-1].returncode}), CSafeLoader {baseline[-1].seconds:.2f} s")
+    findings, version = read_report(inventory, args.workdir)
+    return Result(inventory, tool, baseline, findings, version)
+
+
+def row(result: Result) -> str:
+    times = [r.seconds for r in result.tool]
+    best, median = min(times), statistics.median(times)
+    base = min(r.seconds for r in result.baseline)
+    inv = result.inventory
+    cells = [f"{inv.services:,}", f"{inv.files:,}", f"{inv.bytes / MB:.1f}", f"{best:.2f}", f"{median:.2f}",
+             f"{max(r.peak_bytes for r in result.tool) / MB:.0f}", f"{base:.2f}", f"{best / base:.1f}x",
+             f"{best / (inv.services / 1000):.3f}", f"{result.findings:,}"]
+    return "| " + " | ".join(cells) + " |"
+
+
+COLUMNS = ["services", "files", "MB", "itscm-check best s", "median s", "peak RSS MB", "CSafeLoader s",
+           "ratio", "s per 1k services", "findings"]
+
+
+def table(results: list[Result]) -> str:
+    header = "| " + " | ".join(COLUMNS) + " |"
+    rule = "|" + "|".join(["---:"] * len(COLUMNS)) + "|"
+    return "\n".join([header, rule, *map(row, results)])
+
+
+def environment(results: list[Result], args: argparse.Namespace) -> str:
+    version = results[0].version if results else "?"
+    cpu = platform.processor() or platform.machine()
+    return (f"itscm-check {version}, Python {platform.python_version()} ({platform.python_implementation()}), "
+            f"PyYAML {yaml.__version__}, {platform.system()} {platform.release()} {cpu}, "
+            f"{os.cpu_count()} CPUs; as-of {args.as_of}, seed {args.seed}, best of {args.repeat}, "
+            f"{'one file' if args.single_file else f'{args.services_per_file} services per file'}")
+
+
+def raw(results: list[Result]) -> list[dict[str, object]]:
+    return [{"services": r.inventory.services, "files": r.inventory.files, "bytes": r.inventory.bytes,
+             "findings": r.findings, "tool": [vars(run) for run in r.tool],
+             "baseline": [vars(run) for run in r.baseline]} for r in results]
+
+
+# --- command line ----------------------------------------------------------------------------
+
+def sizes(text: str) -> list[int]:
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        values = []
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError("a comma-separated list of positive service counts")
+    return values
+
+
+def iso_date(text: str) -> str:
+    try:
+        return dt.date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError("a date as YYYY-MM-DD") from None
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=sizes, default=[1000, 10000, 100000], help="default 1000,10000,100000")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/itscm-bench"))
+    parser.add_argument("--services-per-file", type=int, default=25)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--as-of", type=iso_date, default="2026-06-30")
+    parser.add_argument("--single-file", action="store_true", help="benchmark one-file inventories")
+    parser.add_argument("--regenerate", action="store_true", help="regenerate inventories even if present")
+    parser.add_argument("--json", type=Path, help="also write the raw measurements to this file")
+    args = parser.parse_args(argv)
+    if args.repeat < 1 or args.services_per_file < 1:
+        parser.error("--repeat and --services-per-file must be at least 1")
+    args.workdir = args.workdir.resolve()
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if not hasattr(yaml, "CSafeLoader"):
+        print("error: PyYAML is built without libyaml; the baseline needs yaml.CSafeLoader", file=sys.stderr)
+        return 2
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    results: list[Result] = []
+    try:
+        for services in args.sizes:
+            results.append(benchmark(services, args))
+    except BenchmarkError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    print(environment(results, args) + "\n\n" + table(results))
+    if args.json:
+        args.json.write_text(json.dumps(raw(results), indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
