@@ -1,0 +1,41 @@
+"""Fingerprints depend on rule, target and subject, never on lines, files or message wording."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import yaml
+
+from itscm_check.pipeline import run_check
+
+SERVICE = {"id": "api", "name": "API", "tier": 1, "owner": "t",
+           "plans": [{"id": "dr", "type": "disaster-recovery"}, {"id": "bc", "type": "business-continuity"}],
+           "backups": [{"id": "b1", "frequency": "1d", "retention": "30d"},
+                       {"id": "b2", "frequency": "1d", "retention": "30d"}]}
+TEAMS = {"teams": [{"id": "t", "name": "T"}]}
+
+
+def _fingerprints(folder: Path, files: dict[str, dict]) -> dict[tuple[str, str, str], str]:
+    folder.mkdir()
+    for name, document in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    report = run_check([folder], [], dt.date(2026, 6, 30))
+    return {(f.rule_id, f.target, f.subject): f.fingerprint for f in report.findings}
+
+
+def test_moving_a_service_to_another_file_and_reordering_keeps_fingerprints(tmp_path: Path) -> None:
+    before = _fingerprints(tmp_path / "a", {"all.yaml": {**TEAMS, "services": [SERVICE]}})
+    moved = {**SERVICE, "plans": SERVICE["plans"][::-1], "backups": SERVICE["backups"][::-1]}
+    after = _fingerprints(tmp_path / "b", {"teams.yaml": TEAMS, "zz/api.yaml": {"x-moved": True, "services": [moved]}})
+    assert before == after
+
+
+def test_each_plan_and_backup_has_its_own_fingerprint(tmp_path: Path) -> None:
+    prints = _fingerprints(tmp_path / "a", {"all.yaml": {**TEAMS, "services": [SERVICE]}})
+    per_plan = {k: v for k, v in prints.items() if k[0] == "ITSCM-012"}
+    per_backup = {k: v for k, v in prints.items() if k[0] == "ITSCM-024"}
+    assert set(per_plan) == {("ITSCM-012", "api", "plan:dr"), ("ITSCM-012", "api", "plan:bc")}
+    assert set(per_backup) == {("ITSCM-024", "api", "backup:b1"), ("ITSCM-024", "api", "backup:b2")}
+    assert len(set(prints.values())) == len(prints)
