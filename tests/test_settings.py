@@ -1,0 +1,61 @@
+"""Settings: defaults < config file < command line; colour only on a terminal without NO_COLOR."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+
+import pytest
+
+from itscm_check.cli import build_parser
+from itscm_check.errors import InputErrors
+from itscm_check.settings import Output, resolve
+
+TODAY = dt.date(2026, 11, 24)
+
+
+def _resolve(*argv: str):
+    return resolve(build_parser().parse_args(["check", *argv]), TODAY)
+
+
+def test_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = _resolve()
+    assert settings.inventory == (Path("inventory"),) and settings.policies == ()
+    assert settings.as_of == TODAY and settings.fail_on == "high"
+    assert settings.outputs == (Output("table", None),)
+
+
+def test_config_file_then_command_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "policies").mkdir()
+    (tmp_path / ".itscm-check.yaml").write_text("as_of: 2026-01-31\nfail_on: medium\ninventory: [a, b]\n")
+    settings = _resolve()
+    assert settings.as_of == dt.date(2026, 1, 31) and settings.fail_on == "medium"
+    assert settings.inventory == (Path("a"), Path("b")) and settings.policies == (Path("policies"),)
+    assert _resolve("--as-of", "2026-02-01", "--fail-on", "low").as_of == dt.date(2026, 2, 1)
+
+
+def test_unknown_config_key_is_an_input_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".itscm-check.yaml").write_text("as_of: 2026-01-31\nfail-on: low\n")
+    with pytest.raises(InputErrors) as exc:
+        _resolve()
+    assert str(exc.value.errors[0]).startswith(".itscm-check.yaml:2: unknown config key 'fail-on'")
+
+
+def test_formats_pair_with_outputs() -> None:
+    settings = _resolve("--format", "json", "--output", "r.json", "--format", "table=t.txt", "--format", "table")
+    assert settings.outputs == (Output("json", Path("r.json")), Output("table", Path("t.txt")), Output("table", None))
+
+
+@pytest.mark.parametrize("tty, no_color, expected", [(True, False, True), (True, True, False), (False, False, False)])
+def test_colour_only_on_a_terminal_without_no_color(monkeypatch: pytest.MonkeyPatch, tty: bool, no_color: bool,
+                                                    expected: bool) -> None:
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: tty)
+    if no_color:
+        monkeypatch.setenv("NO_COLOR", "1")
+    else:
+        monkeypatch.delenv("NO_COLOR", raising=False)
+    assert _resolve().color is expected
