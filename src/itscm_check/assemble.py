@@ -187,7 +187,7 @@ def _service(r: _Record, sites: dict[str, m.Site]) -> m.Service:
 
 def _plan(r: _Record, sites: dict[str, m.Site]) -> m.Plan:
     authority = r.child("invocation_authority")
-    exercises = [_exercise(e, i) for i, e in enumerate(r.children("exercises", lambda d, i: str(d.get("id") or i)))]
+    exercises = [_exercise(e) for e in r.children("exercises", lambda d, i: str(d.get("id") or i))]
     return m.Plan(
         id=r.get("id"), type=r.get("type"), source=r.location, document=r.get("document"), version=r.get("version"),
         last_updated=r.date("last_updated"), last_reviewed=r.date("last_reviewed"), next_review=r.date("next_review"),
@@ -199,9 +199,9 @@ def _plan(r: _Record, sites: dict[str, m.Site]) -> m.Plan:
     )
 
 
-def _exercise(r: _Record, index: int) -> m.Exercise:
+def _exercise(r: _Record) -> m.Exercise:
     return m.Exercise(
-        date=r.required_date("date"), type=r.get("type"), result=r.get("result"), source=r.location, index=index,
+        date=r.required_date("date"), type=r.get("type"), result=r.get("result"), source=r.location,
         id=r.get("id"), scenarios=tuple(r.get("scenarios") or ()), achieved_rto=r.duration("achieved_rto"),
         achieved_rpo=r.duration("achieved_rpo"), evidence=r.get("evidence"),
         corrective_action=r.get("corrective_action"))

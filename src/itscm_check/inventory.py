@@ -129,7 +129,6 @@ class Exercise:
     type: str
     result: str
     source: Location  # where the record is written
-    index: int
     id: str | None = None
     scenarios: tuple[Any, ...] = ()
     achieved_rto: Duration | None = None

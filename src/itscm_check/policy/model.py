@@ -12,8 +12,6 @@ from itscm_check.policy.scope import Scope
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
-SUBJECTS = ("service", "plan", "exercise", "backup", "restore_test", "dependency", "edge", "team", "vendor",
-            "programme")
 TIERS = (1, 2, 3, 4)
 
 SeverityOf = Callable[[Scope, Env, "int | None"], str]
