@@ -15,6 +15,7 @@ from itscm_check.errors import Location
 from itscm_check.pipeline import load_inventory
 from itscm_check.policy.loading import load_rules
 from itscm_check.policy.model import Rule
+from itscm_check.provenance import Provenance
 from itscm_check.report import Report, build_report
 from itscm_check.waivers import apply_waivers
 
@@ -40,4 +41,5 @@ def check(folder: Path, document: dict[str, Any] | str, as_of: dt.date = DEFAULT
     rules = list(default_rules())
     evaluation = evaluate(inventory, rules, as_of, Location(str(path), 0))
     findings = apply_waivers(list(evaluation.findings), inventory.waivers, as_of)
-    return build_report(__version__, as_of, len(inventory.services), rules, findings, evaluation.results)
+    provenance = Provenance(__version__, as_of, dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc), None, "0" * 64, "0" * 64)
+    return build_report(provenance, inventory, rules, findings, evaluation.results)

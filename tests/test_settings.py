@@ -12,11 +12,12 @@ from itscm_check.cli import build_parser
 from itscm_check.errors import InputErrors
 from itscm_check.settings import Output, resolve
 
-TODAY = dt.date(2026, 11, 24)
+NOW = dt.datetime(2026, 11, 24, 8, 30, tzinfo=dt.timezone.utc)
+TODAY = NOW.date()
 
 
 def _resolve(*argv: str):
-    return resolve(build_parser().parse_args(["check", *argv]), TODAY)
+    return resolve(build_parser().parse_args(["check", *argv]), NOW)
 
 
 def test_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -59,3 +60,10 @@ def test_colour_only_on_a_terminal_without_no_color(monkeypatch: pytest.MonkeyPa
     else:
         monkeypatch.delenv("NO_COLOR", raising=False)
     assert _resolve().color is expected
+
+
+def test_source_date_epoch_fixes_the_generation_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    assert _resolve().generated_at == NOW
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")
+    assert _resolve().generated_at == dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)

@@ -90,14 +90,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _settings(args: argparse.Namespace) -> Settings:
     from itscm_check.settings import resolve  # imported on use: `--help` and `rules` stay fast
 
-    return resolve(args, dt.datetime.now(dt.timezone.utc).date())
+    return resolve(args, dt.datetime.now(dt.timezone.utc))
 
 
 def _check(args: argparse.Namespace) -> int:
     from itscm_check.pipeline import run_check
 
     settings = _settings(args)
-    report = run_check(settings.inventory, settings.policies, settings.as_of)
+    report = run_check(settings.inventory, settings.policies, settings.as_of, settings.generated_at)
     for output in settings.outputs:
         text = render(output.format, report, color=settings.color and output.path is None)
         if output.path is None:

@@ -6,19 +6,34 @@ import datetime as dt
 from dataclasses import dataclass
 
 from itscm_check.findings import FAILED, WAIVED, CheckResult, Finding
+from itscm_check.inventory import Inventory
 from itscm_check.policy.model import SEVERITIES, SEVERITY_RANK, Rule
+from itscm_check.provenance import Provenance
 
 NEVER = "never"
 
 
 @dataclass(frozen=True)
 class Report:
-    tool_version: str
-    as_of: dt.date
-    services: int
-    rules: tuple[Rule, ...]
+    """Everything a formatter renders: findings, passing checks, the rules, the inventory and provenance."""
+
+    provenance: Provenance
+    inventory: Inventory
+    rules: tuple[Rule, ...]  # the enabled rules
     findings: tuple[Finding, ...]  # sorted by severity, rule id, target, message
-    results: tuple[CheckResult, ...]
+    results: tuple[CheckResult, ...]  # one per rule and subject evaluated, passing ones included
+
+    @property
+    def tool_version(self) -> str:
+        return self.provenance.tool_version
+
+    @property
+    def as_of(self) -> dt.date:
+        return self.provenance.as_of
+
+    @property
+    def services(self) -> int:
+        return len(self.inventory.services)
 
     @property
     def failed(self) -> tuple[Finding, ...]:
@@ -35,9 +50,9 @@ class Report:
         return counts
 
 
-def build_report(tool_version: str, as_of: dt.date, services: int, rules: list[Rule], findings: list[Finding],
+def build_report(provenance: Provenance, inventory: Inventory, rules: list[Rule], findings: list[Finding],
                  results: tuple[CheckResult, ...]) -> Report:
-    return Report(tool_version, as_of, services, tuple(r for r in rules if r.enabled),
+    return Report(provenance, inventory, tuple(r for r in rules if r.enabled),
                   tuple(sorted(findings, key=lambda f: (*f.sort_key, f.fingerprint))), results)
 
 

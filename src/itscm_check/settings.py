@@ -35,10 +35,17 @@ class Settings:
     outputs: tuple[Output, ...]
     fail_on: str
     color: bool
+    generated_at: dt.datetime  # shown in the HTML report's provenance
 
 
-def resolve(args: argparse.Namespace, today: dt.date) -> Settings:
-    """Settings from the parsed command line and the config file; raises InputErrors on bad values."""
+def resolve(args: argparse.Namespace, now: dt.datetime) -> Settings:
+    """Settings from the parsed command line and the config file; raises InputErrors on bad values.
+
+    ``now`` (UTC) gives the default as-of date and the generation time; SOURCE_DATE_EPOCH, the
+    reproducible-builds convention, replaces the generation time so that HTML reports are
+    byte-identical too.
+    """
+    today = now.date()
     config = _read_config(Path(args.config) if args.config else CONFIG_FILE, required=bool(args.config))
     errors: list[InputError] = []
     inventory = args.inventory or _as_list(config.get("inventory")) or ["inventory"]
@@ -58,8 +65,10 @@ def resolve(args: argparse.Namespace, today: dt.date) -> Settings:
     if errors:
         raise InputErrors(errors)
     color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "")
+    generated_at = dt.datetime.fromtimestamp(int(epoch), dt.timezone.utc) if epoch.isdigit() else now
     return Settings(tuple(Path(p) for p in inventory), tuple(Path(p) for p in policies), as_of, outputs,
-                    fail_on, color)
+                    fail_on, color, generated_at.replace(microsecond=0))
 
 
 def _outputs(formats: list[str], paths: list[str], errors: list[InputError]) -> tuple[Output, ...]:

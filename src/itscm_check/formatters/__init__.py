@@ -10,6 +10,11 @@ from itscm_check.report import Report
 FORMATS = {
     "table": "itscm_check.formatters.table",
     "json": "itscm_check.formatters.json_report",
+    "sarif": "itscm_check.formatters.sarif",
+    "junit": "itscm_check.formatters.junit",
+    "markdown": "itscm_check.formatters.markdown",
+    "html": "itscm_check.formatters.html",
+    "csv": "itscm_check.formatters.csv_report",
 }
 
 

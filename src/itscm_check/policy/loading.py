@@ -26,8 +26,8 @@ def builtin_pack_dir() -> Path:
     return shipped if shipped.is_dir() else Path(__file__).resolve().parents[3] / "policies"
 
 
-def load_rules(extra: Iterable[Path] = ()) -> list[Rule]:
-    """The built-in rules with every extra policy file applied, or InputErrors listing every problem."""
+def policy_files(extra: Iterable[Path] = ()) -> tuple[list[Path], list[InputError]]:
+    """The built-in pack's files, then the extra ones, each file once."""
     builtin_files, errors = find_yaml_files(builtin_pack_dir())
     builtin_digests = {_digest(f) for f in builtin_files}
     files = list(builtin_files)
@@ -36,6 +36,12 @@ def load_rules(extra: Iterable[Path] = ()) -> list[Rule]:
         errors += errs
         # ./policies of a source checkout is the built-in pack itself: load it once.
         files += [f for f in found if _digest(f) not in builtin_digests]
+    return files, errors
+
+
+def load_rules(extra: Iterable[Path] = ()) -> list[Rule]:
+    """The built-in rules with every extra policy file applied, or InputErrors listing every problem."""
+    files, errors = policy_files(extra)
     rules: dict[str, Rule] = {}
     for path in files:
         documents, errs = load_file(path)

@@ -1,0 +1,71 @@
+"""Provenance: what a report was computed from (commit, dirty flag, digests of the inputs)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from itscm_check.loader import display_path
+
+
+@dataclass(frozen=True)
+class GitState:
+    commit: str
+    dirty: bool
+    branch: str | None  # None on a detached head
+    remote_url: str | None  # origin, as an https URL when it can be written as one
+
+
+@dataclass(frozen=True)
+class Provenance:
+    tool_version: str
+    as_of: dt.date
+    generated_at: dt.datetime
+    git: GitState | None  # None: not in a git repository (a tarball, a plain folder)
+    inventory_digest: str
+    policies_digest: str
+
+    @property
+    def source_text(self) -> str:
+        if self.git is None:
+            return "not a git repository"
+        state = "with uncommitted changes" if self.git.dirty else "clean"
+        return f"git commit {self.git.commit} ({state})"
+
+
+def digest(files: Iterable[Path]) -> str:
+    """One sha256 over every file's path and content, in path order."""
+    total = hashlib.sha256()
+    for path in sorted(files, key=display_path):
+        total.update(display_path(path).encode() + b"\0")
+        total.update(hashlib.sha256(path.read_bytes()).digest())
+    return total.hexdigest()
+
+
+def git_state(where: Path) -> GitState | None:
+    """The repository around ``where``, or None when there is none (or git itself is missing)."""
+    try:
+        import git  # gitpython needs the git executable: without it there is no git provenance
+    except ImportError:
+        return None
+    try:
+        repo = git.Repo(where, search_parent_directories=True)
+        commit = repo.head.commit.hexsha  # ValueError in a repository without commits
+        dirty = repo.is_dirty(untracked_files=True)
+        branch = None if repo.head.is_detached else repo.active_branch.name
+        remote = _https(repo.remotes.origin.url) if "origin" in [r.name for r in repo.remotes] else None
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError, git.GitCommandError, ValueError, OSError):
+        return None
+    return GitState(commit, dirty, branch, remote)
+
+
+def _https(url: str) -> str | None:
+    if url.startswith("https://"):
+        return url.removesuffix(".git")
+    if url.startswith("git@") and ":" in url:
+        host, _, path = url[len("git@"):].partition(":")
+        return f"https://{host}/{path.removesuffix('.git')}"
+    return None
