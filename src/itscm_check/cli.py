@@ -97,7 +97,8 @@ def _check(args: argparse.Namespace) -> int:
     from itscm_check.pipeline import run_check
 
     settings = _settings(args)
-    report = run_check(settings.inventory, settings.policies, settings.as_of, settings.generated_at)
+    report = run_check(settings.inventory, settings.policies, settings.as_of, settings.generated_at,
+                       settings.fail_on)
     for output in settings.outputs:
         text = render(output.format, report, color=settings.color and output.path is None)
         if output.path is None:
@@ -105,7 +106,7 @@ def _check(args: argparse.Namespace) -> int:
         else:
             output.path.parent.mkdir(parents=True, exist_ok=True)
             output.path.write_text(text, encoding="utf-8")
-    return EXIT_FINDINGS if exit_code(report, settings.fail_on) else EXIT_OK
+    return EXIT_FINDINGS if exit_code(report) else EXIT_OK
 
 
 def _validate(args: argparse.Namespace) -> int:

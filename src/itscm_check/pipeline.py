@@ -60,7 +60,7 @@ def load_inputs(inventory_paths: Sequence[Path], policy_paths: Sequence[Path]) -
 
 
 def run_check(inventory_paths: Sequence[Path], policy_paths: Sequence[Path], as_of: dt.date,
-              generated_at: dt.datetime | None = None) -> Report:
+              generated_at: dt.datetime | None = None, fail_on: str = "high") -> Report:
     """The whole pipeline; ``generated_at`` (default: the as-of date at midnight UTC) is only reported."""
     inventory, rules = load_inputs(inventory_paths, policy_paths)
     root = Location(display_path(inventory_paths[0]) if inventory_paths else ".", 0)
@@ -72,4 +72,4 @@ def run_check(inventory_paths: Sequence[Path], policy_paths: Sequence[Path], as_
         git=git_state(inventory_paths[0] if inventory_paths else Path.cwd()),
         inventory_digest=digest(inventory_files(inventory_paths)[0]),
         policies_digest=digest(policy_files(policy_paths)[0]))
-    return build_report(provenance, inventory, rules, findings, evaluation.results)
+    return build_report(provenance, inventory, rules, findings, evaluation.results, fail_on)

@@ -22,6 +22,7 @@ class Report:
     rules: tuple[Rule, ...]  # the enabled rules
     findings: tuple[Finding, ...]  # sorted by severity, rule id, target, message
     results: tuple[CheckResult, ...]  # one per rule and subject evaluated, passing ones included
+    fail_on: str = "high"  # the --fail-on threshold, for verdicts
 
     @property
     def tool_version(self) -> str:
@@ -51,14 +52,19 @@ class Report:
 
 
 def build_report(provenance: Provenance, inventory: Inventory, rules: list[Rule], findings: list[Finding],
-                 results: tuple[CheckResult, ...]) -> Report:
+                 results: tuple[CheckResult, ...], fail_on: str = "high") -> Report:
     return Report(provenance, inventory, tuple(r for r in rules if r.enabled),
-                  tuple(sorted(findings, key=lambda f: (*f.sort_key, f.fingerprint))), results)
+                  tuple(sorted(findings, key=lambda f: (*f.sort_key, f.fingerprint))), results, fail_on)
 
 
-def exit_code(report: Report, fail_on: str) -> int:
+def blocking(report: Report, fail_on: str | None = None) -> tuple[Finding, ...]:
+    """The failed (unwaived) findings at or above ``fail_on`` (default: the report's threshold)."""
+    level = fail_on or report.fail_on
+    if level == NEVER:
+        return ()
+    return tuple(f for f in report.failed if SEVERITY_RANK[f.severity] <= SEVERITY_RANK[level])
+
+
+def exit_code(report: Report, fail_on: str | None = None) -> int:
     """1 when a failed (unwaived) finding is at or above ``fail_on``, else 0."""
-    if fail_on == NEVER:
-        return 0
-    threshold = SEVERITY_RANK[fail_on]
-    return 1 if any(SEVERITY_RANK[f.severity] <= threshold for f in report.failed) else 0
+    return 1 if blocking(report, fail_on) else 0
