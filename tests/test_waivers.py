@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from helpers import check
@@ -48,3 +49,34 @@ def test_meta_findings_cannot_be_waived(tmp_path: Path) -> None:
 def test_future_created_date_is_reported_on_the_waiver(tmp_path: Path) -> None:
     report = check(tmp_path, {**BASE, "waivers": [_waiver(created="2026-07-01")]})
     assert [f.target for f in report.findings if f.rule_id == "ITSCM-036"] == ["waiver:ITSCM-002/s"]
+
+
+def _cli(tmp_path: Path, monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
+    from itscm_check.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("NO_COLOR", "1")
+    team = "{id: t, name: T, contacts: [{name: A, role: primary, phone: '1'}, {name: B, role: alternate, phone: '2'}]}"
+    (tmp_path / "inv.yaml").write_text(f"teams: [{team}]\nservices: [{{id: s, name: S, owner: t}}]\n")
+    code = main(["check", "--inventory", "inv.yaml", "--as-of", "2026-06-30", *args])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_a_waivers_file_waives_and_the_build_passes(tmp_path: Path, monkeypatch, capsys) -> None:
+    lines = [f"  - {{rule: {rule}, target: s, reason: accepted, approved_by: CISO, expires: 2026-07-15}}"
+             for rule in ("ITSCM-002", "ITSCM-003", "ITSCM-005", "ITSCM-010", "ITSCM-014", "ITSCM-015", "ITSCM-027")]
+    (tmp_path / "risks.yaml").write_text("waivers:\n" + "\n".join(lines) + "\n")
+    code, out, _ = _cli(tmp_path, monkeypatch, capsys, "--waivers", "risks.yaml", "--warn-expiring", "20")
+    assert code == 0, out
+    assert re.search(r"ITSCM-002 +s +waived", out)
+    assert "Waivers expiring within 20 days:\n  2026-07-15 ITSCM-002 s (approved by CISO): accepted" in out
+    code, out, _ = _cli(tmp_path, monkeypatch, capsys, "--waivers", "risks.yaml", "--warn-expiring", "10")
+    assert "Waivers expiring within" not in out
+
+
+def test_a_waivers_file_holds_only_waivers(tmp_path: Path, monkeypatch, capsys) -> None:
+    (tmp_path / "risks.yaml").write_text("services: []\nwaivers:\n  - {rule: X, target: s, reason: r}\n")
+    code, _, err = _cli(tmp_path, monkeypatch, capsys, "--waivers", "risks.yaml")
+    assert code == 2
+    assert "risks.yaml:1: unexpected key 'services' in a waivers file" in err

@@ -38,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="inventory file or folder (repeatable; default: inventory)")
         sub.add_argument("--policies", action="append", metavar="PATH",
                          help="policy file or folder added to the built-in pack (repeatable; default: ./policies)")
+        sub.add_argument("--waivers", action="append", metavar="FILE",
+                         help="file of waivers: (repeatable), besides those in the inventory")
         sub.add_argument("--config", metavar="FILE", help="config file (default: .itscm-check.yaml if present)")
 
     check = commands.add_parser("check", help="evaluate the inventory and report findings")
@@ -47,6 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"{'|'.join(FORMATS)}, or FORMAT=FILE (repeatable; default: table)")
     check.add_argument("--output", action="append", metavar="FILE", help="file for the --format at the same position")
     check.add_argument("--fail-on", metavar="LEVEL", help=f"{'|'.join(SEVERITIES)}|{NEVER} (default: high)")
+    check.add_argument("--baseline", metavar="REF",
+                       help="git ref to compare with: only new findings count for the exit code")
+    check.add_argument("--baseline-report", metavar="FILE", help="earlier JSON report to compare with instead")
+    check.add_argument("--warn-expiring", metavar="DAYS", help="list waivers expiring within DAYS (default: 30)")
+    check.add_argument("--max-waiver-days", metavar="DAYS", help="longest waiver lifetime before ITSCM-902 "
+                                                                 "(default: 365)")
     check.set_defaults(handler=_check)
 
     validate = commands.add_parser("validate", help="report input errors only")
@@ -97,8 +105,10 @@ def _check(args: argparse.Namespace) -> int:
     from itscm_check.pipeline import run_check
 
     settings = _settings(args)
-    report = run_check(settings.inventory, settings.policies, settings.as_of, settings.generated_at,
-                       settings.fail_on)
+    report = run_check(settings.inventory, settings.policies, settings.as_of, waiver_files=settings.waivers,
+                       fail_on=settings.fail_on, generated_at=settings.generated_at,
+                       max_waiver_days=settings.max_waiver_days, warn_expiring_days=settings.warn_expiring_days,
+                       baseline_ref=settings.baseline_ref, baseline_report=settings.baseline_report)
     for output in settings.outputs:
         text = render(output.format, report, color=settings.color and output.path is None)
         if output.path is None:
@@ -113,7 +123,7 @@ def _validate(args: argparse.Namespace) -> int:
     from itscm_check.pipeline import load_inputs
 
     settings = _settings(args)
-    inventory, rules = load_inputs(settings.inventory, settings.policies)
+    inventory, rules = load_inputs(settings.inventory, settings.policies, settings.waivers)
     print(f"valid: {len(inventory.services)} services, {len(inventory.teams)} teams, {len(inventory.sites)} sites, "
           f"{len(inventory.vendors)} vendors, {len(inventory.waivers)} waivers; {len(rules)} rules")
     return EXIT_OK

@@ -11,6 +11,8 @@ from itscm_check.policy.model import SEVERITY_RANK
 
 FAILED = "failed"
 WAIVED = "waived"
+NEW = "new"  # baseline classes: not failing (at this severity or worse) in the baseline
+EXISTING = "existing"
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +27,7 @@ class Finding:
     subject: str = ""  # the part of the target at fault (plan, backup, date field); empty for the target itself
     status: str = FAILED
     waiver: Any = None  # the Waiver that covers it, when status is waived
+    baseline: str = ""  # NEW or EXISTING when compared with a baseline
 
     @property
     def sort_key(self) -> tuple[int, str, str, str]:

@@ -8,10 +8,12 @@ from pathlib import Path
 
 from itscm_check import __version__
 from itscm_check.assemble import assemble
+from itscm_check.baseline import Baseline, from_report_file, load_at_ref, with_baseline
 from itscm_check.engine import evaluate
 from itscm_check.errors import InputError, InputErrors, Location
+from itscm_check.findings import CheckResult, Finding
 from itscm_check.inventory import Inventory
-from itscm_check.loader import display_path, find_yaml_files, load_files
+from itscm_check.loader import Document, display_path, find_yaml_files, load_files
 from itscm_check.policy.loading import load_rules, policy_files
 from itscm_check.policy.model import Rule
 from itscm_check.provenance import Provenance, digest, git_state
@@ -30,24 +32,42 @@ def inventory_files(paths: Sequence[Path]) -> tuple[list[Path], list[InputError]
     return files, errors
 
 
-def load_inventory(paths: Sequence[Path]) -> Inventory:
+def load_inventory(paths: Sequence[Path], waiver_files: Sequence[Path] = ()) -> Inventory:
     """The merged inventory, or InputErrors listing every problem of every file."""
     files, errors = inventory_files(paths)
     documents, errs = load_files(files)
-    errors += errs
+    waiver_documents, waiver_errors = load_files(waiver_files)
+    if not errors and not errs and not waiver_errors:
+        waiver_errors = [e for doc in waiver_documents for e in only_waivers(doc)]
+    return inventory_from_documents(documents + waiver_documents, errors + errs + waiver_errors)
+
+
+def inventory_from_documents(documents: Sequence[Document], errors: Sequence[InputError] = ()) -> Inventory:
+    """Validate every document and assemble them, or raise InputErrors with every problem."""
+    found = list(errors)
     for document in documents:
-        errors += validate(document, "inventory")
-    if errors:
-        raise InputErrors(errors)
-    return assemble(documents)
+        found += validate(document, "inventory")
+    if found:
+        raise InputErrors(found)
+    return assemble(list(documents))
 
 
-def load_inputs(inventory_paths: Sequence[Path], policy_paths: Sequence[Path]) -> tuple[Inventory, list[Rule]]:
+def only_waivers(document: Document) -> list[InputError]:
+    """A --waivers file holds waivers (and apiVersion, metadata), nothing else."""
+    if not isinstance(document.data, dict):
+        return validate(document, "inventory")
+    return [InputError(document.location((key,)), f"unexpected key '{key}' in a waivers file",
+                       "a --waivers file holds only waivers:, apiVersion and metadata")
+            for key in document.data if key not in ("apiVersion", "metadata", "waivers") and not key.startswith("x-")]
+
+
+def load_inputs(inventory_paths: Sequence[Path], policy_paths: Sequence[Path],
+                waiver_files: Sequence[Path] = ()) -> tuple[Inventory, list[Rule]]:
     """Inventory and rules, reporting the input errors of both together."""
     errors: list[InputError] = []
     inventory = rules = None
     try:
-        inventory = load_inventory(inventory_paths)
+        inventory = load_inventory(inventory_paths, waiver_files)
     except InputErrors as exc:
         errors += exc.errors
     try:
@@ -59,17 +79,34 @@ def load_inputs(inventory_paths: Sequence[Path], policy_paths: Sequence[Path]) -
     return inventory, rules
 
 
-def run_check(inventory_paths: Sequence[Path], policy_paths: Sequence[Path], as_of: dt.date,
-              generated_at: dt.datetime | None = None, fail_on: str = "high") -> Report:
-    """The whole pipeline; ``generated_at`` (default: the as-of date at midnight UTC) is only reported."""
-    inventory, rules = load_inputs(inventory_paths, policy_paths)
-    root = Location(display_path(inventory_paths[0]) if inventory_paths else ".", 0)
+def findings_of(inventory: Inventory, rules: list[Rule], as_of: dt.date, root: Location,
+                max_waiver_days: int) -> tuple[list[Finding], tuple[CheckResult, ...]]:
+    """Evaluate and apply waivers: the findings of one inventory."""
     evaluation = evaluate(inventory, rules, as_of, root)
-    findings = apply_waivers(list(evaluation.findings), inventory.waivers, as_of)
+    findings = apply_waivers(list(evaluation.findings), inventory.waivers, as_of, max_waiver_days)
+    return findings, evaluation.results
+
+
+def run_check(inventory_paths: Sequence[Path], policy_paths: Sequence[Path], as_of: dt.date, *,
+              waiver_files: Sequence[Path] = (), fail_on: str = "high", generated_at: dt.datetime | None = None,
+              max_waiver_days: int = 365, warn_expiring_days: int = 30, baseline_ref: str | None = None,
+              baseline_report: Path | None = None) -> Report:
+    """The whole pipeline; ``generated_at`` (default: the as-of date at midnight UTC) is only reported."""
+    inventory, rules = load_inputs(inventory_paths, policy_paths, waiver_files)
+    root = Location(display_path(inventory_paths[0]) if inventory_paths else ".", 0)
+    findings, results = findings_of(inventory, rules, as_of, root, max_waiver_days)
+    baseline = None
+    if baseline_ref is not None:
+        base_inventory, base_rules = load_at_ref(baseline_ref, inventory_paths, policy_paths, waiver_files)
+        base_findings, _ = findings_of(base_inventory, base_rules, as_of, root, max_waiver_days)
+        baseline = Baseline(f"git ref {baseline_ref}", tuple(base_findings))
+    elif baseline_report is not None:
+        baseline = from_report_file(baseline_report)
     provenance = Provenance(
         tool_version=__version__, as_of=as_of,
         generated_at=generated_at or dt.datetime.combine(as_of, dt.time(), dt.timezone.utc),
         git=git_state(inventory_paths[0] if inventory_paths else Path.cwd()),
-        inventory_digest=digest(inventory_files(inventory_paths)[0]),
+        inventory_digest=digest(inventory_files(inventory_paths)[0] + list(waiver_files)),
         policies_digest=digest(policy_files(policy_paths)[0]))
-    return build_report(provenance, inventory, rules, findings, evaluation.results, fail_on)
+    report = build_report(provenance, inventory, rules, findings, results, fail_on, warn_expiring_days)
+    return with_baseline(report, baseline) if baseline is not None else report

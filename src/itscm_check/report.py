@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from itscm_check.findings import FAILED, WAIVED, CheckResult, Finding
-from itscm_check.inventory import Inventory
+from itscm_check.findings import FAILED, NEW, WAIVED, CheckResult, Finding
+from itscm_check.inventory import Inventory, Waiver
 from itscm_check.policy.model import SEVERITIES, SEVERITY_RANK, Rule
 from itscm_check.provenance import Provenance
 
@@ -23,6 +23,15 @@ class Report:
     findings: tuple[Finding, ...]  # sorted by severity, rule id, target, message
     results: tuple[CheckResult, ...]  # one per rule and subject evaluated, passing ones included
     fail_on: str = "high"  # the --fail-on threshold, for verdicts
+    warn_expiring_days: int = 30  # waivers expiring within this many days are listed
+    baseline: str | None = None  # what findings were classified against (a git ref, a report file)
+    fixed: tuple[Finding, ...] = ()  # findings of the baseline that are gone
+
+    def expiring_waivers(self) -> tuple[Waiver, ...]:
+        """Active waivers that expire within ``warn_expiring_days`` of the as-of date, soonest first."""
+        horizon = self.as_of + dt.timedelta(days=self.warn_expiring_days)
+        return tuple(sorted((w for w in self.inventory.waivers if self.as_of <= w.expires <= horizon),
+                            key=lambda w: (w.expires, w.rule, w.target)))
 
     @property
     def tool_version(self) -> str:
@@ -51,10 +60,14 @@ class Report:
         return counts
 
 
+def sort_findings(findings: list[Finding]) -> tuple[Finding, ...]:
+    return tuple(sorted(findings, key=lambda f: (*f.sort_key, f.fingerprint)))
+
+
 def build_report(provenance: Provenance, inventory: Inventory, rules: list[Rule], findings: list[Finding],
-                 results: tuple[CheckResult, ...], fail_on: str = "high") -> Report:
-    return Report(provenance, inventory, tuple(r for r in rules if r.enabled),
-                  tuple(sorted(findings, key=lambda f: (*f.sort_key, f.fingerprint))), results, fail_on)
+                 results: tuple[CheckResult, ...], fail_on: str = "high", warn_expiring_days: int = 30) -> Report:
+    return Report(provenance, inventory, tuple(r for r in rules if r.enabled), sort_findings(findings), results,
+                  fail_on, warn_expiring_days)
 
 
 def blocking(report: Report, fail_on: str | None = None) -> tuple[Finding, ...]:
@@ -62,7 +75,9 @@ def blocking(report: Report, fail_on: str | None = None) -> tuple[Finding, ...]:
     level = fail_on or report.fail_on
     if level == NEVER:
         return ()
-    return tuple(f for f in report.failed if SEVERITY_RANK[f.severity] <= SEVERITY_RANK[level])
+    # With a baseline, only what the change makes worse blocks.
+    candidates = report.failed if report.baseline is None else [f for f in report.failed if f.baseline == NEW]
+    return tuple(f for f in candidates if SEVERITY_RANK[f.severity] <= SEVERITY_RANK[level])
 
 
 def exit_code(report: Report, fail_on: str | None = None) -> int:

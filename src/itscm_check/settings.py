@@ -18,7 +18,7 @@ from itscm_check.report import NEVER
 from itscm_check.values import DATE_HINT, parse_date
 
 CONFIG_FILE = Path(".itscm-check.yaml")
-_CONFIG_KEYS = {"inventory", "policies", "as_of", "fail_on"}
+_CONFIG_KEYS = {"inventory", "policies", "waivers", "as_of", "fail_on", "max_waiver_days", "warn_expiring"}
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,11 @@ class Settings:
     fail_on: str
     color: bool
     generated_at: dt.datetime  # shown in the HTML report's provenance
+    waivers: tuple[Path, ...] = ()
+    max_waiver_days: int = 365
+    warn_expiring_days: int = 30
+    baseline_ref: str | None = None
+    baseline_report: Path | None = None
 
 
 def resolve(args: argparse.Namespace, now: dt.datetime) -> Settings:
@@ -62,13 +67,32 @@ def resolve(args: argparse.Namespace, now: dt.datetime) -> Settings:
         errors.append(InputError(Location("--fail-on", 0), f"'{fail_on}' is not a severity",
                                  f"use one of {', '.join(SEVERITIES)} or {NEVER}"))
     outputs = _outputs(getattr(args, "format", None) or ["table"], getattr(args, "output", None) or [], errors)
+    waivers = getattr(args, "waivers", None) or _as_list(config.get("waivers"))
+    max_days = _days("--max-waiver-days", getattr(args, "max_waiver_days", None), config.get("max_waiver_days"), 365,
+                     errors)
+    warn_days = _days("--warn-expiring", getattr(args, "warn_expiring", None), config.get("warn_expiring"), 30, errors)
+    baseline_ref = getattr(args, "baseline", None)
+    baseline_report = getattr(args, "baseline_report", None)
+    if baseline_ref and baseline_report:
+        errors.append(InputError(Location("--baseline", 0), "give --baseline or --baseline-report, not both"))
     if errors:
         raise InputErrors(errors)
     color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
     epoch = os.environ.get("SOURCE_DATE_EPOCH", "")
     generated_at = dt.datetime.fromtimestamp(int(epoch), dt.timezone.utc) if epoch.isdigit() else now
     return Settings(tuple(Path(p) for p in inventory), tuple(Path(p) for p in policies), as_of, outputs,
-                    fail_on, color, generated_at.replace(microsecond=0))
+                    fail_on, color, generated_at.replace(microsecond=0), tuple(Path(p) for p in waivers),
+                    max_days, warn_days, baseline_ref, Path(baseline_report) if baseline_report else None)
+
+
+def _days(flag: str, given: object, configured: object, default: int, errors: list[InputError]) -> int:
+    value = given if given is not None else configured if configured is not None else default
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        errors.append(InputError(Location(flag, 0), f"'{value}' is not a number of days", "write a whole number"))
+        return default
+    return value
 
 
 def _outputs(formats: list[str], paths: list[str], errors: list[InputError]) -> tuple[Output, ...]:

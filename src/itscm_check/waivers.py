@@ -27,11 +27,17 @@ EXPIRED = MetaRule("ITSCM-900", "Waiver expired", "high",
 UNUSED = MetaRule("ITSCM-901", "Waiver unused", "low",
                   "A waiver that matches no failed finding: the problem is fixed, or the waiver is mistyped.",
                   "Remove the waiver, or correct its rule and target.")
-META_RULES = (EXPIRED, UNUSED)
+LIFETIME = MetaRule("ITSCM-902", "Waiver lifetime too long", "medium",
+                    "A waiver expires further after its creation (or, without a created date, after the as-of "
+                    "date) than the maximum waiver lifetime (365 days unless configured): risk acceptances "
+                    "are meant to be revisited.",
+                    "Shorten the waiver, or renew it when it expires with a fresh approval.")
+META_RULES = (EXPIRED, UNUSED, LIFETIME)
 
 
-def apply_waivers(findings: list[Finding], waivers: tuple[Waiver, ...], as_of: dt.date) -> list[Finding]:
-    """The findings with waived ones marked, plus ITSCM-900/901 for expired and unused waivers."""
+def apply_waivers(findings: list[Finding], waivers: tuple[Waiver, ...], as_of: dt.date,
+                  max_days: int = 365) -> list[Finding]:
+    """The findings with waived ones marked, plus ITSCM-900/901/902 for expired, unused and too long waivers."""
     failed: dict[tuple[str, str], list[int]] = {}
     for i, finding in enumerate(findings):
         failed.setdefault((finding.rule_id, finding.target), []).append(i)
@@ -49,6 +55,11 @@ def apply_waivers(findings: list[Finding], waivers: tuple[Waiver, ...], as_of: d
                     result[i] = replace(result[i], status=WAIVED, waiver=waiver)
         if not matched:
             meta.append(_meta(UNUSED, waiver, subject, f"matches no failed finding of {waiver.rule} on {waiver.target}"))
+        start = waiver.created or as_of
+        if (waiver.expires - start).days > max_days:
+            since = "its creation" if waiver.created else "the as-of date"
+            meta.append(_meta(LIFETIME, waiver, subject, f"expires {(waiver.expires - start).days} days after {since}, "
+                                                         f"more than the {max_days}-day maximum"))
     return result + meta
 
 

@@ -9,7 +9,7 @@ from defusedcsv import csv  # a drop-in csv that neutralises cells a spreadsheet
 from itscm_check.report import Report
 
 COLUMNS = ["severity", "rule_id", "rule_title", "target", "status", "message", "path", "line", "controls",
-           "fingerprint", "waiver_reason", "waiver_approved_by", "waiver_expires", "waiver_ticket"]
+           "fingerprint", "waiver_reason", "waiver_approved_by", "waiver_expires", "waiver_ticket", "baseline"]
 
 
 def render(report: Report, *, color: bool = False) -> str:
@@ -21,5 +21,6 @@ def render(report: Report, *, color: bool = False) -> str:
         w = f.waiver
         waiver = [w.reason, w.approved_by, w.expires.isoformat(), w.ticket or ""] if w else ["", "", "", ""]
         writer.writerow([f.severity, f.rule_id, titles.get(f.rule_id, ""), f.target, f.status, f.message,
-                         f.location.path, f.location.line, "; ".join(f.controls), f.fingerprint, *waiver])
+                         f.location.path, f.location.line, "; ".join(f.controls), f.fingerprint, *waiver,
+                         f.baseline])
     return buffer.getvalue()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from itscm_check.findings import Finding
+from itscm_check.findings import EXISTING, NEW, Finding
 from itscm_check.inventory import Waiver
 from itscm_check.report import Report
 
@@ -13,7 +13,7 @@ SCHEMA_VERSION = 1
 
 
 def render(report: Report, *, color: bool = False) -> str:
-    document = {
+    document: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "itscm-check", "version": report.tool_version},
         "as_of": report.as_of.isoformat(),
@@ -26,6 +26,13 @@ def render(report: Report, *, color: bool = False) -> str:
         },
         "findings": [finding_json(f) for f in report.findings],
     }
+    if report.baseline is not None:  # keys added only in baseline mode: the plain report keeps its contract
+        document["summary"]["baseline"] = {
+            "against": report.baseline,
+            "new": sum(1 for f in report.findings if f.baseline == NEW),
+            "existing": sum(1 for f in report.findings if f.baseline == EXISTING),
+            "fixed": len(report.fixed)}
+        document["fixed"] = [finding_json(f) for f in report.fixed]
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
@@ -42,6 +49,8 @@ def finding_json(finding: Finding) -> dict[str, Any]:
     }
     if finding.waiver is not None:
         item["waiver"] = waiver_json(finding.waiver)
+    if finding.baseline:
+        item["baseline"] = finding.baseline
     return item
 
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import jinja2
 
+from itscm_check.findings import NEW
 from itscm_check.report import Report, blocking
 
 MAX_ROWS = 50  # a PR comment stays readable; the full list is in the other formats
-EXPIRING_DAYS = 30
 
 # Inventory text is untrusted and a Markdown table cell cannot hold every character, so findings
 # go in an HTML table (GitHub renders it) and jinja2 escapes every value.
@@ -17,15 +15,16 @@ _TEMPLATE = """\
 ## {{ icon }} itscm-check: {{ verdict }}
 
 As of {{ as_of }}: {{ services }} services, {{ rules }} rules; fails on {{ fail_on }} and above.
+{%- if baseline %} Compared with {{ baseline }}: {{ new }} new failed, {{ fixed }} fixed; only new findings block.{% endif %}
 
 | critical | high | medium | low | info | waived |
 |---:|---:|---:|---:|---:|---:|
 | {{ counts.critical }} | {{ counts.high }} | {{ counts.medium }} | {{ counts.low }} | {{ counts.info }} | {{ waived }} |
 {% if rows %}
 <table>
-<tr><th>severity</th><th>rule</th><th>target</th><th>message</th><th>location</th></tr>
+<tr><th>severity</th><th>rule</th><th>target</th><th>message</th><th>location</th>{% if baseline %}<th>baseline</th>{% endif %}</tr>
 {% for f in rows -%}
-<tr><td>{{ f.severity }}</td><td>{{ f.rule_id }}</td><td>{{ f.target }}</td><td>{{ f.message }}</td><td>{{ f.location }}</td></tr>
+<tr><td>{{ f.severity }}</td><td>{{ f.rule_id }}</td><td>{{ f.target }}</td><td>{{ f.message }}</td><td>{{ f.location }}</td>{% if baseline %}<td>{{ f.baseline }}</td>{% endif %}</tr>
 {% endfor -%}
 </table>
 {% if more %}
@@ -45,17 +44,17 @@ _env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, kee
 
 
 def render(report: Report, *, color: bool = False) -> str:
-    failed = report.failed
+    # New findings first: in a pull request they are the ones that matter.
+    failed = sorted(report.failed, key=lambda f: f.baseline != NEW) if report.baseline else list(report.failed)
     blocked = blocking(report)
     if blocked:
-        icon, verdict = "❌", f"{len(blocked)} finding(s) at or above {report.fail_on}"
+        what = "new finding(s)" if report.baseline else "finding(s)"
+        icon, verdict = "❌", f"{len(blocked)} {what} at or above {report.fail_on}"
     else:
         icon, verdict = "✅", "passed" if not failed else f"passed with {len(failed)} finding(s) below {report.fail_on}"
-    horizon = report.as_of + dt.timedelta(days=EXPIRING_DAYS)
-    expiring = sorted((w for w in report.inventory.waivers if report.as_of <= w.expires <= horizon),
-                      key=lambda w: (w.expires, w.rule, w.target))
     return _env.from_string(_TEMPLATE).render(
         icon=icon, verdict=verdict, as_of=report.as_of.isoformat(), services=report.services,
         rules=len(report.rules), fail_on=report.fail_on, counts=report.by_severity(), waived=len(report.waived),
-        rows=failed[:MAX_ROWS], more=max(0, len(failed) - MAX_ROWS), expiring=expiring,
-        expiring_days=EXPIRING_DAYS)
+        rows=failed[:MAX_ROWS], more=max(0, len(failed) - MAX_ROWS), expiring=report.expiring_waivers(),
+        expiring_days=report.warn_expiring_days, baseline=report.baseline,
+        new=sum(1 for f in report.failed if f.baseline == NEW), fixed=len(report.fixed))

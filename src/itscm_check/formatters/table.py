@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tabulate import tabulate
 
+from itscm_check.findings import NEW
 from itscm_check.report import Report
 
 _COLORS = {"critical": "\033[1;31m", "high": "\033[31m", "medium": "\033[33m", "low": "\033[36m", "info": "\033[2m"}
@@ -11,12 +12,23 @@ _RESET = "\033[0m"
 
 
 def render(report: Report, *, color: bool = False) -> str:
-    rows = [[_paint(f.severity, color), f.rule_id, f.target, f.status, f.message, str(f.location)]
-            for f in report.findings]
+    compared = report.baseline is not None
+    rows = [[_paint(f.severity, color), f.rule_id, f.target, f.status + (f" ({f.baseline})" if compared else ""),
+             f.message, str(f.location)] for f in report.findings]
     lines = []
     if rows:
         lines.append(tabulate(rows, headers=["severity", "rule", "target", "status", "message", "location"],
                               maxcolwidths=[None, None, 32, None, 72, None], disable_numparse=True))
+        lines.append("")
+    if report.fixed:
+        lines.append(f"Fixed since the baseline ({report.baseline}):")
+        lines += [f"  {f.severity} {f.rule_id} {f.target}: {f.message}" for f in report.fixed]
+        lines.append("")
+    expiring = report.expiring_waivers()
+    if expiring:
+        lines.append(f"Waivers expiring within {report.warn_expiring_days} days:")
+        lines += [f"  {w.expires.isoformat()} {w.rule} {w.target} (approved by {w.approved_by}): {w.reason}"
+                  for w in expiring]
         lines.append("")
     lines.append(summary_line(report, color))
     return "\n".join(lines) + "\n"
@@ -25,8 +37,11 @@ def render(report: Report, *, color: bool = False) -> str:
 def summary_line(report: Report, color: bool = False) -> str:
     counts = ", ".join(f"{_paint(name, color)}: {n}" for name, n in report.by_severity().items())
     verdict = f"{len(report.failed)} failed ({counts}), {len(report.waived)} waived"
-    return (f"{verdict}; {report.services} services, {len(report.rules)} rules, "
-            f"as of {report.as_of.isoformat()}")
+    line = f"{verdict}; {report.services} services, {len(report.rules)} rules, as of {report.as_of.isoformat()}"
+    if report.baseline is not None:
+        new = sum(1 for f in report.failed if f.baseline == NEW)
+        line += f"; against {report.baseline}: {new} new failed, {len(report.fixed)} fixed"
+    return line
 
 
 def _paint(severity: str, color: bool) -> str:

@@ -13,7 +13,7 @@ import yaml
 
 from itscm_check.checks import CHECKS
 from itscm_check.errors import InputError, InputErrors
-from itscm_check.loader import Document, find_yaml_files, load_file
+from itscm_check.loader import Document, find_yaml_files, load_files
 from itscm_check.policy.conditions import ConditionError, compile_condition
 from itscm_check.policy.model import SEVERITIES, TIERS, Rule, SeverityOf
 from itscm_check.schema import dotted, validate
@@ -26,34 +26,52 @@ def builtin_pack_dir() -> Path:
     return shipped if shipped.is_dir() else Path(__file__).resolve().parents[3] / "policies"
 
 
-def policy_files(extra: Iterable[Path] = ()) -> tuple[list[Path], list[InputError]]:
-    """The built-in pack's files, then the extra ones, each file once."""
-    builtin_files, errors = find_yaml_files(builtin_pack_dir())
-    builtin_digests = {_digest(f) for f in builtin_files}
-    files = list(builtin_files)
+def builtin_digests() -> set[str]:
+    """Content digests of the built-in pack's files: a copy of them elsewhere is not loaded twice."""
+    return {file_digest(f) for f in find_yaml_files(builtin_pack_dir())[0]}
+
+
+def extra_policy_files(extra: Iterable[Path] = ()) -> tuple[list[Path], list[InputError]]:
+    """The policy files under ``extra``, less copies of the built-in pack's files."""
+    skip = builtin_digests()
+    files: list[Path] = []
+    errors: list[InputError] = []
     for root in extra:
         found, errs = find_yaml_files(root)
         errors += errs
         # ./policies of a source checkout is the built-in pack itself: load it once.
-        files += [f for f in found if _digest(f) not in builtin_digests]
+        files += [f for f in found if file_digest(f) not in skip]
     return files, errors
+
+
+def policy_files(extra: Iterable[Path] = ()) -> tuple[list[Path], list[InputError]]:
+    """The built-in pack's files, then the extra ones, each file once."""
+    builtin_files, errors = find_yaml_files(builtin_pack_dir())
+    files, errs = extra_policy_files(extra)
+    return builtin_files + files, errors + errs
 
 
 def load_rules(extra: Iterable[Path] = ()) -> list[Rule]:
     """The built-in rules with every extra policy file applied, or InputErrors listing every problem."""
-    files, errors = policy_files(extra)
+    files, errors = extra_policy_files(extra)
+    documents, errs = load_files(files)
+    return rules_from_documents(documents, errors + errs)
+
+
+def rules_from_documents(documents: list[Document], errors: list[InputError] | None = None) -> list[Rule]:
+    """The built-in rules with the given policy documents applied in order."""
+    found = list(errors or [])
+    builtin, errs = load_files(find_yaml_files(builtin_pack_dir())[0])
+    found += errs
     rules: dict[str, Rule] = {}
-    for path in files:
-        documents, errs = load_file(path)
-        errors += errs
-        for doc in documents:
-            errors += _apply(doc, rules)
-    if errors:
-        raise InputErrors(errors)
+    for doc in [*builtin, *documents]:
+        found += _apply(doc, rules)
+    if found:
+        raise InputErrors(found)
     return sorted(rules.values(), key=lambda r: r.id)
 
 
-def _digest(path: Path) -> str:
+def file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 

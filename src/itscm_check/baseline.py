@@ -1,0 +1,133 @@
+"""Baselines: classify findings as new or existing against a git ref or an earlier JSON report.
+
+A finding is existing only when the baseline had the same fingerprint failing (not waived) at the
+same or a higher severity: a baseline can never hide a problem that is new or got worse.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
+
+from itscm_check.errors import InputError, InputErrors, Location
+from itscm_check.findings import EXISTING, FAILED, NEW, Finding
+from itscm_check.loader import Document, display_path, load_text
+from itscm_check.policy.model import SEVERITY_RANK
+
+if TYPE_CHECKING:
+    from itscm_check.inventory import Inventory
+    from itscm_check.policy.model import Rule
+    from itscm_check.report import Report
+
+_FETCH_HINT = ("fetch it first, e.g. `git fetch origin <branch>`; in GitHub Actions use "
+               "actions/checkout with `fetch-depth: 0`")
+
+
+@dataclass(frozen=True)
+class Baseline:
+    label: str
+    findings: tuple[Finding, ...]
+
+
+def with_baseline(report: Report, baseline: Baseline) -> Report:
+    """The report with every finding classified and the baseline's vanished findings listed as fixed."""
+    from itscm_check.report import sort_findings
+
+    worst: dict[str, int] = {}
+    for old in baseline.findings:
+        if old.status == FAILED:
+            worst[old.fingerprint] = min(worst.get(old.fingerprint, 99), SEVERITY_RANK[old.severity])
+    current = {f.fingerprint for f in report.findings}
+    classified = [replace(f, baseline=EXISTING if SEVERITY_RANK[f.severity] >= worst.get(f.fingerprint, 99) else NEW)
+                  for f in report.findings]
+    fixed = [f for f in baseline.findings if f.status == FAILED and f.fingerprint not in current]
+    return replace(report, findings=sort_findings(classified), baseline=baseline.label, fixed=sort_findings(fixed))
+
+
+def from_report_file(path: Path) -> Baseline:
+    """The findings of an earlier ``--format json`` report."""
+    where = Location(display_path(path), 0)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        findings = tuple(Finding(rule_id=f["rule_id"], severity=f["severity"], target=f["target"],
+                                 message=f["message"], location=Location(f["location"]["path"], f["location"]["line"]),
+                                 controls=tuple(f["controls"]), fingerprint=f["fingerprint"], status=f["status"])
+                         for f in data["findings"])
+    except OSError as exc:
+        raise InputErrors([InputError(where, f"cannot read the baseline report: {exc.strerror}")]) from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InputErrors([InputError(where, f"not an itscm-check JSON report ({type(exc).__name__}: {exc})",
+                                      "write it with --format json")]) from None
+    return Baseline(f"report {display_path(path)}", findings)
+
+
+def load_at_ref(ref: str, inventory_paths: Sequence[Path], policy_paths: Sequence[Path],
+                waiver_files: Sequence[Path]) -> tuple[Inventory, list[Rule]]:
+    """The inventory and rules as they are at ``ref``, read from git objects (the working tree is untouched)."""
+    from itscm_check.pipeline import inventory_from_documents
+    from itscm_check.policy.loading import rules_from_documents
+
+    from itscm_check.policy.loading import builtin_digests
+
+    commit, root = _commit(ref)
+    inventory_docs = _documents(commit, root, [*inventory_paths, *waiver_files], ref, set())
+    policy_docs = _documents(commit, root, policy_paths, ref, builtin_digests())
+    return inventory_from_documents(inventory_docs), rules_from_documents(policy_docs)
+
+
+def _commit(ref: str):  # noqa: ANN202 - a git.Commit; gitpython is imported only when a baseline is asked for
+    where = Location("--baseline", 0)
+    try:
+        import git
+    except ImportError as exc:
+        raise InputErrors([InputError(where, f"--baseline needs git: {exc}", "use --baseline-report FILE")]) from None
+    try:
+        repo = git.Repo(Path.cwd(), search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise InputErrors([InputError(where, "not in a git repository",
+                                      "run inside the repository, or use --baseline-report FILE")]) from None
+    try:
+        commit = repo.commit(ref)
+        commit.tree  # noqa: B018 - reads the object now: a shallow clone may name a parent it does not have
+        return commit, Path(repo.working_tree_dir or ".")
+    except (git.BadName, git.BadObject, ValueError, git.GitCommandError):
+        shallow = (Path(repo.git_dir) / "shallow").exists()
+        why = "this is a shallow clone without it" if shallow else "no such commit, branch or tag"
+        raise InputErrors([InputError(where, f"cannot resolve '{ref}': {why}", _FETCH_HINT)]) from None
+
+
+def _documents(commit, root: Path, paths: Sequence[Path], ref: str,  # noqa: ANN001 - a git.Commit
+               skip: set[str]) -> list[Document]:
+    """Documents of the YAML files under ``paths`` at ``commit``, less those whose content digest is in ``skip``."""
+    documents: list[Document] = []
+    errors: list[InputError] = []
+    for path in paths:
+        try:
+            relative = PurePosixPath(Path(path).resolve().relative_to(root.resolve()).as_posix())
+        except ValueError:
+            raise InputErrors([InputError(Location(display_path(path), 0), "is outside the git repository",
+                                          "a baseline can only read files of the repository")]) from None
+        try:
+            item = commit.tree / str(relative) if str(relative) != "." else commit.tree
+        except KeyError:
+            continue  # not there at the baseline: an empty inventory or policy set
+        blobs = [item] if item.type == "blob" else sorted(
+            (b for b in item.traverse() if b.type == "blob"), key=lambda b: b.path)
+        for blob in blobs:
+            parts = PurePosixPath(blob.path).parts
+            if blob is not item and (not blob.path.endswith((".yaml", ".yml")) or any(p.startswith(".") for p in parts)):
+                continue
+            data = blob.data_stream.read()
+            if hashlib.sha256(data).hexdigest() in skip:
+                continue
+            shown = f"{display_path(root / blob.path)}@{ref}"
+            docs, errs = load_text(data.decode("utf-8-sig"), shown)
+            documents += docs
+            errors += errs
+    if errors:
+        raise InputErrors(errors)
+    return documents

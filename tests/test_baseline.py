@@ -1,0 +1,127 @@
+"""Baselines against real git repositories (commits made with gitpython) and earlier JSON reports."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+from pathlib import Path
+
+import git
+import pytest
+import yaml
+
+from itscm_check.cli import main
+from itscm_check.errors import InputErrors
+from itscm_check.pipeline import run_check
+
+AS_OF = dt.date(2026, 6, 30)
+TEAMS = {"teams": [{"id": "t", "name": "T"}]}
+
+
+def _service(sid: str, **fields) -> dict:
+    return {"id": sid, "name": sid.title(), "tier": 4, "owner": "t", **fields}
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> git.Repo:
+    monkeypatch.chdir(tmp_path)
+    repository = git.Repo.init(tmp_path, initial_branch="main")
+    with repository.config_writer() as config:
+        config.set_value("user", "name", "Test").set_value("user", "email", "test@example.org")
+    return repository
+
+
+def _commit(repo: git.Repo, files: dict[str, dict], message: str) -> str:
+    root = Path(repo.working_tree_dir)
+    for name, document in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    repo.index.add(list(files))
+    return repo.index.commit(message).hexsha
+
+
+def _check(ref: str | None = None, report: Path | None = None):
+    return run_check([Path("inventory")], [], AS_OF, baseline_ref=ref, baseline_report=report)
+
+
+def test_only_the_new_finding_is_new_and_blocks(repo: git.Repo) -> None:
+    base = _commit(repo, {"inventory/teams.yaml": TEAMS,
+                          "inventory/a.yaml": {"services": [_service("a", dependencies=[{"ref": "ghost"}])]}}, "base")
+    _commit(repo, {"inventory/b.yaml": {"services": [_service("b", dependencies=[{"ref": "phantom"}])]}}, "breaks b")
+    report = _check(base)
+    classes = {(f.rule_id, f.target): f.baseline for f in report.findings if f.rule_id == "ITSCM-028"}
+    assert classes == {("ITSCM-028", "a"): "existing", ("ITSCM-028", "b"): "new"}
+    assert main(["check", "--inventory", "inventory", "--as-of", "2026-06-30", "--baseline", base]) == 1
+    assert main(["check", "--inventory", "inventory", "--as-of", "2026-06-30", "--baseline", "HEAD"]) == 0
+
+
+def test_moving_reordering_and_rewording_keep_findings_existing(repo: git.Repo) -> None:
+    services = [_service("a", tier=2, plans=[{"id": "dr", "type": "disaster-recovery"},
+                                             {"id": "bc", "type": "business-continuity"}])]
+    base = _commit(repo, {"inventory/all.yaml": {**TEAMS, "services": services}}, "base")
+    moved = [{**services[0], "plans": services[0]["plans"][::-1], "description": "moved"}]
+    Path("inventory/all.yaml").unlink()
+    repo.index.remove(["inventory/all.yaml"])
+    _commit(repo, {"inventory/teams.yaml": TEAMS, "inventory/deep/a.yaml": {"x-note": 1, "services": moved}}, "move")
+    report = _check(base)
+    assert report.findings and all(f.baseline == "existing" for f in report.findings)
+    assert report.fixed == ()
+
+
+def test_a_second_plan_failing_the_same_rule_is_new(repo: git.Repo) -> None:
+    one = [_service("a", tier=2, plans=[{"id": "dr", "type": "disaster-recovery"}])]
+    base = _commit(repo, {"inventory/all.yaml": {**TEAMS, "services": one}}, "base")
+    two = [_service("a", tier=2, plans=[{"id": "dr", "type": "disaster-recovery"}, {"id": "bc", "type": "iscp"}])]
+    _commit(repo, {"inventory/all.yaml": {**TEAMS, "services": two}}, "second plan")
+    report = _check(base)
+    assert sorted(f.baseline for f in report.findings if f.rule_id == "ITSCM-012") == ["existing", "new"]
+
+
+def test_a_worse_severity_is_new_and_fixed_findings_are_listed(repo: git.Repo) -> None:
+    base = _commit(repo, {"inventory/all.yaml": {**TEAMS, "services": [
+        _service("a", tier=3), _service("b", dependencies=[{"ref": "ghost"}])]}}, "base")
+    _commit(repo, {"inventory/all.yaml": {**TEAMS, "services": [_service("a", tier=1), _service("b")]}}, "worse")
+    report = _check(base)
+    assert {f.baseline for f in report.findings if f.rule_id == "ITSCM-014" and f.target == "a"} == {"new"}
+    assert [(f.rule_id, f.target) for f in report.fixed] == [("ITSCM-028", "b")]
+
+
+def test_the_working_tree_is_not_touched(repo: git.Repo) -> None:
+    base = _commit(repo, {"inventory/all.yaml": {**TEAMS, "services": [_service("a")]}}, "base")
+    Path("inventory/all.yaml").write_text(yaml.safe_dump({**TEAMS, "services": [_service("a", tier=1)]}))
+    before = Path("inventory/all.yaml").read_bytes()
+    _check(base)
+    assert Path("inventory/all.yaml").read_bytes() == before and repo.is_dirty()
+
+
+def test_unknown_ref_and_shallow_clone_say_how_to_fetch(repo: git.Repo, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    _commit(repo, {"inventory/all.yaml": {**TEAMS, "services": [_service("a")]}}, "one")
+    _commit(repo, {"inventory/all.yaml": {**TEAMS, "services": [_service("a", tier=3)]}}, "two")
+    with pytest.raises(InputErrors) as exc:
+        _check("no-such-branch")
+    assert "cannot resolve 'no-such-branch': no such commit" in str(exc.value) and "fetch-depth: 0" in str(exc.value)
+    clone = tmp_path.parent / f"{tmp_path.name}-shallow"
+    subprocess.run(["git", "clone", "-q", "--depth", "1", f"file://{tmp_path}", str(clone)], check=True)
+    monkeypatch.chdir(clone)
+    with pytest.raises(InputErrors) as exc:
+        _check("HEAD~1")
+    assert "this is a shallow clone without it" in str(exc.value)
+
+
+def test_baseline_from_an_earlier_json_report(repo: git.Repo, tmp_path: Path) -> None:
+    _commit(repo, {"inventory/all.yaml": {**TEAMS, "services": [_service("a", dependencies=[{"ref": "x"}])]}}, "b")
+    main(["check", "--inventory", "inventory", "--as-of", "2026-06-30", "--format", f"json={tmp_path}/base.json"])
+    _commit(repo, {"inventory/all.yaml": {**TEAMS, "services": [
+        _service("a", dependencies=[{"ref": "x"}, {"ref": "y"}])]}}, "worse")
+    report = _check(report=tmp_path / "base.json")
+    assert sorted(f.baseline for f in report.findings if f.rule_id == "ITSCM-028") == ["existing", "new"]
+    out = tmp_path / "now.json"
+    assert main(["check", "--inventory", "inventory", "--as-of", "2026-06-30", "--baseline-report",
+                 str(tmp_path / "base.json"), "--format", f"json={out}"]) == 1
+    data = json.loads(out.read_text())
+    assert data["summary"]["baseline"]["new"] == 1 and {f["baseline"] for f in data["findings"]} == {"new", "existing"}
+    (tmp_path / "bad.json").write_text("{}")
+    assert main(["check", "--inventory", "inventory", "--baseline-report", str(tmp_path / "bad.json")]) == 2
