@@ -23,6 +23,7 @@ def _run_step(tmp_path: Path, **inputs: str) -> tuple[dict[str, str], str, subpr
            "RUNNER_TEMP": str(tmp_path), "GITHUB_OUTPUT": str(tmp_path / "output"),
            "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
            "INVENTORY": "inventory", "POLICIES": "", "FAIL_ON": "high", "FORMATS": "", "AS_OF": "2026-11-24",
+           "BASELINE": "",
            **inputs}
     done = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=ROOT, env=env, capture_output=True, text=True,
                           check=False)
@@ -48,3 +49,9 @@ def test_pre_commit_hook_runs_the_check_on_inventory_changes() -> None:
     [hook] = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
     assert hook["id"] == "itscm-check" and hook["entry"] == "itscm-check check"
     assert hook["pass_filenames"] is False and hook["language"] == "python"
+
+
+def test_action_baseline_mode_counts_only_new_findings(tmp_path: Path) -> None:
+    outputs, summary, done = _run_step(tmp_path, BASELINE="HEAD")
+    assert outputs["exit-code"] == "0", done.stderr  # nothing new since the last commit of the inventory
+    assert "Compared with git ref HEAD: 0 new failed" in summary
