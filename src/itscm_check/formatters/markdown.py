@@ -19,7 +19,7 @@ As of {{ as_of }}: {{ services }} services, {{ rules }} rules; fails on {{ fail_
 
 | critical | high | medium | low | info | waived |
 |---:|---:|---:|---:|---:|---:|
-| {{ counts.critical }} | {{ counts.high }} | {{ counts.medium }} | {{ counts.low }} | {{ counts.info }} | {{ waived }} |
+| {{ counts.critical }} | {{ counts.high }} | {{ counts.medium }} | {{ counts.low }} | {{ counts.info }} | {{ waived|length }} |
 {% if rows %}
 <table>
 <tr><th>severity</th><th>rule</th><th>target</th><th>message</th><th>location</th>{% if baseline %}<th>baseline</th>{% endif %}</tr>
@@ -29,7 +29,16 @@ As of {{ as_of }}: {{ services }} services, {{ rules }} rules; fails on {{ fail_
 </table>
 {% if more %}
 ...and {{ more }} more failed finding(s): see the full report.
-{% endif %}{% endif %}{% if expiring %}
+{% endif %}{% endif %}{% if waived %}
+### Waived findings
+
+<table>
+<tr><th>severity</th><th>rule</th><th>target</th><th>message</th><th>reason</th><th>approved by</th><th>expires</th></tr>
+{% for f in waived -%}
+<tr><td>{{ f.severity }}</td><td>{{ f.rule_id }}</td><td>{{ f.target }}</td><td>{{ f.message }}</td><td>{{ f.waiver.reason }}</td><td>{{ f.waiver.approved_by }}</td><td>{{ f.waiver.expires }}</td></tr>
+{% endfor -%}
+</table>
+{% endif %}{% if expiring %}
 ### Waivers expiring within {{ expiring_days }} days
 
 <table>
@@ -54,7 +63,7 @@ def render(report: Report, *, color: bool = False) -> str:
         icon, verdict = "✅", "passed" if not failed else f"passed with {len(failed)} finding(s) below {report.fail_on}"
     return _env.from_string(_TEMPLATE).render(
         icon=icon, verdict=verdict, as_of=report.as_of.isoformat(), services=report.services,
-        rules=len(report.rules), fail_on=report.fail_on, counts=report.by_severity(), waived=len(report.waived),
+        rules=len(report.rules), fail_on=report.fail_on, counts=report.by_severity(), waived=report.waived,
         rows=failed[:MAX_ROWS], more=max(0, len(failed) - MAX_ROWS), expiring=report.expiring_waivers(),
         expiring_days=report.warn_expiring_days, baseline=report.baseline,
         new=sum(1 for f in report.failed if f.baseline == NEW), fixed=len(report.fixed))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tabulate import tabulate
 
-from itscm_check.findings import NEW
+from itscm_check.findings import NEW, Finding
 from itscm_check.report import Report
 
 _COLORS = {"critical": "\033[1;31m", "high": "\033[31m", "medium": "\033[33m", "low": "\033[36m", "info": "\033[2m"}
@@ -14,7 +14,7 @@ _RESET = "\033[0m"
 def render(report: Report, *, color: bool = False) -> str:
     compared = report.baseline is not None
     rows = [[_paint(f.severity, color), f.rule_id, f.target, f.status + (f" ({f.baseline})" if compared else ""),
-             f.message, str(f.location)] for f in report.findings]
+             f.message + _waiver_note(f), str(f.location)] for f in report.findings]
     lines = []
     if rows:
         lines.append(tabulate(rows, headers=["severity", "rule", "target", "status", "message", "location"],
@@ -42,6 +42,11 @@ def summary_line(report: Report, color: bool = False) -> str:
         new = sum(1 for f in report.failed if f.baseline == NEW)
         line += f"; against {report.baseline}: {new} new failed, {len(report.fixed)} fixed"
     return line
+
+
+def _waiver_note(finding: Finding) -> str:
+    w = finding.waiver
+    return "" if w is None else f" [waived until {w.expires.isoformat()} by {w.approved_by}: {w.reason}]"
 
 
 def _paint(severity: str, color: bool) -> str:
