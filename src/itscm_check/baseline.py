@@ -68,10 +68,8 @@ def from_report_file(path: Path) -> Baseline:
 def load_at_ref(ref: str, inventory_paths: Sequence[Path], policy_paths: Sequence[Path],
                 waiver_files: Sequence[Path]) -> tuple[Inventory, list[Rule]]:
     """The inventory and rules as they are at ``ref``, read from git objects (the working tree is untouched)."""
-    from itscm_check.pipeline import inventory_from_documents
-    from itscm_check.policy.loading import rules_from_documents
-
-    from itscm_check.policy.loading import builtin_digests
+    from itscm_check.pipeline import inventory_from_documents  # the pipeline imports this module
+    from itscm_check.policy.loading import builtin_digests, rules_from_documents
 
     commit, root = _commit(ref)
     inventory_docs = _documents(commit, root, [*inventory_paths, *waiver_files], ref, set())
