@@ -39,3 +39,14 @@ def test_example_output_is_current(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NO_COLOR", "1")
     expected = "```\n" + _output("check", "--as-of", "2026-11-24") + "```\n"
     assert _section("example") == expected, "regenerate with: python docs/update_readme.py"
+
+
+def test_rules_page_is_current(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    monkeypatch.chdir(ROOT)
+    spec = importlib.util.spec_from_file_location("update_readme", ROOT / "docs" / "update_readme.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert (ROOT / "docs" / "rules.md").read_text(encoding="utf-8") == module.rules_page(), \
+        "regenerate with: python docs/update_readme.py"

@@ -155,20 +155,27 @@ def _rules(args: argparse.Namespace) -> int:
 
 
 def _explain(args: argparse.Namespace) -> int:
+    text = explanation(args.rule, _rule_list(args))
+    if text is None:
+        print(f"itscm-check: unknown rule '{args.rule}'; `itscm-check rules` lists them", file=sys.stderr)
+        return EXIT_INPUT
+    print(text)
+    return EXIT_OK
+
+
+def explanation(rule_id: str, rules: list[Rule]) -> str | None:
+    """What `explain RULE` prints (docs/rules.md holds it for every rule), or None for an unknown id."""
     from itscm_check.waivers import META_RULES
 
-    wanted = args.rule.upper()
-    for rule in _rule_list(args):
+    wanted = rule_id.upper()
+    for rule in rules:
         if rule.id.upper() == wanted:
-            print(_explanation(rule))
-            return EXIT_OK
+            return _explanation(rule)
     for meta in META_RULES:
         if meta.id == wanted:
-            print(f"{meta.id}  {meta.title}\n\nseverity: {meta.severity}\ncontrols: {', '.join(meta.controls)}\n\n"
-                  f"{meta.description}\n\nHow to fix: {meta.remediation}")
-            return EXIT_OK
-    print(f"itscm-check: unknown rule '{args.rule}'; `itscm-check rules` lists them", file=sys.stderr)
-    return EXIT_INPUT
+            return (f"{meta.id}  {meta.title}\n\nseverity: {meta.severity}\ncontrols: {', '.join(meta.controls)}\n\n"
+                    f"{meta.description}\n\nHow to fix: {meta.remediation}")
+    return None
 
 
 def _explanation(rule: Rule) -> str:
