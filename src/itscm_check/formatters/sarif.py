@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import quote
 
 from itscm_check.findings import EXISTING, FAILED, NEW, Finding
-from itscm_check.policy.model import SEVERITIES, SEVERITY_RANK, Rule
+from itscm_check.policy.model import Rule
 from itscm_check.report import Report
 from itscm_check.waivers import META_RULES, MetaRule
 
@@ -76,7 +76,7 @@ def _descriptor(rule_id: str, title: str, description: str, remediation: str, se
 
 
 def _rule(rule: Rule) -> dict[str, Any]:
-    return _descriptor(rule.id, rule.title, rule.description, rule.remediation, strictest(rule.severity_text),
+    return _descriptor(rule.id, rule.title, rule.description, rule.remediation, rule.strictest,
                        rule.controls, rule.severity_text, rule.help_uri)
 
 
@@ -107,12 +107,6 @@ def _result(finding: Finding, index: dict[str, int]) -> dict[str, Any]:
     if finding.baseline in (NEW, EXISTING):
         result["baselineState"] = "new" if finding.baseline == NEW else "unchanged"
     return result
-
-
-def strictest(severity_text: str) -> str:
-    """The most severe level a rule can report, read from its severity text ("critical (T1), high (otherwise)")."""
-    found = re.findall(r"\b(" + "|".join(SEVERITIES) + r")\b", severity_text)
-    return min(found, key=SEVERITY_RANK.__getitem__) if found else "medium"
 
 
 def camel_case(title: str) -> str:

@@ -110,11 +110,12 @@ def _rule(spec: dict[str, Any], doc: Document, where: tuple[Any, ...], pack: str
     if "check" in spec and spec["check"] not in CHECKS:
         raise ConditionError(where + ("check",), f"unknown check '{spec['check']}'; known checks: {', '.join(sorted(CHECKS))}")
     subjects = spec["subject"] if isinstance(spec["subject"], list) else [spec["subject"]]
-    severity_of, severity_text = _severity(spec["severity"], where + ("severity",))
+    severity_of, severity_text, severities = _severity(spec["severity"], where + ("severity",))
     params = {name: _param(value, where + ("params", name)) for name, value in (spec.get("params") or {}).items()}
     return Rule(
         id=spec["id"], title=spec["title"], description=spec["description"].strip(),
         remediation=spec["remediation"].strip(), severity_of=severity_of, severity_text=severity_text,
+        severities=severities,
         controls=tuple(spec.get("controls") or ()), subjects=tuple(subjects),
         tiers=frozenset(spec["tiers"]) if "tiers" in spec else None,
         params=_by_tier(params), param_text={name: text for name, (_, text) in params.items()},
@@ -131,7 +132,8 @@ def _override(rule: Rule, spec: dict[str, Any], doc: Document, where: tuple[Any,
     if "enabled" in spec:
         changes["enabled"] = spec["enabled"]
     if "severity" in spec:
-        changes["severity_of"], changes["severity_text"] = _severity(spec["severity"], where + ("severity",))
+        changes["severity_of"], changes["severity_text"], changes["severities"] = _severity(
+            spec["severity"], where + ("severity",))
     if "params" in spec:
         params = dict(rule.params)
         text = dict(rule.param_text)
@@ -191,9 +193,9 @@ def _convert(convert: Any, value: Any) -> Any:
     return None if value is None else convert(value)
 
 
-def _severity(spec: Any, where: tuple[Any, ...]) -> tuple[SeverityOf, str]:
+def _severity(spec: Any, where: tuple[Any, ...]) -> tuple[SeverityOf, str, tuple[str, ...]]:
     if isinstance(spec, str):
-        return (lambda scope, env, tier: spec), spec
+        return (lambda scope, env, tier: spec), spec, (spec,)
     if "by_tier" in spec:
         table = {int(k) if k != "default" else None: v for k, v in spec["by_tier"].items()}
         fallback = table.get(None)
@@ -201,8 +203,9 @@ def _severity(spec: Any, where: tuple[Any, ...]) -> tuple[SeverityOf, str]:
             raise ConditionError(where, "severity by_tier needs a value for tiers 1-4 or a default")
         text = ", ".join(f"{v} (T{k})" if k is not None else f"{v} (otherwise)" for k, v in table.items())
         strictest = min(table.values(), key=SEVERITIES.index)
-        return (lambda scope, env, tier: table.get(tier, fallback) or strictest), text
+        return (lambda scope, env, tier: table.get(tier, fallback) or strictest), text, tuple(table.values())
     when = compile_condition(spec["when"], where + ("when",))
     then, other = spec["then"], spec["else"]
-    return (lambda scope, env, tier: then if when(scope, env) is not None else other), f"{then} or {other}"
+    return ((lambda scope, env, tier: then if when(scope, env) is not None else other), f"{then} or {other}",
+            (then, other))
 

@@ -27,6 +27,7 @@ class Rule:
     remediation: str
     severity_of: SeverityOf = field(repr=False)
     severity_text: str  # how the severity reads in `rules` and `explain` ("critical (T1), high (T2) ...")
+    severities: tuple[str, ...]  # every severity the rule can report
     controls: tuple[str, ...]
     subjects: tuple[str, ...]
     tiers: frozenset[int] | None
@@ -41,6 +42,10 @@ class Rule:
     enabled: bool = True
     pack: str = ""
     source: Location = Location("", 0)
+
+    @property
+    def strictest(self) -> str:
+        return min(self.severities, key=SEVERITY_RANK.__getitem__)
 
     def params_for(self, tier: int | None) -> dict[str, Any]:
         return self.params.get(tier, self.params[None])
