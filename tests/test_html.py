@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 from helpers import check
+from itscm_check.baseline import Baseline, with_baseline
 from itscm_check.formatters import html, render
 from itscm_check.provenance import GitState
 
@@ -136,3 +137,16 @@ def test_self_contained_and_deterministic(tmp_path: Path) -> None:
     links = re.findall(r"href=\"([^\"]*)\"", text)
     assert links and all(link.startswith(("#", "https://wiki.example/")) for link in links)  # only the report's own
     assert text == render("html", report)
+
+
+def test_baseline_classes_fixed_findings_and_expiring_waivers_are_shown(tmp_path: Path) -> None:
+    inventory = {"teams": [{"id": "t", "name": "T"}],
+                 "services": [{"id": "a", "name": "A", "tier": 4, "owner": "t", "dependencies": [{"ref": "ghost"}]}],
+                 "waivers": [{"rule": "ITSCM-028", "target": "a", "reason": "soon gone", "approved_by": "CISO",
+                              "expires": "2026-07-10"}]}
+    report = check(tmp_path, inventory)
+    gone = dataclasses.replace(report.findings[0], rule_id="ITSCM-001", fingerprint="f" * 32, status="failed")
+    html = render("html", with_baseline(report, Baseline("git ref main", (gone,))))
+    assert "Fixed since the baseline" in html and "git ref main" in html
+    assert '<span class="sub">new</span>' in html
+    assert "expires within 30 days" in html

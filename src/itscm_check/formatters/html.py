@@ -43,6 +43,8 @@ def view(report: Report) -> dict[str, Any]:
         "sheets": [_sheet(s, report) for s in sorted(services.values(), key=_by_tier)],
         "organisation": [_finding(f) for f in report.findings if f.target not in services],
         "waivers": _waivers(report),
+        "warn_expiring_days": report.warn_expiring_days,
+        "fixed": [_finding(f) for f in report.fixed],
         "dependencies": _dependencies(report, services),
     }
 
@@ -64,7 +66,8 @@ def _finding(finding: Finding) -> dict[str, Any]:
     note = None if waiver is None else \
         f"waived until {waiver.expires.isoformat()} by {_text(waiver.approved_by)}: {_text(waiver.reason)}"
     return {"status": finding.status, "severity": finding.severity, "rule": finding.rule_id,
-            "target": finding.target, "message": finding.message, "location": str(finding.location), "waiver": note}
+            "target": finding.target, "message": finding.message, "location": str(finding.location), "waiver": note,
+            "baseline": finding.baseline}
 
 
 def _provenance(report: Report) -> dict[str, Any]:
@@ -160,11 +163,14 @@ def _sheet(service: Service, report: Report) -> dict[str, Any]:
 
 def _waivers(report: Report) -> list[dict[str, Any]]:
     meta = {(f.rule_id, f.target, f.subject) for f in report.findings}
+    expiring = set(report.expiring_waivers())
     rows = []
     for position, waiver in enumerate(report.inventory.waivers):
         subject = waiver.id or f"#{position}"  # how waivers.apply_waivers names a waiver in its meta-findings
         status = [name for rule, name in ((EXPIRED, "expired"), (UNUSED, "unused"), (LIFETIME, "lifetime too long"))
                   if (rule.id, waiver.target_label, subject) in meta]
+        if waiver in expiring:
+            status.append(f"expires within {report.warn_expiring_days} days")
         rows.append({"id": waiver.id or "", "rule": waiver.rule, "target": waiver.target,
                      "reason": _text(waiver.reason), "approver": _text(waiver.approved_by),
                      "created": waiver.created.isoformat() if waiver.created else DASH,
