@@ -131,3 +131,13 @@ def test_no_waiver_findings_no_waiver_suite_and_deterministic(tmp_path: Path, mo
     assert not any(s.get("name", "").startswith("Waiver governance") for s in root.findall("testsuite"))
     assert len(list(root.iter("testcase"))) == len(report.results)
     assert text == render("junit", check(tmp_path, clean))
+
+
+def test_failures_say_whether_they_are_new_against_a_baseline(tmp_path) -> None:
+    from helpers import check
+    from itscm_check.baseline import Baseline, with_baseline
+    from itscm_check.formatters import render
+
+    report = check(tmp_path, {"services": [{"id": "a", "name": "A", "tier": 4, "dependencies": [{"ref": "x"}]}]})
+    xml = render("junit", with_baseline(report, Baseline("git ref main", ())))
+    assert "high (new): dependency 'x'" in xml

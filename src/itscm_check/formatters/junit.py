@@ -67,7 +67,9 @@ def _failure(case: ET.Element, failed: list[Finding]) -> None:
     message = failed[0].message if len(failed) == 1 else f"{len(failed)} findings: " + "; ".join(
         f.message for f in failed)
     element = ET.SubElement(case, "failure", message=_text(message), type=worst.severity)
-    element.text = _text("\n".join(f"{f.severity}: {f.message}\nat {f.location}" for f in failed))
+    # With a baseline, say which failures are new: a dashboard shows only this text.
+    element.text = _text("\n".join(f"{f.severity}{f' ({f.baseline})' if f.baseline else ''}: {f.message}\n"
+                                   f"at {f.location}" for f in failed))
 
 
 def waived_text(finding: Finding) -> str:
