@@ -58,7 +58,7 @@ def waiver_json(waiver: Waiver) -> dict[str, Any]:
     item: dict[str, Any] = {}
     if waiver.id is not None:
         item["id"] = waiver.id
-    item.update(reason=_text(waiver.reason), approved_by=_text(waiver.approved_by), expires=waiver.expires.isoformat())
+    item.update(rule=waiver.rule, target=waiver.target, reason=_text(waiver.reason), approved_by=_text(waiver.approved_by), expires=waiver.expires.isoformat())
     if waiver.created is not None:
         item["created"] = waiver.created.isoformat()
     if waiver.ticket is not None:
