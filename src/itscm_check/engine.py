@@ -47,11 +47,12 @@ def evaluate(inventory: Inventory, rules: Iterable[Rule], as_of: dt.date, root: 
 
 def _declarative(rule: Rule, subjects: Subjects, as_of: dt.date) -> Iterable[Outcome]:
     assert rule.condition is not None
+    envs = {tier: Env(as_of, rule.params_for(tier)) for tier in (1, 2, 3, 4, None)}
     for kind in rule.subjects:
         for subject in subjects.of(kind):
             if not rule.in_tier_scope(subject.tier):
                 continue
-            env = Env(as_of, rule.params_for(subject.tier))
+            env = envs[subject.tier]
             if rule.where is not None and rule.where(subject.scope, env) is None:
                 continue
             yield Outcome(subject, rule.condition(subject.scope, env))

@@ -19,9 +19,16 @@ class _View:
 
     def __init__(self, record: Any) -> None:
         self.record = record
+        # Conditions read fields millions of times: an instance attribute is found without a
+        # Python-level __getattr__ call. Names the view defines itself (its facts) are not copied.
+        own = _OWN_NAMES.setdefault(type(self), set(dir(type(self))))
+        self.__dict__.update((name, getattr(record, name)) for name in record.__slots__ if name not in own)
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self.record, name)
+        return getattr(self.record, name)  # properties of the record (Service.effective_tier, ...)
+
+
+_OWN_NAMES: dict[type, set[str]] = {}
 
 
 class Index:
