@@ -44,6 +44,7 @@ _MAP = "tag:yaml.org,2002:map"
 _SEQ = "tag:yaml.org,2002:seq"
 _NULL = "tag:yaml.org,2002:null"
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
+_STR = "tag:yaml.org,2002:str"
 _MAX_DEPTH = 64
 # A document may not expand to more nodes than this many per byte of its file (plus a floor):
 # aliases are fine for sharing a contact block, not for a "billion laughs" bomb.
@@ -208,6 +209,8 @@ class _Builder:
         return self.mapping(node, where, inner, depth)
 
     def scalar(self, node: yaml.ScalarNode) -> Any:
+        if node.tag == _STR:  # nine scalars in ten: skip the constructor's bookkeeping
+            return node.value
         if node.tag == _TIMESTAMP:
             # Dates stay text (as in JSON, and as JSON Schema sees them); values.parse_date reads them.
             return YamlTimestamp(node.value)
