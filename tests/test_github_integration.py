@@ -23,7 +23,7 @@ def _run_step(tmp_path: Path, **inputs: str) -> tuple[dict[str, str], str, subpr
            "RUNNER_TEMP": str(tmp_path), "GITHUB_OUTPUT": str(tmp_path / "output"),
            "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
            "INVENTORY": "inventory", "POLICIES": "", "FAIL_ON": "high", "FORMATS": "", "AS_OF": "2026-11-24",
-           "BASELINE": "",
+           "BASELINE": "", "CACHE": "true",
            **inputs}
     done = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=ROOT, env=env, capture_output=True, text=True,
                           check=False)
@@ -38,6 +38,18 @@ def test_action_writes_summary_sarif_and_reports_the_exit_code(tmp_path: Path) -
     assert Path(outputs["sarif"]).is_file() and (tmp_path / "findings.csv").is_file()
     assert summary.startswith("## ❌ itscm-check: ") and "at or above high" in summary
     assert "ITSCM-030" in done.stdout  # the table goes to the log
+
+
+def test_action_keeps_the_parse_cache_where_actions_cache_saves_it(tmp_path: Path) -> None:
+    action = yaml.safe_load((ROOT / "action.yml").read_text())
+    [restore] = [step for step in action["runs"]["steps"] if str(step.get("uses", "")).startswith("actions/cache@")]
+    assert restore["with"]["path"] == "${{ runner.temp }}/itscm-cache"
+    _run_step(tmp_path)
+    assert any((tmp_path / "itscm-cache").iterdir())
+    without = tmp_path / "without-cache"
+    without.mkdir()
+    _, _, done = _run_step(without, CACHE="false")
+    assert done.returncode == 0 and not (without / "itscm-cache").exists()
 
 
 def test_action_passes_fail_on_never(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from itscm_check.policy.model import SEVERITIES
 from itscm_check.report import NEVER, Report, exit_code
 
 if TYPE_CHECKING:
+    from itscm_check.cache import ParseCache
     from itscm_check.policy.model import Rule
     from itscm_check.settings import Settings
 
@@ -41,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--waivers", action="append", metavar="FILE",
                          help="file of waivers: (repeatable), besides those in the inventory")
         sub.add_argument("--config", metavar="FILE", help="config file (default: .itscm-check.yaml if present)")
+        sub.add_argument("--cache-dir", metavar="DIR",
+                         help="where parsed inventory files are kept between runs (default: .itscm-cache)")
+        sub.add_argument("--no-cache", action="store_true", help="parse every file, read and write no cache")
 
     check = commands.add_parser("check", help="evaluate the inventory and report findings")
     inputs(check)
@@ -105,10 +109,13 @@ def _check(args: argparse.Namespace) -> int:
     from itscm_check.pipeline import run_check
 
     settings = _settings(args)
+    parse_cache = _parse_cache(settings)
     report = run_check(settings.inventory, settings.policies, settings.as_of, waiver_files=settings.waivers,
                        fail_on=settings.fail_on, generated_at=settings.generated_at,
                        max_waiver_days=settings.max_waiver_days, warn_expiring_days=settings.warn_expiring_days,
-                       baseline_ref=settings.baseline_ref, baseline_report=settings.baseline_report)
+                       baseline_ref=settings.baseline_ref, baseline_report=settings.baseline_report,
+                       parse_cache=parse_cache)
+    _cache_warning(parse_cache)
     for output in settings.outputs:
         text = render(output.format, report, color=settings.color and output.path is None)
         if output.path is None:
@@ -123,10 +130,23 @@ def _validate(args: argparse.Namespace) -> int:
     from itscm_check.pipeline import load_inputs
 
     settings = _settings(args)
-    inventory, rules = load_inputs(settings.inventory, settings.policies, settings.waivers)
+    parse_cache = _parse_cache(settings)
+    inventory, rules, _ = load_inputs(settings.inventory, settings.policies, settings.waivers, parse_cache)
+    _cache_warning(parse_cache)
     print(f"valid: {len(inventory.services)} services, {len(inventory.teams)} teams, {len(inventory.sites)} sites, "
           f"{len(inventory.vendors)} vendors, {len(inventory.waivers)} waivers; {len(rules)} rules")
     return EXIT_OK
+
+
+def _parse_cache(settings: Settings) -> ParseCache | None:
+    from itscm_check.cache import ParseCache
+
+    return ParseCache(settings.cache_dir) if settings.cache_dir is not None else None
+
+
+def _cache_warning(parse_cache: ParseCache | None) -> None:
+    if parse_cache is not None and parse_cache.problem is not None:
+        print(f"itscm-check: warning: {parse_cache.problem}", file=sys.stderr)
 
 
 def _rule_list(args: argparse.Namespace) -> list[Rule]:

@@ -59,6 +59,8 @@ class Document:
     path: str
     data: Any
     positions: dict[DocPath, int] = field(repr=False)
+    # Where the data holds a YamlTimestamp: what the parse cache must restore after storing plain text.
+    timestamps: tuple[DocPath, ...] = field(default=(), repr=False)
 
     def line(self, where: DocPath) -> int:
         """Line of ``where``, or of its nearest ancestor that has one."""
@@ -150,7 +152,7 @@ def load_text(text: str, shown: str) -> tuple[list[Document], list[InputError]]:
             data = builder.build(node, (), frozenset(), 0)
             errors.extend(builder.errors)
             if data is not None and not builder.errors:
-                documents.append(Document(shown, data, builder.positions))
+                documents.append(Document(shown, data, builder.positions, tuple(builder.timestamps)))
     except RecursionError:
         errors.append(InputError(Location(shown, 0), "nesting too deep", "flatten the structure"))
     except _TooBig as exc:
@@ -181,6 +183,7 @@ class _Builder:
         self.shown = shown
         self.budget = budget
         self.positions: dict[DocPath, int] = {}
+        self.timestamps: list[DocPath] = []
         self.errors: list[InputError] = []
 
     def error(self, node: yaml.Node, message: str, hint: str = "") -> None:
@@ -192,7 +195,10 @@ class _Builder:
             raise _TooBig("document expands to too many nodes (an alias bomb?)", node.start_mark.line + 1)
         self.positions.setdefault(where, node.start_mark.line + 1)
         if isinstance(node, yaml.ScalarNode):
-            return self.scalar(node)
+            value = self.scalar(node)
+            if type(value) is YamlTimestamp:
+                self.timestamps.append(where)
+            return value
         if id(node) in ancestors or depth > _MAX_DEPTH:
             self.error(node, "recursive alias or nesting too deep", "write the structure out without self-reference")
             return None
@@ -230,8 +236,8 @@ class _Builder:
                 self.error(key_node, "a mapping key must be a plain scalar")
                 continue
             key = self.scalar(key_node)
-            if not isinstance(key, str):
-                key = key_node.value  # `yes:` or `1:` as a key means the text the user wrote
+            if type(key) is not str:
+                key = key_node.value  # `yes:`, `1:` or a date as a key means the text the user wrote
             line, mine = key_node.start_mark.line + 1, id(key_node) in own
             if key in seen and mine and seen[key][1]:
                 self.error(key_node, f"duplicate key '{key}' (first defined on line {seen[key][0]})",

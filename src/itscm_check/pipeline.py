@@ -9,11 +9,12 @@ from pathlib import Path
 from itscm_check import __version__
 from itscm_check.assemble import assemble
 from itscm_check.baseline import Baseline, from_report_file, load_at_ref, with_baseline
+from itscm_check.cache import ParseCache, load_checked
 from itscm_check.engine import evaluate
 from itscm_check.errors import InputError, InputErrors, Location
 from itscm_check.findings import CheckResult, Finding
 from itscm_check.inventory import Inventory
-from itscm_check.loader import Document, display_path, find_yaml_files, load_files
+from itscm_check.loader import Document, display_path, find_yaml_files
 from itscm_check.policy.loading import load_rules, policy_files
 from itscm_check.policy.model import Rule
 from itscm_check.provenance import Provenance, digest, git_state
@@ -32,21 +33,29 @@ def inventory_files(paths: Sequence[Path]) -> tuple[list[Path], list[InputError]
     return files, errors
 
 
-def load_inventory(paths: Sequence[Path], waiver_files: Sequence[Path] = ()) -> Inventory:
+def load_inventory(paths: Sequence[Path], waiver_files: Sequence[Path] = (),
+                   parse_cache: ParseCache | None = None) -> Inventory:
     """The merged inventory, or InputErrors listing every problem of every file."""
+    return _read_inventory(paths, waiver_files, parse_cache)[0]
+
+
+def _read_inventory(paths: Sequence[Path], waiver_files: Sequence[Path],
+                    parse_cache: ParseCache | None) -> tuple[Inventory, str]:
+    """The inventory and the digest of its files, each file read once."""
     files, errors = inventory_files(paths)
-    documents, errs = load_files(files)
-    waiver_documents, waiver_errors = load_files(waiver_files)
-    if not errors and not errs and not waiver_errors:
-        waiver_errors = [e for doc in waiver_documents for e in only_waivers(doc)]
-    return inventory_from_documents(documents + waiver_documents, errors + errs + waiver_errors)
+    inventory = load_checked(files, "inventory", parse_cache)
+    waivers = load_checked(waiver_files, "inventory", parse_cache)
+    errors += inventory.errors + waivers.errors
+    errors += [e for doc in waivers.documents for e in only_waivers(doc)]
+    if errors:
+        raise InputErrors(errors)
+    content_digests = {**inventory.content_digests, **waivers.content_digests}
+    return assemble(inventory.documents + waivers.documents), digest([*files, *waiver_files], content_digests)
 
 
-def inventory_from_documents(documents: Sequence[Document], errors: Sequence[InputError] = ()) -> Inventory:
+def inventory_from_documents(documents: Sequence[Document]) -> Inventory:
     """Validate every document and assemble them, or raise InputErrors with every problem."""
-    found = list(errors)
-    for document in documents:
-        found += validate(document, "inventory")
+    found = [error for document in documents for error in validate(document, "inventory")]
     if found:
         raise InputErrors(found)
     return assemble(list(documents))
@@ -55,19 +64,21 @@ def inventory_from_documents(documents: Sequence[Document], errors: Sequence[Inp
 def only_waivers(document: Document) -> list[InputError]:
     """A --waivers file holds waivers (and apiVersion, metadata), nothing else."""
     if not isinstance(document.data, dict):
-        return validate(document, "inventory")
+        return []  # validation reports it
     return [InputError(document.location((key,)), f"unexpected key '{key}' in a waivers file",
                        "a --waivers file holds only waivers:, apiVersion and metadata")
             for key in document.data if key not in ("apiVersion", "metadata", "waivers") and not key.startswith("x-")]
 
 
 def load_inputs(inventory_paths: Sequence[Path], policy_paths: Sequence[Path],
-                waiver_files: Sequence[Path] = ()) -> tuple[Inventory, list[Rule]]:
-    """Inventory and rules, reporting the input errors of both together."""
+                waiver_files: Sequence[Path] = (), parse_cache: ParseCache | None = None
+                ) -> tuple[Inventory, list[Rule], str]:
+    """Inventory, rules and the inventory's digest, reporting the input errors of both together."""
     errors: list[InputError] = []
     inventory = rules = None
+    inventory_digest = ""
     try:
-        inventory = load_inventory(inventory_paths, waiver_files)
+        inventory, inventory_digest = _read_inventory(inventory_paths, waiver_files, parse_cache)
     except InputErrors as exc:
         errors += exc.errors
     try:
@@ -76,7 +87,7 @@ def load_inputs(inventory_paths: Sequence[Path], policy_paths: Sequence[Path],
         errors += exc.errors
     if errors or inventory is None or rules is None:
         raise InputErrors(errors)
-    return inventory, rules
+    return inventory, rules, inventory_digest
 
 
 def findings_of(inventory: Inventory, rules: list[Rule], as_of: dt.date, root: Location,
@@ -90,9 +101,9 @@ def findings_of(inventory: Inventory, rules: list[Rule], as_of: dt.date, root: L
 def run_check(inventory_paths: Sequence[Path], policy_paths: Sequence[Path], as_of: dt.date, *,
               waiver_files: Sequence[Path] = (), fail_on: str = "high", generated_at: dt.datetime | None = None,
               max_waiver_days: int = 365, warn_expiring_days: int = 30, baseline_ref: str | None = None,
-              baseline_report: Path | None = None) -> Report:
+              baseline_report: Path | None = None, parse_cache: ParseCache | None = None) -> Report:
     """The whole pipeline; ``generated_at`` (default: the as-of date at midnight UTC) is only reported."""
-    inventory, rules = load_inputs(inventory_paths, policy_paths, waiver_files)
+    inventory, rules, inventory_digest = load_inputs(inventory_paths, policy_paths, waiver_files, parse_cache)
     root = Location(display_path(inventory_paths[0]) if inventory_paths else ".", 0)
     findings, results = findings_of(inventory, rules, as_of, root, max_waiver_days)
     baseline = None
@@ -106,7 +117,7 @@ def run_check(inventory_paths: Sequence[Path], policy_paths: Sequence[Path], as_
         tool_version=__version__, as_of=as_of,
         generated_at=generated_at or dt.datetime.combine(as_of, dt.time(), dt.timezone.utc),
         git=git_state(inventory_paths[0] if inventory_paths else Path.cwd()),
-        inventory_digest=digest(inventory_files(inventory_paths)[0] + list(waiver_files)),
+        inventory_digest=inventory_digest,
         policies_digest=digest(policy_files(policy_paths)[0]))
     report = build_report(provenance, inventory, rules, findings, results, fail_on, warn_expiring_days)
     return with_baseline(report, baseline) if baseline is not None else report

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,12 +36,16 @@ class Provenance:
         return f"git commit {self.git.commit} ({state})"
 
 
-def digest(files: Iterable[Path]) -> str:
-    """One sha256 over every file's path and content, in path order."""
+def digest(files: Iterable[Path], content_digests: Mapping[Path, bytes] | None = None) -> str:
+    """One sha256 over every file's path and content, in path order.
+
+    ``content_digests`` holds the sha256 of files already read, so they are not read again.
+    """
+    known = content_digests or {}
     total = hashlib.sha256()
     for path in sorted(files, key=display_path):
         total.update(display_path(path).encode() + b"\0")
-        total.update(hashlib.sha256(path.read_bytes()).digest())
+        total.update(known[path] if path in known else hashlib.sha256(path.read_bytes()).digest())
     return total.hexdigest()
 
 

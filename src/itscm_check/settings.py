@@ -18,7 +18,9 @@ from itscm_check.report import NEVER
 from itscm_check.values import DATE_HINT, parse_date
 
 CONFIG_FILE = Path(".itscm-check.yaml")
-_CONFIG_KEYS = {"inventory", "policies", "waivers", "as_of", "fail_on", "max_waiver_days", "warn_expiring"}
+_CONFIG_KEYS = {"inventory", "policies", "waivers", "as_of", "fail_on", "max_waiver_days", "warn_expiring",
+                "cache_dir"}
+DEFAULT_CACHE_DIR = Path(".itscm-cache")
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class Settings:
     warn_expiring_days: int = 30
     baseline_ref: str | None = None
     baseline_report: Path | None = None
+    cache_dir: Path | None = DEFAULT_CACHE_DIR  # None: --no-cache
 
 
 def resolve(args: argparse.Namespace, now: dt.datetime) -> Settings:
@@ -75,6 +78,8 @@ def resolve(args: argparse.Namespace, now: dt.datetime) -> Settings:
     baseline_report = getattr(args, "baseline_report", None)
     if baseline_ref and baseline_report:
         errors.append(InputError(Location("--baseline", 0), "give --baseline or --baseline-report, not both"))
+    cache_dir = None if getattr(args, "no_cache", False) else Path(
+        getattr(args, "cache_dir", None) or config.get("cache_dir") or DEFAULT_CACHE_DIR)
     if errors:
         raise InputErrors(errors)
     color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
@@ -82,7 +87,7 @@ def resolve(args: argparse.Namespace, now: dt.datetime) -> Settings:
     generated_at = dt.datetime.fromtimestamp(int(epoch), dt.timezone.utc) if epoch.isdigit() else now
     return Settings(tuple(Path(p) for p in inventory), tuple(Path(p) for p in policies), as_of, outputs,
                     fail_on, color, generated_at.replace(microsecond=0), tuple(Path(p) for p in waivers),
-                    max_days, warn_days, baseline_ref, Path(baseline_report) if baseline_report else None)
+                    max_days, warn_days, baseline_ref, Path(baseline_report) if baseline_report else None, cache_dir)
 
 
 def _days(flag: str, given: object, configured: object, default: int, errors: list[InputError]) -> int:

@@ -1,0 +1,196 @@
+"""The parse cache: each inventory file's documents and input errors, kept between runs.
+
+An entry is named by a sha256 of the tool's own code, the schema the file is checked against and
+the file's bytes, so a changed file or a changed tool can only miss, never read a stale entry.
+Entries are written to a temporary file and renamed into place: two runs at once each write a
+whole entry, and a reader sees an old entry, a new one or none. An entry that does not carry its
+own name and checksum, or does not decode, is ignored and rewritten. Deleting the folder is
+always safe. Entries are ``marshal`` data, never pickles: a cache restored in CI is input too, and
+loading a pickle can run code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import marshal
+import os
+import sys
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from itscm_check import __version__
+from itscm_check.errors import InputError, Location
+from itscm_check.loader import Document, display_path, load_text
+from itscm_check.schema import validate
+from itscm_check.values import YamlTimestamp
+
+DEFAULT_FOLDER = Path(".itscm-cache")
+_FORMAT = b"itscm-check parse cache 1\n"
+# What decides an entry's content: a change to any of these is a new tool as far as the cache goes.
+_CODE = ("__init__.py", "cache.py", "loader.py", "schema.py", "values.py", "schemas/inventory.schema.json")
+_MARSHAL_VERSION = 4
+
+
+@cache
+def tool_fingerprint() -> bytes:
+    """The tool version, the Python that writes marshal data, and the code that reads a file."""
+    total = hashlib.sha256(f"{__version__}\0{sys.version}\0".encode())
+    package = resources.files("itscm_check")
+    for name in _CODE:
+        total.update(package.joinpath(name).read_bytes())
+    return total.digest()
+
+
+@dataclass
+class ParseCache:
+    """A folder of entries; ``problem`` says why writing stopped (it is tried once per run)."""
+
+    folder: Path
+    problem: str | None = None
+    hits: int = field(default=0, compare=False)
+    misses: int = field(default=0, compare=False)
+
+    def get(self, key: str) -> bytes | None:
+        """The payload stored under ``key``, or None when there is none or it is damaged."""
+        try:
+            blob = (self.folder / key).read_bytes()
+        except OSError:
+            return None
+        header = _FORMAT + key.encode() + b"\n"
+        checksum = blob[len(header):len(header) + 32]
+        payload = blob[len(header) + 32:]
+        if not blob.startswith(header) or hashlib.sha256(payload).digest() != checksum:
+            return None
+        return payload
+
+    def put(self, key: str, payload: bytes) -> None:
+        if self.problem is not None:
+            return
+        header = _FORMAT + key.encode() + b"\n" + hashlib.sha256(payload).digest()
+        try:
+            self._ensure_folder()
+            handle, temporary = tempfile.mkstemp(dir=self.folder, prefix=".tmp-")
+            try:
+                with os.fdopen(handle, "wb") as out:
+                    out.write(header + payload)
+                os.replace(temporary, self.folder / key)
+            except BaseException:
+                os.unlink(temporary)
+                raise
+        except OSError as exc:
+            self.problem = f"cannot write the cache in {display_path(self.folder)}: {exc.strerror or exc}; " \
+                           "running without it (--no-cache hides this)"
+
+    def _ensure_folder(self) -> None:
+        if self.folder.is_dir():
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        # Like pytest's and ruff's caches: never committed, skipped by backup tools.
+        (self.folder / ".gitignore").write_text("# written by itscm-check\n*\n", encoding="utf-8")
+        (self.folder / "CACHEDIR.TAG").write_text(
+            "Signature: 8a477f597d28d172789f06886806bc55\n# the itscm-check parse cache\n", encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class CheckedFiles:
+    """Documents that parsed, every parse and schema error, and each file's content sha256."""
+
+    documents: list[Document]
+    errors: list[InputError]
+    content_digests: dict[Path, bytes]
+
+
+def load_checked(paths: Iterable[Path], schema: str, parse_cache: ParseCache | None) -> CheckedFiles:
+    """Parse and validate every file against ``schema``, through the cache when there is one."""
+    documents: list[Document] = []
+    errors: list[InputError] = []
+    digests: dict[Path, bytes] = {}
+    for path in paths:
+        shown = display_path(path)
+        try:
+            content = path.read_bytes()
+        except OSError as exc:
+            errors.append(InputError(Location(shown, 0), f"cannot read file: {exc.strerror}"))
+            continue
+        digests[path] = hashlib.sha256(content).digest()
+        key = _key(content, schema) if parse_cache is not None else ""
+        stored = parse_cache.get(key) if parse_cache is not None else None
+        found = _decode(stored, shown) if stored is not None else None
+        if found is None:
+            found = _check(content, shown, schema)
+            if parse_cache is not None:
+                parse_cache.misses += 1
+                parse_cache.put(key, _encode(*found))
+        elif parse_cache is not None:
+            parse_cache.hits += 1
+        documents += found[0]
+        errors += found[1]
+    return CheckedFiles(documents, errors, digests)
+
+
+def _key(content: bytes, schema: str) -> str:
+    total = hashlib.sha256(tool_fingerprint())
+    total.update(schema.encode() + b"\0")
+    total.update(content)
+    return total.hexdigest()
+
+
+def _check(content: bytes, shown: str, schema: str) -> tuple[list[Document], list[InputError]]:
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return [], [InputError(Location(shown, 0), "file is not UTF-8 text", "save the file as UTF-8")]
+    documents, errors = load_text(text, shown)
+    for document in documents:
+        errors += validate(document, schema)
+    return documents, errors
+
+
+def _encode(documents: list[Document], errors: list[InputError]) -> bytes:
+    """marshal data; the shown path is left out, as the same bytes may be read under another name."""
+    stored_documents = []
+    for document in documents:
+        data = document.data
+        for where in document.timestamps:  # marshal takes plain str only: store them as such
+            data = _retype(data, where, str)
+        stored_documents.append((data, document.positions, document.timestamps))
+    stored_errors = [(e.location.line, e.message, e.hint) for e in errors]
+    try:
+        return marshal.dumps((stored_documents, stored_errors), _MARSHAL_VERSION)
+    finally:
+        for document in documents:  # the documents go on to be checked: give them back their timestamps
+            for where in document.timestamps:
+                _retype(document.data, where, YamlTimestamp)
+
+
+def _decode(payload: bytes, shown: str) -> tuple[list[Document], list[InputError]] | None:
+    """The entry's documents and errors, or None when it is not what this version writes."""
+    try:
+        stored_documents, stored_errors = marshal.loads(payload)
+        documents = []
+        for data, positions, timestamps in stored_documents:
+            if not isinstance(positions, dict) or not isinstance(timestamps, tuple):
+                return None
+            for where in timestamps:
+                data = _retype(data, where, YamlTimestamp)
+            documents.append(Document(shown, data, positions, timestamps))
+        errors = [InputError(Location(shown, line), message, hint) for line, message, hint in stored_errors]
+    except (ValueError, TypeError, EOFError, KeyError, IndexError):
+        return None  # not marshal data of this shape: a foreign or damaged entry
+    return documents, errors
+
+
+def _retype(data: Any, where: tuple[Any, ...], kind: type) -> Any:
+    """``data`` with the value at ``where`` converted to ``kind``, in place unless it is the root."""
+    if not where:
+        return kind(data)
+    parent = data
+    for step in where[:-1]:
+        parent = parent[step]
+    parent[where[-1]] = kind(parent[where[-1]])
+    return data
