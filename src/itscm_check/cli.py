@@ -96,6 +96,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     finally:
+        # Whatever survived the run goes to the permanent generation first: enabled over millions
+        # of young objects, the collector's next pass would scan them all for nothing.
+        gc.freeze()
         gc.enable()
 
 

@@ -21,7 +21,7 @@ class _View:
         self.record = record
         # Conditions read fields millions of times: an instance attribute is found without a
         # Python-level __getattr__ call. Names the view defines itself (its facts) are not copied.
-        own = _OWN_NAMES.setdefault(type(self), set(dir(type(self))))
+        own = _OWN_NAMES.get(type(self)) or _OWN_NAMES.setdefault(type(self), set(dir(type(self))))
         self.__dict__.update((name, getattr(record, name)) for name in record.__slots__ if name not in own)
 
     def __getattr__(self, name: str) -> Any:

@@ -20,30 +20,26 @@ class Scope:
         self.record = record
         self.parent = parent
 
-    def lookup(self, name: str) -> Any:
+    def resolve(self, path: tuple[str, ...]) -> Any:
+        # The hottest code of a run: attribute reads are inlined rather than calling a helper.
+        # Labels are plain dicts (an exact type test is cheaper); records and views have attributes.
+        name = path[0]
         scope: Scope | None = self
         while scope is not None:
-            value = _attribute(scope.record, name)
+            record = scope.record
+            value = record.get(name, _ABSENT) if type(record) is dict else getattr(record, name, _ABSENT)
             if value is not _ABSENT:
-                return value
+                break
             scope = scope.parent
-        return MISSING
-
-    def resolve(self, path: tuple[str, ...]) -> Any:
-        value = self.lookup(path[0])
+        else:
+            return MISSING
         for name in path[1:]:
             if value is None:
                 return MISSING
-            value = _attribute(value, name)
+            value = value.get(name, _ABSENT) if type(value) is dict else getattr(value, name, _ABSENT)
             if value is _ABSENT:
                 return MISSING
         return value
 
 
 _ABSENT = object()
-
-
-def _attribute(record: Any, name: str) -> Any:
-    if type(record) is dict:  # labels; an exact test is cheaper and the loader makes plain dicts
-        return record.get(name, _ABSENT)
-    return getattr(record, name, _ABSENT)
