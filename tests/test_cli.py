@@ -123,3 +123,15 @@ def test_console_script_and_module_entry_points(workdir: Path) -> None:
                               capture_output=True, text=True, check=False)
         assert done.returncode == 1, done.stderr
         assert "ITSCM-002" in done.stdout and "\033[" not in done.stdout
+
+
+def test_a_run_imports_only_what_it_uses(workdir: Path) -> None:
+    """Start-up time: a report format nobody asked for, and jsonschema on valid input, stay unimported."""
+    write_inventory(workdir, FAILING, "inv.yaml")
+    code = ("import sys; from itscm_check.cli import main; "
+            "main(['check', '--inventory', 'inv.yaml', '--as-of', '2026-06-30', '--format', 'json=r.json']); "
+            "print(' '.join(m for m in ('jinja2', 'tabulate', 'jsonschema', 'defusedcsv', 'xml.etree.ElementTree')"
+            " if m in sys.modules))")
+    for _ in ("cold", "warm"):
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        assert done.stdout.strip() == "" and (workdir / "r.json").is_file()

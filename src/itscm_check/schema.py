@@ -6,34 +6,29 @@ import json
 from collections.abc import Callable
 from functools import cache
 from importlib import resources
-from typing import Any
-
-import fastjsonschema
-import jsonschema
-from jsonschema.exceptions import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from itscm_check.errors import InputError
 from itscm_check.loader import Document, DocPath
 from itscm_check.values import DATE_HINT, DURATION_HINT, parse_date, parse_duration
 
-_formats = jsonschema.FormatChecker(formats=())
+if TYPE_CHECKING:
+    import jsonschema
+    from jsonschema.exceptions import ValidationError
+
+# Both validators are imported on first use: a run whose files all come from the parse cache
+# validates nothing, and jsonschema runs only on a document that fails.
 
 
-@_formats.checks("date", raises=ValueError)
-def _is_date(value: object) -> bool:
-    parse_date(value)
-    return True
+@cache
+def _format_checker() -> jsonschema.FormatChecker:
+    import jsonschema
 
-
-@_formats.checks("itscm-duration", raises=ValueError)
-def _is_duration(value: object) -> bool:
-    parse_duration(value)
-    return True
-
-
-@_formats.checks("itscm-id")
-def _is_id(value: object) -> bool:
-    return isinstance(value, str)
+    formats = jsonschema.FormatChecker(formats=())
+    formats.checks("date", raises=ValueError)(lambda value: parse_date(value) is not None)
+    formats.checks("itscm-duration", raises=ValueError)(lambda value: parse_duration(value) is not None)
+    formats.checks("itscm-id")(lambda value: isinstance(value, str))
+    return formats
 
 
 def _passes(check: Callable[[object], object]) -> Callable[[object], bool]:
@@ -56,13 +51,17 @@ def load_schema(name: str) -> dict[str, Any]:
 @cache
 def _fast(name: str) -> Callable[[Any], Any]:
     """The schema compiled to Python: it stops at the first problem, so it only tells valid from not."""
+    import fastjsonschema
+
     formats = {"date": _passes(parse_date), "itscm-duration": _passes(parse_duration), "itscm-id": _passes(str)}
     return fastjsonschema.compile(load_schema(name), formats=formats)
 
 
 @cache
 def _complete(name: str) -> jsonschema.Validator:
-    return jsonschema.Draft7Validator(load_schema(name), format_checker=_formats)
+    import jsonschema
+
+    return jsonschema.Draft7Validator(load_schema(name), format_checker=_format_checker())
 
 
 def validate(document: Document, schema: str) -> list[InputError]:
@@ -71,10 +70,12 @@ def validate(document: Document, schema: str) -> list[InputError]:
         kind = "a list" if isinstance(document.data, list) else "a scalar"
         return [InputError(document.location(), f"a document must be a mapping of top-level keys, not {kind}",
                            "start the document with keys such as services:, teams:, sites:")]
+    from fastjsonschema import JsonSchemaValueException
+
     try:
         _fast(schema)(document.data)
         return []
-    except fastjsonschema.JsonSchemaValueException:
+    except JsonSchemaValueException:
         pass  # collect every error, with the messages users need, the slow way
     errors: list[InputError] = []
     for error in _complete(schema).iter_errors(document.data):
