@@ -3,11 +3,13 @@
     python benchmarks/run.py [--sizes 1000,10000,100000] [--repeat 3] [--workdir /tmp/itscm-bench]
 
 For each size it generates the inventory once (``generate.py``, kept in the work directory for
-later runs), then runs, ``--repeat`` times and interleaved, the whole checker process and a
+later runs), then runs, ``--repeat`` times and interleaved, the whole checker process cold (empty
+parse cache), warm (nothing changed), warm after one file changed, and with ``--no-cache``, and a
 baseline process that only parses the same files with ``yaml.load_all(..., CSafeLoader)``. Each
 measurement is one child process reaped with ``os.wait4``, which gives that child's own peak RSS
-(``getrusage(RUSAGE_CHILDREN)`` would only give the maximum over all children so far). Prints a
-Markdown table to stdout and progress to stderr. Unix only (``os.wait4``).
+(``getrusage(RUSAGE_CHILDREN)`` would only give the maximum over all children so far). The cold,
+warm and no-cache reports must be byte-identical. Prints a Markdown table to stdout and progress
+to stderr. Unix only (``os.wait4``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import datetime as dt
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -66,10 +69,13 @@ class Inventory:
     bytes: int
 
 
+SCENARIOS = ("cold", "warm", "one changed", "no cache")
+
+
 @dataclass(frozen=True)
 class Result:
     inventory: Inventory
-    tool: list[Run]
+    tool: dict[str, list[Run]]  # scenario -> runs
     baseline: list[Run]
     findings: int
     version: str
@@ -98,21 +104,39 @@ def tail(path: Path, lines: int = 30) -> str:
     return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
 
 
-def report_path(inventory: Inventory, workdir: Path) -> Path:
-    return workdir / f"report-{inventory.path.name}.json"
+def report_path(inventory: Inventory, workdir: Path, scenario: str) -> Path:
+    return workdir / f"report-{inventory.path.name}-{scenario.replace(' ', '-')}.json"
 
 
-def run_tool(inventory: Inventory, as_of: str, workdir: Path) -> Run:
-    report, stderr = report_path(inventory, workdir), workdir / f"stderr-{inventory.path.name}.txt"
+def run_tool(inventory: Inventory, as_of: str, workdir: Path, scenario: str) -> Run:
+    report = report_path(inventory, workdir, scenario)
+    stderr = workdir / f"stderr-{inventory.path.name}.txt"
+    cache = workdir / f"cache-{inventory.path.name}"
     report.unlink(missing_ok=True)  # a stale report must not pass for this run's
+    if scenario == "cold":
+        shutil.rmtree(cache, ignore_errors=True)
     command = [*tool_command(), "check", "--inventory", str(inventory.path), "--as-of", as_of,
                "--format", "json", "--output", str(report)]
-    run = measure(command, workdir, stderr)
+    command += ["--no-cache"] if scenario == "no cache" else ["--cache-dir", str(cache)]
+    changed = one_file(inventory)
+    original = changed.read_bytes()
+    if scenario == "one changed":  # a real edit, as a pull request makes: the file must be parsed again
+        changed.write_bytes(original.replace(b"\n  description: ", b"\n  description: Edited. ", 1))
+    try:
+        run = measure(command, workdir, stderr)
+    finally:
+        changed.write_bytes(original)
     # Exit 1 only means findings at or above --fail-on; a crash can exit 1 too, so the report must exist.
     if run.returncode not in (0, 1) or not report.is_file():
         missing = "" if report.is_file() else " without writing the report"
         raise BenchmarkError(f"{' '.join(command)}\nexited with {run.returncode}{missing}:\n{tail(stderr)}")
     return run
+
+
+def one_file(inventory: Inventory) -> Path:
+    """The service file a "one changed" run edits: the middle one."""
+    files = [f for f in yaml_files(inventory.path) if f.name != "shared.yaml"] or yaml_files(inventory.path)
+    return files[len(files) // 2]
 
 
 def run_baseline(inventory: Inventory, workdir: Path) -> Run:
@@ -124,12 +148,16 @@ def run_baseline(inventory: Inventory, workdir: Path) -> Run:
 
 
 def read_report(inventory: Inventory, workdir: Path) -> tuple[int, str]:
-    """Number of findings and tool version, to show the run did real work."""
+    """Number of findings and tool version, to show the run did real work; the cold, warm and
+    no-cache reports must be the same bytes."""
+    reports = {name: report_path(inventory, workdir, name).read_bytes() for name in ("cold", "warm", "no cache")}
+    if len(set(reports.values())) != 1:
+        raise BenchmarkError(f"the cold, warm and --no-cache reports of {inventory.path} differ")
     try:
-        report = json.loads(report_path(inventory, workdir).read_text(encoding="utf-8"))
+        report = json.loads(reports["cold"])
         return len(report["findings"]), str(report["tool"]["version"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise BenchmarkError(f"unreadable JSON report {report_path(inventory, workdir)}: {exc}") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise BenchmarkError(f"unreadable JSON report {report_path(inventory, workdir, 'cold')}: {exc}") from None
 
 
 # --- inventories -----------------------------------------------------------------------------
@@ -178,30 +206,34 @@ def progress(message: str) -> None:
 
 def benchmark(services: int, args: argparse.Namespace) -> Result:
     inventory = ensure_inventory(services, args)
-    tool: list[Run] = []
+    tool: dict[str, list[Run]] = {name: [] for name in SCENARIOS}
     baseline: list[Run] = []
-    for k in range(args.repeat):  # interleaved, so drift in machine load hits both alike
-        tool.append(run_tool(inventory, args.as_of, args.workdir))
+    for k in range(args.repeat):  # interleaved, so drift in machine load hits all alike
+        for name in SCENARIOS:
+            tool[name].append(run_tool(inventory, args.as_of, args.workdir, name))
         baseline.append(run_baseline(inventory, args.workdir))
-        progress(f"{services} services, run {k + 1}/{args.repeat}: itscm-check {tool[-1].seconds:.2f} s "
-                 f"(exit {tool[-1].returncode}), CSafeLoader {baseline[-1].seconds:.2f} s")
+        times = ", ".join(f"{name} {runs[-1].seconds:.2f} s" for name, runs in tool.items())
+        progress(f"{services} services, run {k + 1}/{args.repeat}: itscm-check {times}; "
+                 f"CSafeLoader {baseline[-1].seconds:.2f} s")
     findings, version = read_report(inventory, args.workdir)
     return Result(inventory, tool, baseline, findings, version)
 
 
 def row(result: Result) -> str:
-    times = [r.seconds for r in result.tool]
-    best, median = min(times), statistics.median(times)
+    best = {name: min(r.seconds for r in runs) for name, runs in result.tool.items()}
     base = min(r.seconds for r in result.baseline)
     inv = result.inventory
-    cells = [f"{inv.services:,}", f"{inv.files:,}", f"{inv.bytes / MB:.1f}", f"{best:.2f}", f"{median:.2f}",
-             f"{max(r.peak_bytes for r in result.tool) / MB:.0f}", f"{base:.2f}", f"{best / base:.1f}x",
-             f"{best / (inv.services / 1000):.3f}", f"{result.findings:,}"]
+    cells = [f"{inv.services:,}", f"{inv.files:,}", f"{inv.bytes / MB:.1f}", f"{best['cold']:.2f}",
+             f"{statistics.median(r.seconds for r in result.tool['cold']):.2f}", f"{best['warm']:.2f}",
+             f"{best['one changed']:.2f}", f"{best['no cache']:.2f}",
+             f"{max(r.peak_bytes for runs in result.tool.values() for r in runs) / MB:.0f}", f"{base:.2f}",
+             f"{best['cold'] / base:.2f}x", f"{best['cold'] / (inv.services / 1000):.3f}", f"{result.findings:,}"]
     return "| " + " | ".join(cells) + " |"
 
 
-COLUMNS = ["services", "files", "MB", "itscm-check best s", "median s", "peak RSS MB", "CSafeLoader s",
-           "ratio", "s per 1k services", "findings"]
+COLUMNS = ["services", "files", "MB", "cold best s", "cold median s", "warm s", "one file changed s",
+           "--no-cache s", "peak RSS MB", "CSafeLoader s", "cold / CSafeLoader", "cold s per 1k services",
+           "findings"]
 
 
 def table(results: list[Result]) -> str:
@@ -221,7 +253,7 @@ def environment(results: list[Result], args: argparse.Namespace) -> str:
 
 def raw(results: list[Result]) -> list[dict[str, object]]:
     return [{"services": r.inventory.services, "files": r.inventory.files, "bytes": r.inventory.bytes,
-             "findings": r.findings, "tool": [vars(run) for run in r.tool],
+             "findings": r.findings, "tool": {name: [vars(run) for run in runs] for name, runs in r.tool.items()},
              "baseline": [vars(run) for run in r.baseline]} for r in results]
 
 
