@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 
 import yaml
@@ -35,6 +36,11 @@ def parse_duration(value: object) -> Duration:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             raise ValueError(f"'{value}' is not a duration: a bare number has no unit; write {value}h or PT{value}H")
         raise ValueError(f"'{value}' is not a duration")
+    return _parse_duration_text(value)
+
+
+@functools.lru_cache(maxsize=4096)  # an inventory repeats a few durations thousands of times
+def _parse_duration_text(value: str) -> Duration:
     text = value.strip()
     match = (_ISO if text.startswith("P") else _SHORT).fullmatch(text)
     if not text or text in ("P", "PT") or match is None or not any(match.groupdict().values()):
@@ -54,6 +60,17 @@ class YamlTimestamp(str):
 
 def parse_date(value: object) -> dt.date:
     """Return the calendar date (a timestamp becomes its UTC date), or raise ValueError."""
+    if type(value) is str or type(value) is YamlTimestamp:
+        return _parse_date_text(value)
+    return _parse_date(value)
+
+
+@functools.lru_cache(maxsize=4096, typed=True)  # typed: a quoted and an unquoted date are read differently
+def _parse_date_text(value: str) -> dt.date:
+    return _parse_date(value)
+
+
+def _parse_date(value: object) -> dt.date:
     if isinstance(value, YamlTimestamp) and not _DATE.fullmatch(value):
         node = yaml.ScalarNode("tag:yaml.org,2002:timestamp", str(value))
         value = yaml.constructor.SafeConstructor().construct_yaml_timestamp(node)
