@@ -125,3 +125,18 @@ def test_baseline_from_an_earlier_json_report(repo: git.Repo, tmp_path: Path) ->
     assert data["summary"]["baseline"]["new"] == 1 and {f["baseline"] for f in data["findings"]} == {"new", "existing"}
     (tmp_path / "bad.json").write_text("{}")
     assert main(["check", "--inventory", "inventory", "--baseline-report", str(tmp_path / "bad.json")]) == 2
+
+
+def test_the_baseline_reads_unchanged_files_from_the_parse_cache(repo: git.Repo, tmp_path: Path) -> None:
+    from itscm_check.cache import ParseCache
+
+    base = _commit(repo, {"inventory/teams.yaml": TEAMS, "inventory/a.yaml": {"services": [_service("a")]}}, "base")
+    _commit(repo, {"inventory/a.yaml": {"services": [_service("a", tier=3)]}}, "tier 3")
+    parse_cache = ParseCache(tmp_path / "cache")
+    run_check([Path("inventory")], [], AS_OF, baseline_ref=base, parse_cache=parse_cache)
+    # The working tree's two files miss; at the base, teams.yaml is the same bytes and hits.
+    assert (parse_cache.misses, parse_cache.hits) == (3, 1)
+    broken = _commit(repo, {"inventory/a.yaml": {"services": [{"id": "a"}]}}, "no name")
+    Path("inventory/a.yaml").write_text(yaml.safe_dump({"services": [_service("a")]}), encoding="utf-8")
+    with pytest.raises(InputErrors, match=rf"a.yaml@{broken}:2: services\[0\]: missing required key 'name'"):
+        run_check([Path("inventory")], [], AS_OF, baseline_ref=broken, parse_cache=parse_cache)

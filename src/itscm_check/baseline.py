@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING
 
 from itscm_check.errors import InputError, InputErrors, Location
 from itscm_check.findings import EXISTING, FAILED, NEW, Finding
-from itscm_check.loader import Document, display_path, load_text
+from itscm_check.loader import display_path, load_text
 from itscm_check.policy.model import SEVERITY_RANK
 
 if TYPE_CHECKING:
+    from itscm_check.cache import ParseCache
     from itscm_check.inventory import Inventory
     from itscm_check.policy.model import Rule
     from itscm_check.report import Report
@@ -66,15 +67,29 @@ def from_report_file(path: Path) -> Baseline:
 
 
 def load_at_ref(ref: str, inventory_paths: Sequence[Path], policy_paths: Sequence[Path],
-                waiver_files: Sequence[Path]) -> tuple[Inventory, list[Rule]]:
-    """The inventory and rules as they are at ``ref``, read from git objects (the working tree is untouched)."""
-    from itscm_check.pipeline import inventory_from_documents  # the pipeline imports this module
+                waiver_files: Sequence[Path], parse_cache: ParseCache | None = None) -> tuple[Inventory, list[Rule]]:
+    """The inventory and rules as they are at ``ref``, read from git objects (the working tree is untouched).
+
+    Inventory files go through the parse cache: most are the same bytes as in the working tree.
+    """
+    from itscm_check.assemble import assemble
+    from itscm_check.cache import check_sources
     from itscm_check.policy.loading import builtin_digests, rules_from_documents
 
     commit, root = _commit(ref)
-    inventory_docs = _documents(commit, root, [*inventory_paths, *waiver_files], ref, set())
-    policy_docs = _documents(commit, root, policy_paths, ref, builtin_digests())
-    return inventory_from_documents(inventory_docs), rules_from_documents(policy_docs)
+    inventory_sources = _sources(commit, root, [*inventory_paths, *waiver_files], ref, set())
+    inventory_docs, errors = check_sources(inventory_sources, "inventory", parse_cache)
+    policy_docs = []
+    for shown, content in _sources(commit, root, policy_paths, ref, builtin_digests()):
+        try:
+            docs, errs = load_text(content.decode("utf-8-sig"), shown)
+        except UnicodeDecodeError:
+            docs, errs = [], [InputError(Location(shown, 0), "file is not UTF-8 text", "save the file as UTF-8")]
+        policy_docs += docs
+        errors += errs
+    if errors:
+        raise InputErrors(errors)
+    return assemble(inventory_docs), rules_from_documents(policy_docs)
 
 
 def _commit(ref: str):  # noqa: ANN202 - a git.Commit; gitpython is imported only when a baseline is asked for
@@ -98,11 +113,10 @@ def _commit(ref: str):  # noqa: ANN202 - a git.Commit; gitpython is imported onl
         raise InputErrors([InputError(where, f"cannot resolve '{ref}': {why}", _FETCH_HINT)]) from None
 
 
-def _documents(commit, root: Path, paths: Sequence[Path], ref: str,  # noqa: ANN001 - a git.Commit
-               skip: set[str]) -> list[Document]:
-    """Documents of the YAML files under ``paths`` at ``commit``, less those whose content digest is in ``skip``."""
-    documents: list[Document] = []
-    errors: list[InputError] = []
+def _sources(commit, root: Path, paths: Sequence[Path], ref: str,  # noqa: ANN001 - a git.Commit
+             skip: set[str]) -> list[tuple[str, bytes]]:
+    """Shown path and content of the YAML files under ``paths`` at ``commit``, less those whose digest is in ``skip``."""
+    sources: list[tuple[str, bytes]] = []
     for path in paths:
         try:
             relative = PurePosixPath(Path(path).resolve().relative_to(root.resolve()).as_posix())
@@ -120,12 +134,6 @@ def _documents(commit, root: Path, paths: Sequence[Path], ref: str,  # noqa: ANN
             if blob is not item and (not blob.path.endswith((".yaml", ".yml")) or any(p.startswith(".") for p in parts)):
                 continue
             data = blob.data_stream.read()
-            if hashlib.sha256(data).hexdigest() in skip:
-                continue
-            shown = f"{display_path(root / blob.path)}@{ref}"
-            docs, errs = load_text(data.decode("utf-8-sig"), shown)
-            documents += docs
-            errors += errs
-    if errors:
-        raise InputErrors(errors)
-    return documents
+            if hashlib.sha256(data).hexdigest() not in skip:
+                sources.append((f"{display_path(root / blob.path)}@{ref}", data))
+    return sources

@@ -106,15 +106,11 @@ class CheckedFiles:
 
 
 def load_checked(paths: Iterable[Path], schema: str, parse_cache: ParseCache | None) -> CheckedFiles:
-    """Parse and validate every file against ``schema``, through the cache when there is one.
-
-    Files the cache does not have are parsed in worker processes when there is enough of them.
-    """
+    """Parse and validate every file against ``schema``, through the cache when there is one."""
     errors: list[InputError] = []
     digests: dict[Path, bytes] = {}
-    found: dict[int, tuple[list[Document], list[InputError]]] = {}
-    missing: list[tuple[int, str, bytes, str]] = []  # index, shown path, content, cache key
-    for index, path in enumerate(paths):
+    sources: list[tuple[str, bytes]] = []
+    for path in paths:
         shown = display_path(path)
         try:
             content = path.read_bytes()
@@ -122,6 +118,20 @@ def load_checked(paths: Iterable[Path], schema: str, parse_cache: ParseCache | N
             errors.append(InputError(Location(shown, 0), f"cannot read file: {exc.strerror}"))
             continue
         digests[path] = hashlib.sha256(content).digest()
+        sources.append((shown, content))
+    documents, found_errors = check_sources(sources, schema, parse_cache)
+    return CheckedFiles(documents, errors + found_errors, digests)
+
+
+def check_sources(sources: list[tuple[str, bytes]], schema: str,
+                  parse_cache: ParseCache | None) -> tuple[list[Document], list[InputError]]:
+    """Parse and validate each (shown path, content) pair, in order, through the cache when there is one.
+
+    What the cache does not have is parsed in worker processes when there is enough of it.
+    """
+    found: dict[int, tuple[list[Document], list[InputError]]] = {}
+    missing: list[tuple[int, str, bytes, str]] = []  # index, shown path, content, cache key
+    for index, (shown, content) in enumerate(sources):
         key = _key(content, schema) if parse_cache is not None else ""
         stored = parse_cache.get(key) if parse_cache is not None else None
         hit = _decode(stored, shown) if stored is not None else None
@@ -146,10 +156,11 @@ def load_checked(paths: Iterable[Path], schema: str, parse_cache: ParseCache | N
             if parse_cache is not None:
                 parse_cache.put(key, _encode(*found[index]))
     documents: list[Document] = []
+    errors: list[InputError] = []
     for index in sorted(found):
         documents += found[index][0]
         errors += found[index][1]
-    return CheckedFiles(documents, errors, digests)
+    return documents, errors
 
 
 # Below this many bytes to parse, starting workers costs more than it saves.

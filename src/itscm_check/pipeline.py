@@ -19,7 +19,6 @@ from itscm_check.policy.loading import load_rules, policy_files
 from itscm_check.policy.model import Rule
 from itscm_check.provenance import Provenance, digest, git_state
 from itscm_check.report import Report, build_report
-from itscm_check.schema import validate
 from itscm_check.waivers import apply_waivers
 
 
@@ -51,14 +50,6 @@ def _read_inventory(paths: Sequence[Path], waiver_files: Sequence[Path],
         raise InputErrors(errors)
     content_digests = {**inventory.content_digests, **waivers.content_digests}
     return assemble(inventory.documents + waivers.documents), digest([*files, *waiver_files], content_digests)
-
-
-def inventory_from_documents(documents: Sequence[Document]) -> Inventory:
-    """Validate every document and assemble them, or raise InputErrors with every problem."""
-    found = [error for document in documents for error in validate(document, "inventory")]
-    if found:
-        raise InputErrors(found)
-    return assemble(list(documents))
 
 
 def only_waivers(document: Document) -> list[InputError]:
@@ -108,7 +99,8 @@ def run_check(inventory_paths: Sequence[Path], policy_paths: Sequence[Path], as_
     findings, results = findings_of(inventory, rules, as_of, root, max_waiver_days)
     baseline = None
     if baseline_ref is not None:
-        base_inventory, base_rules = load_at_ref(baseline_ref, inventory_paths, policy_paths, waiver_files)
+        base_inventory, base_rules = load_at_ref(baseline_ref, inventory_paths, policy_paths, waiver_files,
+                                                 parse_cache)
         base_findings, _ = findings_of(base_inventory, base_rules, as_of, root, max_waiver_days)
         baseline = Baseline(f"git ref {baseline_ref}", tuple(base_findings))
     elif baseline_report is not None:
