@@ -141,7 +141,7 @@ def check_sources(sources: list[tuple[str, bytes]], schema: str,
             found[index] = hit
     if parse_cache is not None:
         parse_cache.hits, parse_cache.misses = parse_cache.hits + len(found), parse_cache.misses + len(missing)
-    workers = _workers(sum(len(content) for _, _, content, _ in missing))
+    workers = min(len(missing), _workers(sum(len(content) for _, _, content, _ in missing)))
     if workers > 1:
         payloads = _check_in_workers([(content, shown, schema) for _, shown, content, _ in missing], workers)
         for (index, shown, _, key), payload in zip(missing, payloads):
