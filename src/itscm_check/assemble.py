@@ -8,41 +8,56 @@ from typing import Any
 
 from itscm_check import inventory as m
 from itscm_check.errors import InputError, InputErrors, Location
-from itscm_check.loader import DocPath, Document
+from itscm_check.loader import DocPath, Document, LineTree, step_line, step_tree
 from itscm_check.values import Duration, parse_date, parse_duration
 
 _KINDS = ("teams", "sites", "vendors", "services", "waivers")
 
 
 class _Record:
-    """Reads one mapping of a document, parsing typed values and remembering every date."""
+    """Reads one mapping of a document, parsing typed values and remembering every date.
+
+    It keeps its own line and LineTree, so the line of a field is one step away.
+    """
 
     def __init__(self, doc: Document, where: DocPath, data: dict[str, Any], dates: list[m.DatedField],
-                 label: str = "") -> None:
+                 label: str = "", node: tuple[int, LineTree | None] | None = None) -> None:
         self.doc, self.where, self.data, self.dates, self.label = doc, where, data, dates, label
+        self.line, self.tree = node if node is not None else doc.node(where)
 
     @property
     def location(self) -> Location:
-        return self.doc.location(self.where)
+        return Location(self.doc.path, self.line)
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.data.get(key, default)
 
+    def _node(self, key: str) -> tuple[int, LineTree | None]:
+        line = step_line(self.tree, key) if self.tree is not None else None
+        return (self.line, None) if line is None else (line, step_tree(self.tree, key))  # type: ignore[arg-type]
+
     def child(self, key: str, label: str = "") -> _Record | None:
         value = self.data.get(key)
-        return _Record(self.doc, self.where + (key,), value, self.dates, label) if value is not None else None
+        if value is None:
+            return None
+        return _Record(self.doc, self.where + (key,), value, self.dates, label, self._node(key))
 
     def children(self, key: str, label: Callable[[dict[str, Any], int], str] = lambda d, i: str(i)) -> list[_Record]:
         prefix = f"{self.label}." if self.label else ""
-        return [_Record(self.doc, self.where + (key, i), item, self.dates, f"{prefix}{key}[{label(item, i)}]")
-                for i, item in enumerate(self.data.get(key) or ())]
+        line, tree = self._node(key)
+        records = []
+        for i, item in enumerate(self.data.get(key) or ()):
+            node = (step_line(tree, i) or line, step_tree(tree, i)) if tree is not None else (line, None)
+            records.append(_Record(self.doc, self.where + (key, i), item, self.dates,
+                                   f"{prefix}{key}[{label(item, i)}]", node))
+        return records
 
     def date(self, key: str) -> dt.date | None:
         if self.data.get(key) is None:
             return None
         value = parse_date(self.data[key])
         name = f"{self.label}.{key}" if self.label else key
-        self.dates.append(m.DatedField(name, value, self.doc.location(self.where + (key,))))
+        self.dates.append(m.DatedField(name, value, Location(self.doc.path, self._node(key)[0])))
         return value
 
     def duration(self, key: str) -> Duration | None:

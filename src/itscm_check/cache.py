@@ -16,7 +16,7 @@ import marshal
 import os
 import sys
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -109,21 +109,23 @@ def load_checked(paths: Iterable[Path], schema: str, parse_cache: ParseCache | N
     """Parse and validate every file against ``schema``, through the cache when there is one."""
     errors: list[InputError] = []
     digests: dict[Path, bytes] = {}
-    sources: list[tuple[str, bytes]] = []
-    for path in paths:
-        shown = display_path(path)
-        try:
-            content = path.read_bytes()
-        except OSError as exc:
-            errors.append(InputError(Location(shown, 0), f"cannot read file: {exc.strerror}"))
-            continue
-        digests[path] = hashlib.sha256(content).digest()
-        sources.append((shown, content))
-    documents, found_errors = check_sources(sources, schema, parse_cache)
+
+    def sources() -> Iterator[tuple[str, bytes]]:  # one at a time: a cached file's bytes are dropped at once
+        for path in paths:
+            shown = display_path(path)
+            try:
+                content = path.read_bytes()
+            except OSError as exc:
+                errors.append(InputError(Location(shown, 0), f"cannot read file: {exc.strerror}"))
+                continue
+            digests[path] = hashlib.sha256(content).digest()
+            yield shown, content
+
+    documents, found_errors = check_sources(sources(), schema, parse_cache)
     return CheckedFiles(documents, errors + found_errors, digests)
 
 
-def check_sources(sources: list[tuple[str, bytes]], schema: str,
+def check_sources(sources: Iterable[tuple[str, bytes]], schema: str,
                   parse_cache: ParseCache | None) -> tuple[list[Document], list[InputError]]:
     """Parse and validate each (shown path, content) pair, in order, through the cache when there is one.
 
@@ -174,8 +176,9 @@ def _workers(pending_bytes: int) -> int:
     return min(len(os.sched_getaffinity(0)), 1 + pending_bytes // _PARALLEL_BYTES)
 
 
-def _check_in_workers(jobs: list[tuple[bytes, str, str]], workers: int) -> list[bytes]:
-    """The encoded result of each job, in order; chunks of about equal size keep every worker busy."""
+def _check_in_workers(jobs: list[tuple[bytes, str, str]], workers: int) -> Iterator[bytes]:
+    """The encoded result of each job, in order, as the workers finish them; chunks of about equal
+    size keep every worker busy while this process decodes what is done."""
     import multiprocessing
 
     chunks: list[list[tuple[bytes, str, str]]] = []
@@ -188,7 +191,8 @@ def _check_in_workers(jobs: list[tuple[bytes, str, str]], workers: int) -> list[
         chunks[-1].append(job)
         size += len(job[0])
     with multiprocessing.get_context("fork").Pool(workers) as pool:
-        return [payload for chunk in pool.map(_check_chunk, chunks) for payload in chunk]
+        for payloads in pool.imap(_check_chunk, chunks):
+            yield from payloads
 
 
 def _check_chunk(jobs: list[tuple[bytes, str, str]]) -> list[bytes]:
@@ -220,7 +224,7 @@ def _encode(documents: list[Document], errors: list[InputError]) -> bytes:
         data = document.data
         for where in document.timestamps:  # marshal takes plain str only: store them as such
             data = _retype(data, where, str)
-        stored_documents.append((data, document.positions, document.timestamps))
+        stored_documents.append((data, document.lines, document.timestamps))
     stored_errors = [(e.location.line, e.message, e.hint) for e in errors]
     try:
         return marshal.dumps((stored_documents, stored_errors), _MARSHAL_VERSION)
@@ -235,12 +239,12 @@ def _decode(payload: bytes, shown: str) -> tuple[list[Document], list[InputError
     try:
         stored_documents, stored_errors = marshal.loads(payload)
         documents = []
-        for data, positions, timestamps in stored_documents:
-            if not isinstance(positions, dict) or not isinstance(timestamps, tuple):
+        for data, lines, timestamps in stored_documents:
+            if not isinstance(lines, tuple) or len(lines) != 4 or not isinstance(timestamps, tuple):
                 return None
             for where in timestamps:
                 data = _retype(data, where, YamlTimestamp)
-            documents.append(Document(shown, data, positions, timestamps))
+            documents.append(Document(shown, data, lines, timestamps))
         errors = [InputError(Location(shown, line), message, hint) for line, message, hint in stored_errors]
     except (ValueError, TypeError, EOFError, KeyError, IndexError):
         return None  # not marshal data of this shape: a foreign or damaged entry

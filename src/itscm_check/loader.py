@@ -1,13 +1,15 @@
-"""Safe YAML loading: every file of an inventory or policy tree, with positions in a side table.
+"""Safe YAML loading: every file of an inventory or policy tree, with the line of every key and item.
 
 Parsing goes through this module only, so a faster parser can replace it without touching the
-rest. Lines are kept in ``Document.positions`` keyed by the path inside the document
-(``("services", 3, "objectives", "rto")``), never injected into the data.
+rest. Lines are kept in ``Document.lines``, a tree beside the data that ``Document.line`` reads
+with the path inside the document (``("services", 3, "objectives", "rto")``); they are never
+injected into the data.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +52,17 @@ _MAX_DEPTH = 64
 # aliases are fine for sharing a contact block, not for a "billion laughs" bomb.
 _NODES_PER_BYTE = 2
 _NODE_FLOOR = 10_000
+# Keys and short values (ids, types, results, team and site refs) repeat thousands of times in a
+# large inventory: one shared copy of each halves the memory the loaded documents take.
+_INTERN_MAX = 64
+
+
+# Lines of a mapping or list, nested like the data: (its own line, whether it is a list, the line
+# of each item (a list) or ``(key, line, key, line, ...)`` (a mapping), and the same pairing for
+# the items or keys that are mappings or lists themselves, or None when there are none). Flat
+# tuples take a fraction of the memory of a table keyed by full paths, which mattered at
+# 100,000 services.
+LineTree = tuple[int, bool, tuple[Any, ...], "tuple[Any, ...] | None"]
 
 
 @dataclass(frozen=True)
@@ -58,20 +71,54 @@ class Document:
 
     path: str
     data: Any
-    positions: dict[DocPath, int] = field(repr=False)
+    lines: LineTree = field(repr=False)
     # Where the data holds a YamlTimestamp: what the parse cache must restore after storing plain text.
     timestamps: tuple[DocPath, ...] = field(default=(), repr=False)
 
     def line(self, where: DocPath) -> int:
         """Line of ``where``, or of its nearest ancestor that has one."""
-        while where:
-            if where in self.positions:
-                return self.positions[where]
-            where = where[:-1]
-        return self.positions.get((), 1)
+        return self.node(where)[0]
+
+    def node(self, where: DocPath) -> tuple[int, LineTree | None]:
+        """Line of ``where`` (or of its nearest ancestor) and its LineTree (None for a scalar or a miss)."""
+        line, tree = self.lines[0], self.lines
+        for step in where:
+            if tree is None:
+                break
+            found = step_line(tree, step)
+            if found is None:
+                return line, None
+            line, tree = found, step_tree(tree, step)
+        return line, tree
 
     def location(self, where: DocPath = ()) -> Location:
         return Location(self.path, self.line(where))
+
+
+def step_line(tree: LineTree, step: Any) -> int | None:
+    """Line of the item or key ``step`` of the list or mapping ``tree``, or None when it has none."""
+    _, is_list, lines, _ = tree
+    if is_list:
+        return lines[step] if type(step) is int and 0 <= step < len(lines) else None
+    if type(step) is not str:
+        return None
+    try:
+        return lines[lines.index(step) + 1]
+    except ValueError:
+        return None
+
+
+def step_tree(tree: LineTree, step: Any) -> LineTree | None:
+    """LineTree of the item or key ``step`` of ``tree``, when it is a mapping or list itself."""
+    children = tree[3]
+    if children is None:
+        return None
+    if tree[1]:
+        return children[step]
+    try:
+        return children[children.index(step) + 1]
+    except ValueError:
+        return None
 
 
 def display_path(path: Path) -> str:
@@ -152,7 +199,8 @@ def load_text(text: str, shown: str) -> tuple[list[Document], list[InputError]]:
             data = builder.build(node, (), frozenset(), 0)
             errors.extend(builder.errors)
             if data is not None and not builder.errors:
-                documents.append(Document(shown, data, builder.positions, tuple(builder.timestamps)))
+                lines = builder.tree or (node.start_mark.line + 1, False, (), None)  # a scalar document
+                documents.append(Document(shown, data, lines, tuple(builder.timestamps)))
     except RecursionError:
         errors.append(InputError(Location(shown, 0), "nesting too deep", "flatten the structure"))
     except _TooBig as exc:
@@ -182,18 +230,24 @@ class _Builder:
         self.loader = loader
         self.shown = shown
         self.budget = budget
-        self.positions: dict[DocPath, int] = {}
+        self.numbers: dict[int, int] = {}  # one int object per line number, shared by every key on it
+        self.tree: LineTree | None = None  # of the mapping or list build() returned last; None for a scalar
         self.timestamps: list[DocPath] = []
         self.errors: list[InputError] = []
 
     def error(self, node: yaml.Node, message: str, hint: str = "") -> None:
         self.errors.append(InputError(Location(self.shown, node.start_mark.line + 1), message, hint))
 
+    def line(self, node: yaml.Node) -> int:
+        number = node.start_mark.line + 1
+        return self.numbers.setdefault(number, number)
+
     def build(self, node: yaml.Node, where: DocPath, ancestors: frozenset[int], depth: int) -> Any:
+        """The data of ``node``; its LineTree is left in ``self.tree``."""
+        self.tree = None
         self.budget -= 1
         if self.budget < 0:
             raise _TooBig("document expands to too many nodes (an alias bomb?)", node.start_mark.line + 1)
-        self.positions.setdefault(where, node.start_mark.line + 1)
         if isinstance(node, yaml.ScalarNode):
             value = self.scalar(node)
             if type(value) is YamlTimestamp:
@@ -207,16 +261,31 @@ class _Builder:
             if node.tag != _SEQ:
                 self.error(node, f"unsupported tag {node.tag!r}", "remove the tag; only plain YAML is accepted")
                 return None
-            return [self.build(item, where + (i,), inner, depth + 1) for i, item in enumerate(node.value)]
+            return self.sequence(node, where, inner, depth)
         if node.tag != _MAP:
             self.error(node, f"unsupported tag {node.tag!r}", "remove the tag; only plain YAML is accepted")
             return None
         assert isinstance(node, yaml.MappingNode)
         return self.mapping(node, where, inner, depth)
 
+    def line(self, node: yaml.Node) -> int:
+        number = node.start_mark.line + 1
+        return self.numbers.setdefault(number, number)
+
+    def sequence(self, node: yaml.SequenceNode, where: DocPath, ancestors: frozenset[int], depth: int) -> list:
+        items, trees = [], []
+        for i, item in enumerate(node.value):
+            items.append(self.build(item, where + (i,), ancestors, depth + 1))
+            trees.append(self.tree)
+        has_trees = any(tree is not None for tree in trees)
+        self.tree = (self.line(node), True, tuple(self.line(item) for item in node.value),
+                     tuple(trees) if has_trees else None)
+        return items
+
     def scalar(self, node: yaml.ScalarNode) -> Any:
         if node.tag == _STR:  # nine scalars in ten: skip the constructor's bookkeeping
-            return node.value
+            value = node.value
+            return sys.intern(value) if len(value) <= _INTERN_MAX else value
         if node.tag == _TIMESTAMP:
             # Dates stay text (as in JSON, and as JSON Schema sees them); values.parse_date reads them.
             return YamlTimestamp(node.value)
@@ -227,6 +296,8 @@ class _Builder:
             return None
 
     def mapping(self, node: yaml.MappingNode, where: DocPath, ancestors: frozenset[int], depth: int) -> dict:
+        key_lines: dict[Any, int] = {}
+        children: dict[Any, LineTree] = {}
         own = {id(key_node) for key_node, _ in node.value}
         self.loader.flatten_mapping(node)  # resolves << merge keys, which own keys may override
         result: dict[Any, Any] = {}
@@ -237,15 +308,21 @@ class _Builder:
                 continue
             key = self.scalar(key_node)
             if type(key) is not str:
-                key = key_node.value  # `yes:`, `1:` or a date as a key means the text the user wrote
-            line, mine = key_node.start_mark.line + 1, id(key_node) in own
+                key = sys.intern(key_node.value)  # `yes:`, `1:` or a date as a key means the text the user wrote
+            line, mine = self.line(key_node), id(key_node) in own
             if key in seen and mine and seen[key][1]:
                 self.error(key_node, f"duplicate key '{key}' (first defined on line {seen[key][0]})",
                            "remove one of them; YAML would silently keep only the last")
                 continue
             seen[key] = (line, mine)
-            self.positions[where + (key,)] = line
+            key_lines[key] = line
             value = self.build(value_node, where + (key,), ancestors, depth + 1)
+            if self.tree is not None:
+                children[key] = self.tree
+            else:
+                children.pop(key, None)  # an own key overriding a merged mapping or list
             if value is not None or value_node.tag != _NULL:
                 result[key] = value
+        self.tree = (self.line(node), False, tuple(item for pair in key_lines.items() for item in pair),
+                     tuple(item for pair in children.items() for item in pair) or None)
         return result
