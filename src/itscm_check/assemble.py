@@ -23,7 +23,7 @@ class _Record:
     def __init__(self, doc: Document, where: DocPath, data: dict[str, Any], dates: list[m.DatedField],
                  label: str = "", node: tuple[int, LineTree | None] | None = None) -> None:
         self.doc, self.where, self.data, self.dates, self.label = doc, where, data, dates, label
-        self.line, self.tree = node if node is not None else doc.node(where)
+        self.line, self.tree = node if node is not None else doc.node(where)  # the line is the file's
 
     @property
     def location(self) -> Location:
@@ -33,8 +33,14 @@ class _Record:
         return self.data.get(key, default)
 
     def _node(self, key: str) -> tuple[int, LineTree | None]:
-        line = step_line(self.tree, key) if self.tree is not None else None
-        return (self.line, None) if line is None else (line, step_tree(self.tree, key))  # type: ignore[arg-type]
+        return self._step(self.tree, key, self.line)
+
+    def _step(self, tree: LineTree | None, step: Any, line: int) -> tuple[int, LineTree | None]:
+        """The file line and LineTree of ``step`` below ``tree``, or ``line`` when it has none."""
+        found = step_line(tree, step) if tree is not None else None
+        if found is None:
+            return line, None
+        return found + self.doc.line_offset, step_tree(tree, step)  # type: ignore[arg-type]
 
     def child(self, key: str, label: str = "") -> _Record | None:
         value = self.data.get(key)
@@ -45,12 +51,9 @@ class _Record:
     def children(self, key: str, label: Callable[[dict[str, Any], int], str] = lambda d, i: str(i)) -> list[_Record]:
         prefix = f"{self.label}." if self.label else ""
         line, tree = self._node(key)
-        records = []
-        for i, item in enumerate(self.data.get(key) or ()):
-            node = (step_line(tree, i) or line, step_tree(tree, i)) if tree is not None else (line, None)
-            records.append(_Record(self.doc, self.where + (key, i), item, self.dates,
-                                   f"{prefix}{key}[{label(item, i)}]", node))
-        return records
+        return [_Record(self.doc, self.where + (key, i), item, self.dates, f"{prefix}{key}[{label(item, i)}]",
+                        self._step(tree, i, line))
+                for i, item in enumerate(self.data.get(key) or ())]
 
     def date(self, key: str) -> dt.date | None:
         if self.data.get(key) is None:

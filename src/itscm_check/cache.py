@@ -17,7 +17,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -25,7 +25,7 @@ from typing import Any
 
 from itscm_check import __version__
 from itscm_check.errors import InputError, Location
-from itscm_check.loader import Document, display_path, load_text
+from itscm_check.loader import Document, display_path, load_text, split_documents
 from itscm_check.schema import validate
 from itscm_check.values import YamlTimestamp
 
@@ -129,11 +129,16 @@ def check_sources(sources: Iterable[tuple[str, bytes]], schema: str,
                   parse_cache: ParseCache | None) -> tuple[list[Document], list[InputError]]:
     """Parse and validate each (shown path, content) pair, in order, through the cache when there is one.
 
-    What the cache does not have is parsed in worker processes when there is enough of it.
+    The unit of work is a part of a file (split_documents): one document of a multi-document file
+    is parsed again when it changes, not the whole file. What the cache does not have is parsed in
+    worker processes when there is enough of it.
     """
     found: dict[int, tuple[list[Document], list[InputError]]] = {}
     missing: list[tuple[int, str, bytes, str]] = []  # index, shown path, content, cache key
-    for index, (shown, content) in enumerate(sources):
+    offsets: list[int] = []  # each part's first line in its file: entries hold lines within the part
+    parts = ((shown, offset, part) for shown, content in sources for offset, part in split_documents(content))
+    for index, (shown, offset, content) in enumerate(parts):
+        offsets.append(offset)
         key = _key(content, schema) if parse_cache is not None else ""
         stored = parse_cache.get(key) if parse_cache is not None else None
         hit = _decode(stored, shown) if stored is not None else None
@@ -160,9 +165,20 @@ def check_sources(sources: Iterable[tuple[str, bytes]], schema: str,
     documents: list[Document] = []
     errors: list[InputError] = []
     for index in sorted(found):
-        documents += found[index][0]
-        errors += found[index][1]
+        part_documents, part_errors = found[index]
+        if offsets[index]:
+            part_documents, part_errors = _shifted(part_documents, part_errors, offsets[index])
+        documents += part_documents
+        errors += part_errors
     return documents, errors
+
+
+def _shifted(documents: list[Document], errors: list[InputError],
+             offset: int) -> tuple[list[Document], list[InputError]]:
+    """A part's documents and errors with lines counted from the start of its file (line 0 stays 0)."""
+    return ([replace(document, line_offset=offset) for document in documents],
+            [replace(e, location=Location(e.location.path, e.location.line + offset)) if e.location.line else e
+             for e in errors])
 
 
 # Below this many bytes to parse, starting workers costs more than it saves.

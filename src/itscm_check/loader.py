@@ -9,6 +9,7 @@ injected into the data.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -74,22 +75,25 @@ class Document:
     lines: LineTree = field(repr=False)
     # Where the data holds a YamlTimestamp: what the parse cache must restore after storing plain text.
     timestamps: tuple[DocPath, ...] = field(default=(), repr=False)
+    # Lines in ``lines`` count from the document's part of the file (see split_documents).
+    line_offset: int = 0
 
     def line(self, where: DocPath) -> int:
         """Line of ``where``, or of its nearest ancestor that has one."""
         return self.node(where)[0]
 
     def node(self, where: DocPath) -> tuple[int, LineTree | None]:
-        """Line of ``where`` (or of its nearest ancestor) and its LineTree (None for a scalar or a miss)."""
+        """Line of ``where`` (or of its nearest ancestor) in the file, and its LineTree (None for a
+        scalar or a miss), whose lines count from ``line_offset``."""
         line, tree = self.lines[0], self.lines
         for step in where:
             if tree is None:
                 break
             found = step_line(tree, step)
             if found is None:
-                return line, None
+                return line + self.line_offset, None
             line, tree = found, step_tree(tree, step)
-        return line, tree
+        return line + self.line_offset, tree
 
     def location(self, where: DocPath = ()) -> Location:
         return Location(self.path, self.line(where))
@@ -119,6 +123,31 @@ def step_tree(tree: LineTree, step: Any) -> LineTree | None:
         return children[children.index(step) + 1]
     except ValueError:
         return None
+
+
+# A line that starts a document: "---" at the start of a line, then a blank or the end of the line.
+# The YAML spec forbids such a line inside any scalar, so cutting a stream before it never
+# splits a document.
+_DOCUMENT_START = re.compile(rb"^---(?=[ \t\r\n]|$)", re.MULTILINE)
+
+
+def split_documents(content: bytes) -> list[tuple[int, bytes]]:
+    """A file's bytes cut before each ``---`` line, each part with the number of lines before it.
+
+    Parts parse on their own (and in parallel, and hit the parse cache one by one) to the same
+    documents as the whole stream. A file with directives (``%YAML``) stays whole: a directive
+    belongs to the document after it.
+    """
+    starts = [m.start() for m in _DOCUMENT_START.finditer(content) if m.start() > 0]
+    if not starts or re.search(rb"^%", content, re.MULTILINE):
+        return [(0, content)]
+    parts, line, begin = [], 0, 0
+    for start in [*starts, len(content)]:
+        part = content[begin:start]
+        parts.append((line, part))
+        line += part.count(b"\n")
+        begin = start
+    return parts
 
 
 def display_path(path: Path) -> str:
