@@ -172,3 +172,22 @@ def test_reports_are_byte_identical_cold_warm_and_without_cache(workdir: Path) -
         main([*args, "--output", f"{name}.json", *extra])
         outputs.append((workdir / f"{name}.json").read_bytes())
     assert outputs[0] == outputs[1] == outputs[2]
+
+
+def test_prune_deletes_what_no_run_used_for_a_month(tmp_path: Path) -> None:
+    import os
+    import time
+
+    for name, text in (("used.yaml", VALID), ("old.yaml", VALID.replace("id: api", "id: old"))):
+        (tmp_path / name).write_text(text, encoding="utf-8")
+        _load(tmp_path / name, tmp_path / "cache")
+    orphan = tmp_path / "cache" / ".tmp-killed-run"
+    orphan.write_bytes(b"half an entry")
+    long_ago = time.time() - 40 * 86400
+    for path in [*_entries(tmp_path / "cache"), orphan]:
+        os.utime(path, (long_ago, long_ago))
+    _load(tmp_path / "used.yaml", tmp_path / "cache")  # a hit marks its entry as in use
+    ParseCache(tmp_path / "cache").prune()
+    assert len(_entries(tmp_path / "cache")) == 1 and not orphan.exists()
+    assert _load(tmp_path / "used.yaml", tmp_path / "cache")[2].hits == 1
+    assert (tmp_path / "cache" / ".gitignore").exists()

@@ -14,8 +14,10 @@ from __future__ import annotations
 import hashlib
 import marshal
 import os
+import re
 import sys
 import tempfile
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from functools import cache
@@ -34,6 +36,8 @@ _FORMAT = b"itscm-check parse cache 1\n"
 # What decides an entry's content: a change to any of these is a new tool as far as the cache goes.
 _CODE = ("__init__.py", "cache.py", "loader.py", "schema.py", "values.py", "schemas/inventory.schema.json")
 _MARSHAL_VERSION = 4
+_ENTRY_NAME = re.compile(r"[0-9a-f]{64}")
+PRUNE_AFTER_DAYS = 30
 
 
 @cache
@@ -66,7 +70,28 @@ class ParseCache:
         payload = blob[len(header) + 32:]
         if not blob.startswith(header) or hashlib.sha256(payload).digest() != checksum:
             return None
+        try:
+            os.utime(self.folder / key)  # in use: prune() keeps it
+        except OSError:
+            pass  # a read-only cache still serves
         return payload
+
+    def prune(self, max_age_days: int = PRUNE_AFTER_DAYS) -> None:
+        """Delete entries no run has used for ``max_age_days`` (older versions of files, older tools)."""
+        cutoff = time.time() - max_age_days * 86400
+        try:
+            entries = list(os.scandir(self.folder))
+        except OSError:
+            return
+        for entry in entries:
+            try:
+                stale = _ENTRY_NAME.fullmatch(entry.name) and entry.stat().st_mtime < cutoff
+                # A temporary file an hour old was left by a run that was killed while writing.
+                orphan = entry.name.startswith(".tmp-") and entry.stat().st_mtime < time.time() - 3600
+                if stale or orphan:
+                    os.unlink(entry.path)
+            except OSError:
+                pass  # another run took it first, or the folder is read-only: nothing is lost
 
     def put(self, key: str, payload: bytes) -> None:
         if self.problem is not None:

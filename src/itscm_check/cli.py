@@ -118,7 +118,7 @@ def _check(args: argparse.Namespace) -> int:
                        max_waiver_days=settings.max_waiver_days, warn_expiring_days=settings.warn_expiring_days,
                        baseline_ref=settings.baseline_ref, baseline_report=settings.baseline_report,
                        parse_cache=parse_cache)
-    _cache_warning(parse_cache)
+    _cache_done(parse_cache)
     for output in settings.outputs:
         text = render(output.format, report, color=settings.color and output.path is None)
         if output.path is None:
@@ -135,7 +135,7 @@ def _validate(args: argparse.Namespace) -> int:
     settings = _settings(args)
     parse_cache = _parse_cache(settings)
     inventory, rules, _ = load_inputs(settings.inventory, settings.policies, settings.waivers, parse_cache)
-    _cache_warning(parse_cache)
+    _cache_done(parse_cache)
     print(f"valid: {len(inventory.services)} services, {len(inventory.teams)} teams, {len(inventory.sites)} sites, "
           f"{len(inventory.vendors)} vendors, {len(inventory.waivers)} waivers; {len(rules)} rules")
     return EXIT_OK
@@ -147,9 +147,13 @@ def _parse_cache(settings: Settings) -> ParseCache | None:
     return ParseCache(settings.cache_dir) if settings.cache_dir is not None else None
 
 
-def _cache_warning(parse_cache: ParseCache | None) -> None:
-    if parse_cache is not None and parse_cache.problem is not None:
+def _cache_done(parse_cache: ParseCache | None) -> None:
+    if parse_cache is None:
+        return
+    if parse_cache.problem is not None:
         print(f"itscm-check: warning: {parse_cache.problem}", file=sys.stderr)
+    else:
+        parse_cache.prune()
 
 
 def _rule_list(args: argparse.Namespace) -> list[Rule]:
