@@ -46,16 +46,22 @@ def evaluate(inventory: Inventory, rules: Iterable[Rule], as_of: dt.date, root: 
 
 
 def _declarative(rule: Rule, subjects: Subjects, as_of: dt.date) -> Iterable[Outcome]:
-    assert rule.condition is not None
+    assert rule.condition is not None and rule.test is not None
     envs = {tier: Env(as_of, rule.params_for(tier)) for tier in (1, 2, 3, 4, None)}
     for kind in rule.subjects:
         for subject in subjects.of(kind):
             if not rule.in_tier_scope(subject.tier):
                 continue
             env = envs[subject.tier]
-            if rule.where is not None and rule.where(subject.scope, env) is None:
+            if rule.where_test is not None and not rule.where_test(subject.scope, env):
                 continue
-            yield Outcome(subject, rule.condition(subject.scope, env))
+            if not rule.test(subject.scope, env):
+                yield Outcome(subject, None)
+                continue
+            reasons = rule.condition(subject.scope, env)  # the closures say why
+            if reasons is None:
+                raise RuleError("its compiled test and its condition disagree (a bug in itscm-check)")
+            yield Outcome(subject, reasons)
 
 
 def _named(rule: Rule, subjects: Subjects, as_of: dt.date) -> Iterable[Outcome]:

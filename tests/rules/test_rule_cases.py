@@ -51,3 +51,32 @@ def test_case_files_name_their_rule() -> None:
         assert data["rule"] == rule_id
         names = [c["name"] for c in data["cases"]]
         assert len(names) == len(set(names)), f"{rule_id}: duplicate case names"
+
+
+@pytest.mark.parametrize("case_file", sorted(CASES.glob("*.yaml")), ids=lambda p: p.stem)
+def test_compiled_tests_agree_with_the_conditions(case_file: Path, tmp_path: Path) -> None:
+    """policy.codegen writes each condition out as Python: on every subject of every case, for every
+    rule, it must say yes exactly when the condition's closures give reasons."""
+    from helpers import write_inventory
+    from itscm_check.errors import Location
+    from itscm_check.facts import Index
+    from itscm_check.pipeline import load_inventory
+    from itscm_check.policy.conditions import Env
+    from itscm_check.subjects import Subjects
+
+    checked = 0
+    for case in yaml.safe_load(case_file.read_text(encoding="utf-8"))["cases"]:
+        as_of = parse_date(case["as_of"]) if "as_of" in case else DEFAULT_AS_OF
+        subjects = Subjects(Index(load_inventory([write_inventory(tmp_path, case["inventory"])])), Location("x", 0))
+        for rule in default_rules():
+            if rule.check:
+                continue
+            for kind in rule.subjects:
+                for subject in subjects.of(kind):
+                    env = Env(as_of, rule.params_for(subject.tier))
+                    for test, condition in ((rule.where_test, rule.where), (rule.test, rule.condition)):
+                        if test is not None:
+                            assert test(subject.scope, env) == (condition(subject.scope, env) is not None), \
+                                (rule.id, case["name"], subject.target, subject.key)
+                            checked += 1
+    assert checked

@@ -147,7 +147,7 @@ def _operand(value: Any, where: tuple[Any, ...]) -> Operand:
     return lambda scope, env: value
 
 
-def _coerce(left: Any, right: Any) -> Any:
+def coerce(left: Any, right: Any) -> Any:
     """Read a literal written in the policy as the same kind of value as the inventory's."""
     if isinstance(right, str):
         if isinstance(left, Duration):
@@ -181,9 +181,12 @@ def _compile_leaf(spec: dict[str, Any], keys: set[str], where: tuple[Any, ...]) 
     return _comparison(op, name, path, _operand(arg, at))
 
 
+def is_present(value: Any) -> bool:
+    return value not in (None, "", (), []) and value != {}
+
+
 def _presence(value: Any, wanted: bool, name: str) -> Reasons:
-    present = value not in (None, "", (), []) and value != {}
-    if present == wanted:
+    if is_present(value) == wanted:
         return [f"{name} is set" if wanted else f"no {name}"]
     return None
 
@@ -195,13 +198,13 @@ def _comparison(op: str, name: str, path: tuple[str, ...], operand: Operand) -> 
         if left is None or right is None:
             return None
         if op == "equals":
-            return [f"{name} is {show(left)}"] if left == _coerce(left, right) else None
+            return [f"{name} is {show(left)}"] if left == coerce(left, right) else None
         if op == "in":
             return [f"{name} is {show(left)}"] if left in right else None
         if op == "contains_any":
             return [f"{name} includes {show(left)}"] if set(left) & set(right) else None
         test, words = _COMPARE[op]
-        right = _coerce(left, right)
+        right = coerce(left, right)
         return [f"{name} {show(left)} {words} {show(right)}"] if test(left, right) else None
     return run
 

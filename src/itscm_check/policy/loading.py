@@ -14,6 +14,7 @@ import yaml
 from itscm_check.checks import CHECKS
 from itscm_check.errors import InputError, InputErrors
 from itscm_check.loader import Document, find_yaml_files, load_files
+from itscm_check.policy.codegen import compile_test
 from itscm_check.policy.conditions import ConditionError, compile_condition
 from itscm_check.policy.model import SEVERITIES, TIERS, Rule, SeverityOf
 from itscm_check.schema import dotted, validate
@@ -121,6 +122,8 @@ def _rule(spec: dict[str, Any], doc: Document, where: tuple[Any, ...], pack: str
         params=_by_tier(params), param_text={name: text for name, (_, text) in params.items()},
         where=compile_condition(spec["where"], where + ("where",)) if "where" in spec else None,
         condition=compile_condition(spec["fail_when"], where + ("fail_when",)) if "fail_when" in spec else None,
+        where_test=compile_test(spec["where"], f"{spec['id']} where") if "where" in spec else None,
+        test=compile_test(spec["fail_when"], spec["id"]) if "fail_when" in spec else None,
         check=spec.get("check"), message=spec.get("message"), help_uri=spec.get("help_uri"),
         logic=yaml.safe_dump({k: spec[k] for k in ("where", "fail_when", "check") if k in spec}, sort_keys=False),
         enabled=spec.get("enabled", True), pack=pack, source=doc.location(where),

@@ -8,6 +8,7 @@ from typing import Any
 
 from itscm_check.errors import Location
 from itscm_check.policy.conditions import Condition, Env
+from itscm_check.policy.codegen import Test
 from itscm_check.policy.scope import Scope
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
@@ -35,6 +36,9 @@ class Rule:
     param_text: dict[str, str]
     where: Condition | None = field(repr=False, default=None)
     condition: Condition | None = field(repr=False, default=None)
+    # The same two conditions compiled to Python (policy.codegen): yes or no, fast, for every subject.
+    where_test: Test | None = field(repr=False, default=None)
+    test: Test | None = field(repr=False, default=None)
     check: str | None = None
     message: str | None = None
     help_uri: str | None = None
