@@ -31,13 +31,12 @@ from itscm_check.loader import Document, display_path, load_text, split_document
 from itscm_check.schema import validate
 from itscm_check.values import YamlTimestamp
 
-DEFAULT_FOLDER = Path(".itscm-cache")
 _FORMAT = b"itscm-check parse cache 1\n"
 # What decides an entry's content: a change to any of these is a new tool as far as the cache goes.
 _CODE = ("__init__.py", "cache.py", "loader.py", "schema.py", "values.py", "schemas/inventory.schema.json")
 _MARSHAL_VERSION = 4
 _ENTRY_NAME = re.compile(r"[0-9a-f]{64}")
-PRUNE_AFTER_DAYS = 30
+_PRUNE_AFTER_DAYS = 30
 
 
 @cache
@@ -76,7 +75,7 @@ class ParseCache:
             pass  # a read-only cache still serves
         return payload
 
-    def prune(self, max_age_days: int = PRUNE_AFTER_DAYS) -> None:
+    def prune(self, max_age_days: int = _PRUNE_AFTER_DAYS) -> None:
         """Delete entries no run has used for ``max_age_days`` (older versions of files, older tools)."""
         cutoff = time.time() - max_age_days * 86400
         try:

@@ -267,10 +267,6 @@ class _Builder:
     def error(self, node: yaml.Node, message: str, hint: str = "") -> None:
         self.errors.append(InputError(Location(self.shown, node.start_mark.line + 1), message, hint))
 
-    def line(self, node: yaml.Node) -> int:
-        number = node.start_mark.line + 1
-        return self.numbers.setdefault(number, number)
-
     def build(self, node: yaml.Node, where: DocPath, ancestors: frozenset[int], depth: int) -> Any:
         """The data of ``node``; its LineTree is left in ``self.tree``."""
         self.tree = None
