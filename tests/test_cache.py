@@ -191,3 +191,15 @@ def test_prune_deletes_what_no_run_used_for_a_month(tmp_path: Path) -> None:
     assert len(_entries(tmp_path / "cache")) == 1 and not orphan.exists()
     assert _load(tmp_path / "used.yaml", tmp_path / "cache")[2].hits == 1
     assert (tmp_path / "cache" / ".gitignore").exists()
+
+
+def test_the_fingerprint_covers_the_parser_and_validator_versions(monkeypatch: pytest.MonkeyPatch) -> None:
+    before = cache_module.tool_fingerprint()
+    cache_module.tool_fingerprint.cache_clear()
+    real = cache_module.metadata.version
+    monkeypatch.setattr(cache_module.metadata, "version",
+                        lambda name: "99.0" if name == "pyyaml" else real(name))
+    try:
+        assert cache_module.tool_fingerprint() != before
+    finally:
+        cache_module.tool_fingerprint.cache_clear()

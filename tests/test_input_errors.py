@@ -134,4 +134,7 @@ def test_duration_and_date_forms(tmp_path: Path) -> None:
 def test_deep_nesting_is_an_input_error_not_a_crash(tmp_path: Path) -> None:
     depth = 100_000
     errors = _errors(tmp_path, {"deep.yaml": "a: " + "[" * depth + "]" * depth + "\n"})
-    assert errors == ["deep.yaml:0: nesting too deep (flatten the structure)"]
+    # PyYAML 6.0.4's libyaml stops at its own depth limit (a syntax error on line 1); older ones
+    # reach Python's recursion limit in the composer. Either way: one input error, no crash.
+    assert errors in (["deep.yaml:0: nesting too deep (flatten the structure)"],
+                      ["deep.yaml:1: YAML syntax error: exceeded maximum nesting depth"])

@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from functools import cache
-from importlib import resources
+from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
 
@@ -39,10 +39,15 @@ _ENTRY_NAME = re.compile(r"[0-9a-f]{64}")
 _PRUNE_AFTER_DAYS = 30
 
 
+# The libraries whose behaviour is part of an entry: the YAML parser and the two validators.
+_LIBRARIES = ("pyyaml", "fastjsonschema", "jsonschema")
+
+
 @cache
 def tool_fingerprint() -> bytes:
-    """The tool version, the Python that writes marshal data, and the code that reads a file."""
-    total = hashlib.sha256(f"{__version__}\0{sys.version}\0".encode())
+    """The tool version, the Python that writes marshal data, the libraries and the code that read a file."""
+    libraries = "\0".join(f"{name} {metadata.version(name)}" for name in _LIBRARIES)
+    total = hashlib.sha256(f"{__version__}\0{sys.version}\0{libraries}\0".encode())
     package = resources.files("itscm_check")
     for name in _CODE:
         total.update(package.joinpath(name).read_bytes())
