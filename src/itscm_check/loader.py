@@ -21,6 +21,22 @@ import yaml
 from itscm_check.errors import InputError, Location
 from itscm_check.values import YamlTimestamp
 
+_RESOLVED: dict[str, str] = {}
+
+
+class _Resolver(yaml.resolver.Resolver):
+    """PyYAML's resolver, once per distinct short plain scalar: keys, enum values and dates repeat
+    thousands of times, and the regular expressions cost more than a lookup."""
+
+    def resolve(self, kind: type, value: Any, implicit: tuple[bool, bool]) -> str:
+        if kind is yaml.ScalarNode and implicit[0] and len(value) <= 20:
+            tag = _RESOLVED.get(value)
+            if tag is None:
+                tag = _RESOLVED[value] = super().resolve(kind, value, implicit)
+            return tag
+        return super().resolve(kind, value, implicit)
+
+
 try:  # libyaml's C parser is several times faster; PyYAML without it still works.
     from yaml._yaml import CParser
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
@@ -29,7 +45,7 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was built
 else:
 
     class _Loader(CParser, yaml.composer.Composer, yaml.constructor.SafeConstructor,  # type: ignore[no-redef]
-                  yaml.resolver.Resolver):
+                  _Resolver):
         """libyaml's parser with PyYAML's composer, for input that might nest deeply: libyaml's
         own composer recurses in C and crashes at some 100,000 levels, where Python's raises
         RecursionError."""
@@ -41,15 +57,15 @@ else:
             CParser.__init__(self, stream)
             yaml.composer.Composer.__init__(self)
             yaml.constructor.SafeConstructor.__init__(self)
-            yaml.resolver.Resolver.__init__(self)
+            _Resolver.__init__(self)
 
-    class _CLoader(CParser, yaml.constructor.SafeConstructor, yaml.resolver.Resolver):  # type: ignore[no-redef]
+    class _CLoader(CParser, yaml.constructor.SafeConstructor, _Resolver):  # type: ignore[no-redef]
         """libyaml's parser and composer: a quarter faster, for input that cannot nest deeply."""
 
         def __init__(self, stream: str) -> None:
             CParser.__init__(self, stream)
             yaml.constructor.SafeConstructor.__init__(self)
-            yaml.resolver.Resolver.__init__(self)
+            _Resolver.__init__(self)
 
 
 def _shallow(text: str) -> bool:
