@@ -13,6 +13,7 @@ import re
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,9 @@ import yaml
 from itscm_check.errors import InputError, Location
 from itscm_check.values import YamlTimestamp
 
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
+_STR = "tag:yaml.org,2002:str"
 _RESOLVED: dict[str, str] = {}
 
 
@@ -29,12 +33,17 @@ class _Resolver(yaml.resolver.Resolver):
     thousands of times, and the regular expressions cost more than a lookup."""
 
     def resolve(self, kind: type, value: Any, implicit: tuple[bool, bool]) -> str:
-        if kind is yaml.ScalarNode and implicit[0] and len(value) <= 20:
-            tag = _RESOLVED.get(value)
-            if tag is None:
-                tag = _RESOLVED[value] = super().resolve(kind, value, implicit)
-            return tag
-        return super().resolve(kind, value, implicit)
+        # No path resolvers are registered, so a quoted scalar, a list or a mapping has its default tag.
+        if kind is not yaml.ScalarNode:
+            return _SEQ if kind is yaml.SequenceNode else _MAP
+        if not implicit[0]:
+            return _STR
+        tag = _RESOLVED.get(value)
+        if tag is None:
+            tag = super().resolve(kind, value, implicit)
+            if len(value) <= 20:
+                _RESOLVED[value] = tag
+        return tag
 
 
 try:  # libyaml's C parser is several times faster; PyYAML without it still works.
@@ -80,11 +89,9 @@ def _shallow(text: str) -> bool:
 
 DocPath = tuple[Any, ...]
 
-_MAP = "tag:yaml.org,2002:map"
-_SEQ = "tag:yaml.org,2002:seq"
 _NULL = "tag:yaml.org,2002:null"
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
-_STR = "tag:yaml.org,2002:str"
+_MERGE_TAGS = frozenset(("tag:yaml.org,2002:merge", "tag:yaml.org,2002:value"))  # what flatten_mapping rewrites
 _MAX_DEPTH = 64
 # A document may not expand to more nodes than this many per byte of its file (plus a floor):
 # aliases are fine for sharing a contact block, not for a "billion laughs" bomb.
@@ -360,8 +367,10 @@ class _Builder:
     def mapping(self, node: yaml.MappingNode, where: DocPath, ancestors: frozenset[int], depth: int) -> dict:
         key_lines: dict[Any, int] = {}
         children: dict[Any, LineTree] = {}
-        own = {id(key_node) for key_node, _ in node.value}
-        self.loader.flatten_mapping(node)  # resolves << merge keys, which own keys may override
+        own: set[int] | None = None  # without << merge keys, every key is the mapping's own
+        if not _MERGE_TAGS.isdisjoint([key_node.tag for key_node, _ in node.value]):
+            own = {id(key_node) for key_node, _ in node.value}
+            self.loader.flatten_mapping(node)  # resolves << merge keys, which own keys may override
         result: dict[Any, Any] = {}
         seen: dict[Any, tuple[int, bool]] = {}
         for key_node, value_node in node.value:
@@ -371,7 +380,7 @@ class _Builder:
             key = self.scalar(key_node)
             if type(key) is not str:
                 key = sys.intern(key_node.value)  # `yes:`, `1:` or a date as a key means the text the user wrote
-            line, mine = self.line(key_node), id(key_node) in own
+            line, mine = self.line(key_node), own is None or id(key_node) in own
             if key in seen and mine and seen[key][1]:
                 self.error(key_node, f"duplicate key '{key}' (first defined on line {seen[key][0]})",
                            "remove one of them; YAML would silently keep only the last")
@@ -385,6 +394,6 @@ class _Builder:
                 children.pop(key, None)  # an own key overriding a merged mapping or list
             if value is not None or value_node.tag != _NULL:
                 result[key] = value
-        self.tree = (self.line(node), False, tuple(item for pair in key_lines.items() for item in pair),
-                     tuple(item for pair in children.items() for item in pair) or None)
+        self.tree = (self.line(node), False, tuple(chain.from_iterable(key_lines.items())),
+                     tuple(chain.from_iterable(children.items())) or None)
         return result
