@@ -79,6 +79,16 @@ def test_exit_2_on_a_malformed_policy(workdir: Path, capsys: pytest.CaptureFixtu
     assert "extra.yaml:8: " in capsys.readouterr().err
 
 
+def test_exit_2_when_the_report_cannot_be_written(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_inventory(workdir, CLEAN, "inv.yaml")
+    (workdir / "taken").write_text("a file, not a folder\n")
+
+    assert _run("--inventory", "inv.yaml", "--format", "json", "--output", "taken/report.json") == 2
+    err = capsys.readouterr().err
+    assert "cannot write the report to taken/report.json" in err
+    assert "Traceback" not in err
+
+
 def test_json_report_shape(workdir: Path) -> None:
     write_inventory(workdir, FAILING, "inv.yaml")
     _run("--inventory", "inv.yaml", "--format", "json", "--output", "out/report.json")

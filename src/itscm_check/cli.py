@@ -124,8 +124,13 @@ def _check(args: argparse.Namespace) -> int:
         if output.path is None:
             sys.stdout.write(text)
         else:
-            output.path.parent.mkdir(parents=True, exist_ok=True)
-            output.path.write_text(text, encoding="utf-8")
+            try:
+                output.path.parent.mkdir(parents=True, exist_ok=True)
+                output.path.write_text(text, encoding="utf-8")
+            except OSError as exc:
+                print(f"itscm-check: cannot write the report to {output.path}: {exc.strerror or exc} "
+                      f"(give --output a file in a folder you can write to)", file=sys.stderr)
+                return EXIT_INPUT
     return EXIT_FINDINGS if exit_code(report) else EXIT_OK
 
 
