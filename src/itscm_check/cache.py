@@ -28,6 +28,7 @@ from typing import Any
 from itscm_check import __version__
 from itscm_check.errors import InputError, Location
 from itscm_check.loader import Document, display_path, load_text, split_documents
+from itscm_check.parallel import forked_cpus
 from itscm_check.schema import validate
 from itscm_check.values import YamlTimestamp
 
@@ -216,9 +217,9 @@ _PARALLEL_BYTES = 1_000_000
 
 def _workers(pending_bytes: int) -> int:
     """How many processes should parse: forked workers only, as a spawned one pays every import again."""
-    if pending_bytes < _PARALLEL_BYTES or not sys.platform.startswith("linux"):
+    if pending_bytes < _PARALLEL_BYTES:
         return 1
-    return min(len(os.sched_getaffinity(0)), 1 + pending_bytes // _PARALLEL_BYTES)
+    return min(forked_cpus(), 1 + pending_bytes // _PARALLEL_BYTES)
 
 
 def _check_in_workers(jobs: list[tuple[bytes, str, str]], workers: int) -> Iterator[bytes]:

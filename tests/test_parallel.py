@@ -1,0 +1,81 @@
+"""Rules evaluated in forked workers give the same evaluation as one process, and lose nothing."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from helpers import DEFAULT_AS_OF, default_rules
+from itscm_check import engine
+from itscm_check.checks import CHECKS, Outcome
+from itscm_check.engine import RuleError, evaluate
+from itscm_check.errors import Location
+from itscm_check.pipeline import load_inventory
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers are forked on Linux only")
+
+ROOT = Location("inventory", 0)
+NAMED = ("rto-inversion", "future-dates")  # two named checks of the built-in pack, replaced below
+
+
+@pytest.fixture
+def inventory():
+    return load_inventory([Path(__file__).parent.parent / "inventory"])
+
+
+@pytest.fixture
+def workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two workers besides this process, whatever the inventory's size and the machine."""
+    monkeypatch.setattr(engine, "_PARALLEL_SERVICES", 0)
+    monkeypatch.setattr(engine, "forked_cpus", lambda: 3)
+
+
+def _one_process(inventory, monkeypatch: pytest.MonkeyPatch) -> engine.Evaluation:
+    with monkeypatch.context() as m:
+        m.setattr(engine, "forked_cpus", lambda: 1)
+        return evaluate(inventory, default_rules(), DEFAULT_AS_OF, ROOT)
+
+
+def test_workers_give_the_same_findings_and_results_in_the_same_order(
+        inventory, workers: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    alone = _one_process(inventory, monkeypatch)
+    shared = evaluate(inventory, default_rules(), DEFAULT_AS_OF, ROOT)
+
+    assert alone.findings and alone.results
+    assert shared == alone
+
+
+def _named_check(parent: int, in_worker, here=lambda subjects, rule, as_of: iter(())):
+    """A named check that calls ``in_worker()`` in a worker; in this process it first waits, so
+    that the workers take the other rules meanwhile, then returns what ``here`` does."""
+    def check(subjects, rule, as_of) -> Iterator[Outcome]:
+        if os.getpid() != parent:
+            in_worker()
+        time.sleep(0.3)
+        return here(subjects, rule, as_of)
+    return check
+
+
+def test_a_rule_crashing_in_a_worker_stops_the_run_with_its_id(
+        inventory, workers: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    def crash() -> None:
+        raise ValueError("boom")
+    for name in NAMED:
+        monkeypatch.setitem(CHECKS, name, _named_check(os.getpid(), crash))
+
+    with pytest.raises(RuleError, match=r"rule ITSCM-0\d\d .*crashed: ValueError: boom"):
+        evaluate(inventory, default_rules(), DEFAULT_AS_OF, ROOT)
+
+
+def test_what_a_dead_worker_took_is_evaluated_here(inventory, workers: None,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    alone = _one_process(inventory, monkeypatch)
+    for name in NAMED:
+        monkeypatch.setitem(CHECKS, name, _named_check(os.getpid(), lambda: os._exit(1), CHECKS[name]))
+
+    assert evaluate(inventory, default_rules(), DEFAULT_AS_OF, ROOT) == alone
