@@ -55,7 +55,7 @@ def _errors(tmp_path: Path, files: dict[str, str]) -> list[str]:
     ("a: !!python/object/apply:os.system [ls]\n", "inv.yaml:1: unsupported tag"),
     ("waivers:\n  - {rule: ITSCM-001, target: a, reason: r, expires: 2027-01-01}\n",
      "inv.yaml:2: waivers[0]: missing required key 'approved_by'"),
-    ("labels: {a: b}\n", "inv.yaml:1: document: unknown key 'labels'"),
+    ("labels: {a: b}\n", "inv.yaml:1: unknown key 'labels'"),
 ])
 def test_input_error_names_file_and_line(tmp_path: Path, text: str, expected: str) -> None:
     errors = _errors(tmp_path, {"inv.yaml": text + TEAM if text.startswith("services:\n") else text})

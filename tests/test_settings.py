@@ -43,7 +43,26 @@ def test_unknown_config_key_is_an_input_error(tmp_path: Path, monkeypatch: pytes
     (tmp_path / ".itscm-check.yaml").write_text("as_of: 2026-01-31\nfail-on: low\n")
     with pytest.raises(InputErrors) as exc:
         _resolve()
-    assert str(exc.value.errors[0]).startswith(".itscm-check.yaml:2: unknown config key 'fail-on'")
+    assert str(exc.value.errors[0]) == ".itscm-check.yaml:2: unknown key 'fail-on' (did you mean 'fail_on'?)"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("cache_dir: [a]\n", ".itscm-check.yaml:1: cache_dir: expected text, found a list"),
+    ("inventory: {a: 1}\n", ".itscm-check.yaml:1: inventory: expected text or a list, found a mapping"),
+    ("policies: [p, 3]\n", ".itscm-check.yaml:1: policies[1]: expected text, found 3"),
+    ("as_of: 2026-02-30\n", ".itscm-check.yaml:1: as_of: '2026-02-30' is not a valid date"),
+    ("fail_on: bogus\n", ".itscm-check.yaml:1: fail_on: 'bogus' is not one of critical, high, medium, low, info, never"),
+    ("warn_expiring: -1\n", ".itscm-check.yaml:1: warn_expiring: -1 is out of range (use a whole number of at least 0)"),
+    ("- inventory\n", ".itscm-check.yaml:1: the config file must be a mapping of settings"),
+    ("fail_on: low\n---\nfail_on: high\n", ".itscm-check.yaml:3: the config file holds more than one document"),
+])
+def test_config_values_are_checked_against_the_config_schema(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             text: str, expected: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".itscm-check.yaml").write_text(text)
+    with pytest.raises(InputErrors) as exc:
+        _resolve()
+    assert [str(e).startswith(expected) for e in exc.value.errors] == [True]
 
 
 def test_formats_pair_with_outputs() -> None:

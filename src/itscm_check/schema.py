@@ -102,8 +102,10 @@ def _describe(error: ValidationError, document: Document) -> list[InputError]:
     if kind == "additionalProperties":
         known = schema.get("properties", {})
         extra = sorted(k for k in value if k not in known and not str(k).startswith("x-"))
-        return [InputError(document.location(where + (key,)), f"{name}: unknown key '{key}'",
-                           _unknown_hint(key, known)) for key in extra]
+        extensions = "^x-" in schema.get("patternProperties", {})
+        owner = f"{name}: " if where else ""  # a top-level key belongs to no named block
+        return [InputError(document.location(where + (key,)), f"{owner}unknown key '{key}'",
+                           _unknown_hint(key, known, extensions)) for key in extra]
     if kind == "required":
         missing = error.message.split("'")[1]
         return [InputError(document.location(where), f"{name}: missing required key '{missing}'")]
@@ -122,7 +124,8 @@ def _describe(error: ValidationError, document: Document) -> list[InputError]:
         return [InputError(document.location(where), f"{name}: '{value}' is not supported; write {expected}")]
     if kind == "type":
         wanted = expected if isinstance(expected, str) else " or ".join(expected)
-        return [InputError(document.location(where), f"{name}: expected {_TYPE_NAMES.get(wanted, wanted)}, "
+        wanted = _TYPE_NAMES.get(wanted) or " or ".join(_TYPE_NAMES.get(t, t) for t in wanted.split(" or "))
+        return [InputError(document.location(where), f"{name}: expected {wanted}, "
                                                      f"found {_type_name(value)}")]
     if kind in ("minimum", "maximum"):
         return [InputError(document.location(where), f"{name}: {value} is out of range", _range_hint(schema))]
@@ -142,16 +145,20 @@ def _type_name(value: object) -> str:
 
 
 def _range_hint(schema: dict[str, Any]) -> str:
-    return f"use a whole number from {schema.get('minimum')} to {schema.get('maximum')}"
+    low, high = schema.get("minimum"), schema.get("maximum")
+    if high is None:
+        return f"use a whole number of at least {low}"
+    return f"use a whole number from {low} to {high}"
 
 
-def _unknown_hint(key: object, known: dict[str, Any]) -> str:
+def _unknown_hint(key: object, known: dict[str, Any], extensions: bool) -> str:
     import difflib  # only needed on this error path
 
     close = difflib.get_close_matches(str(key), list(known), n=1)
-    if close:
-        return f"did you mean '{close[0]}'? Prefix extension keys with x-"
-    return f"known keys: {', '.join(known)}; prefix extension keys with x-"
+    hint = f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(known)}"
+    if extensions:
+        hint += " Prefix extension keys with x-" if close else "; prefix extension keys with x-"
+    return hint
 
 
 def _reason(parse: Any, value: object) -> str:

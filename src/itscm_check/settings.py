@@ -124,17 +124,23 @@ def _as_list(value: Any) -> list[str]:
 
 
 def _read_config(path: Path, required: bool) -> dict[str, Any]:
+    """The config file's settings, checked against ``schemas/config.schema.json``."""
+    from itscm_check.schema import validate
+
+    shown = display_path(path)
     if not path.is_file():
         if required:
-            raise InputErrors([InputError(Location(display_path(path), 0), "config file not found")])
+            raise InputErrors([InputError(Location(shown, 0), "config file not found")])
         return {}
     documents, errors = load_file(path)
-    data = documents[0].data if documents else {}
-    if not errors and not isinstance(data, dict):
-        errors.append(InputError(Location(display_path(path), 1), "the config file must be a mapping"))
-    elif not errors:
-        errors += [InputError(documents[0].location((key,)), f"unknown config key '{key}'",
-                              f"known keys: {', '.join(sorted(_CONFIG_KEYS))}") for key in data if key not in _CONFIG_KEYS]
+    if not errors and len(documents) > 1:
+        errors.append(InputError(documents[1].location(), "the config file holds more than one document",
+                                 "keep one mapping of settings, without a second ---"))
+    elif not errors and documents and not isinstance(documents[0].data, dict):
+        errors.append(InputError(documents[0].location(), "the config file must be a mapping of settings",
+                                 f"known keys: {', '.join(sorted(_CONFIG_KEYS))}"))
+    elif not errors and documents:
+        errors += validate(documents[0], "config")
     if errors:
         raise InputErrors(errors)
-    return data
+    return documents[0].data if documents else {}
