@@ -89,6 +89,12 @@ def test_exit_2_when_the_report_cannot_be_written(workdir: Path, capsys: pytest.
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize("args", [["--as-of", "9999-12-31"], ["--warn-expiring", "999999999"]])
+def test_a_horizon_past_the_last_date_is_no_crash(workdir: Path, args: list[str]) -> None:
+    write_inventory(workdir, CLEAN, "inv.yaml")
+    assert main(["check", "--inventory", "inv.yaml", *args, "--fail-on", "never"]) == 0
+
+
 def test_json_report_shape(workdir: Path) -> None:
     write_inventory(workdir, FAILING, "inv.yaml")
     _run("--inventory", "inv.yaml", "--format", "json", "--output", "out/report.json")

@@ -10,6 +10,7 @@ import pytest
 
 from itscm_check.errors import InputErrors
 from itscm_check.pipeline import load_inventory
+from itscm_check.policy.loading import load_rules
 
 TEAM = "teams: [{id: t, name: T}]\n"
 
@@ -102,8 +103,15 @@ def test_symlink_loop_is_an_input_error(tmp_path: Path) -> None:
 def test_missing_path_is_an_input_error_at_line_0(tmp_path: Path) -> None:
     with pytest.raises(InputErrors) as exc:
         load_inventory([tmp_path / "nope"])
-    assert str(exc.value.errors[0]).endswith(":0: no such file or directory (pass an existing inventory file or "
-                                             "folder with --inventory)")
+    assert str(exc.value.errors[0]).endswith(":0: no such file or directory (pass an existing file or folder "
+                                             "with --inventory)")
+
+
+def test_missing_policy_path_names_the_policies_flag(tmp_path: Path) -> None:
+    with pytest.raises(InputErrors) as exc:
+        load_rules([tmp_path / "nope"])
+    assert str(exc.value.errors[0]).endswith(":0: no such file or directory (pass an existing file or folder "
+                                             "with --policies)")
 
 
 def test_empty_files_comments_and_dotfiles_are_accepted(tmp_path: Path) -> None:

@@ -202,11 +202,12 @@ def display_path(path: Path) -> str:
         return path.as_posix()
 
 
-def find_yaml_files(root: Path) -> tuple[list[Path], list[InputError]]:
-    """All ``*.yaml``/``*.yml`` files under ``root`` (or ``root`` itself), sorted, dot-names skipped."""
+def find_yaml_files(root: Path, flag: str = "--inventory") -> tuple[list[Path], list[InputError]]:
+    """All ``*.yaml``/``*.yml`` files under ``root`` (or ``root`` itself), sorted, dot-names skipped;
+    ``flag`` is the option that gave ``root``, for the hint when it does not exist."""
     if not root.exists():
         return [], [InputError(Location(display_path(root), 0), "no such file or directory",
-                               "pass an existing inventory file or folder with --inventory")]
+                               f"pass an existing file or folder with {flag}")]
     if root.is_file():
         return [root], []
     files: list[Path] = []

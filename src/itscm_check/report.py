@@ -29,7 +29,10 @@ class Report:
 
     def expiring_waivers(self) -> tuple[Waiver, ...]:
         """Active waivers that expire within ``warn_expiring_days`` of the as-of date, soonest first."""
-        horizon = self.as_of + dt.timedelta(days=self.warn_expiring_days)
+        try:
+            horizon = self.as_of + dt.timedelta(days=self.warn_expiring_days)
+        except OverflowError:  # past 9999-12-31: every later expiry is within the horizon
+            horizon = dt.date.max
         return tuple(sorted((w for w in self.inventory.waivers if self.as_of <= w.expires <= horizon),
                             key=lambda w: (w.expires, w.rule, w.target)))
 

@@ -38,7 +38,7 @@ def extra_policy_files(extra: Iterable[Path] = ()) -> tuple[list[Path], list[Inp
     files: list[Path] = []
     errors: list[InputError] = []
     for root in extra:
-        found, errs = find_yaml_files(root)
+        found, errs = find_yaml_files(root, "--policies")
         errors += errs
         # ./policies of a source checkout is the built-in pack itself: load it once.
         files += [f for f in found if file_digest(f) not in skip]
