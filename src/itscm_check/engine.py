@@ -103,7 +103,7 @@ def _evaluate_forked(rules: list[Rule], subjects: Subjects, as_of: dt.date, work
             pipes[pid] = read
         for i in next_rules():
             per_rule[i] = _evaluate_rule(rules[i], subjects, as_of)
-        for pid, read in list(pipes.items()):
+        for pid in list(pipes):
             with os.fdopen(pipes.pop(pid), "rb") as pipe:
                 payload = pipe.read()
             os.waitpid(pid, 0)

@@ -18,8 +18,6 @@ from itscm_check.report import NEVER
 from itscm_check.values import DATE_HINT, parse_date
 
 CONFIG_FILE = Path(".itscm-check.yaml")
-_CONFIG_KEYS = {"inventory", "policies", "waivers", "as_of", "fail_on", "max_waiver_days", "warn_expiring",
-                "cache_dir"}
 DEFAULT_CACHE_DIR = Path(".itscm-cache")
 
 
@@ -125,12 +123,11 @@ def _as_list(value: Any) -> list[str]:
 
 def _read_config(path: Path, required: bool) -> dict[str, Any]:
     """The config file's settings, checked against ``schemas/config.schema.json``."""
-    from itscm_check.schema import validate
+    from itscm_check.schema import load_schema, validate
 
-    shown = display_path(path)
     if not path.is_file():
         if required:
-            raise InputErrors([InputError(Location(shown, 0), "config file not found")])
+            raise InputErrors([InputError(Location(display_path(path), 0), "config file not found")])
         return {}
     documents, errors = load_file(path)
     if not errors and len(documents) > 1:
@@ -138,7 +135,7 @@ def _read_config(path: Path, required: bool) -> dict[str, Any]:
                                  "keep one mapping of settings, without a second ---"))
     elif not errors and documents and not isinstance(documents[0].data, dict):
         errors.append(InputError(documents[0].location(), "the config file must be a mapping of settings",
-                                 f"known keys: {', '.join(sorted(_CONFIG_KEYS))}"))
+                                 f"known keys: {', '.join(load_schema('config')['properties'])}"))
     elif not errors and documents:
         errors += validate(documents[0], "config")
     if errors:
