@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from itscm_check.errors import Location
 from itscm_check.policy.model import SEVERITY_RANK
@@ -39,9 +39,12 @@ def fingerprint(rule_id: str, target: str, subject: str) -> str:
     return hashlib.sha256(f"{rule_id}\0{target}\0{subject}".encode()).hexdigest()[:32]
 
 
-@dataclass(frozen=True, slots=True)
-class CheckResult:
-    """A rule evaluated on one subject; passing ones are what auditors count as compliant."""
+class CheckResult(NamedTuple):
+    """A rule evaluated on one subject; passing ones are what auditors count as compliant.
+
+    A named tuple, like Subject and Outcome: a run makes one per rule and subject (over 200,000
+    for 10,000 services), and a frozen dataclass takes twice as long to build.
+    """
 
     rule_id: str
     target: str

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from itscm_check.errors import Location
 from itscm_check.facts import EdgeView, Index, ProgrammeView, ServiceView, TeamView, VendorView
 from itscm_check.policy.scope import Scope
 
 
-@dataclass(frozen=True, slots=True)
-class Subject:
+class Subject(NamedTuple):
     """One thing a rule is evaluated on."""
 
     kind: str

@@ -7,16 +7,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from itscm_check.policy.model import Rule
     from itscm_check.subjects import Subject, Subjects
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
+class Outcome(NamedTuple):
     """A rule's verdict on one subject: ``reasons`` is None when it passes."""
 
     subject: Subject

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from itscm_check.checks import Outcome
@@ -27,7 +26,7 @@ def check(subjects: Subjects, rule: Rule, as_of: dt.date) -> Iterator[Outcome]:
         first = index.services[members[0]]
         if not rule.in_tier_scope(first.effective_tier):
             continue
-        subject = replace(subjects.service(first), key="cycle:" + ",".join(members))
+        subject = subjects.service(first)._replace(key="cycle:" + ",".join(members))
         what = f"hard dependency cycle among {', '.join(members)}" if len(members) > 1 \
             else f"{members[0]} has a hard dependency on itself"
         yield Outcome(subject, [what])
