@@ -182,6 +182,8 @@ def split_documents(content: bytes) -> list[tuple[int, bytes]]:
     documents as the whole stream. A file with directives (``%YAML``) stays whole: a directive
     belongs to the document after it.
     """
+    if b"\n---" not in content:  # one document: skip the regular expression, ten times slower than find
+        return [(0, content)]
     starts = [m.start() for m in _DOCUMENT_START.finditer(content) if m.start() > 0]
     if not starts or re.search(rb"^%", content, re.MULTILINE):
         return [(0, content)]
