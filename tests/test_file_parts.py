@@ -66,8 +66,19 @@ def test_errors_in_a_later_document_carry_the_file_line(tmp_path: Path) -> None:
     path.write_bytes(STREAM.replace(b"    name: DB\n", b"    name: DB\n    colour: blue\n")
                      .replace(b"[{id: t, name: T}]", b"[{id: t, name: T, name: U}]"))
     errors = load_checked([path], "inventory", None).errors
-    assert sorted((e.location.line, e.message) for e in errors) == [
-        (3, "duplicate key 'name' (first defined on line 3)"), (17, "services[0]: unknown key 'colour'")]
+    assert sorted((e.location.line, e.message, e.first_line) for e in errors) == [
+        (3, "duplicate key 'name'", 3), (17, "services[0]: unknown key 'colour'", 0)]
+
+
+@pytest.mark.parametrize("cached", [False, True])
+def test_a_duplicate_key_in_a_later_document_names_the_file_line_of_the_first(tmp_path: Path, cached: bool) -> None:
+    path = tmp_path / "inv.yaml"
+    path.write_bytes(STREAM.replace(b"    owner: t\n    bia:", b"    owner: t\n    name: Db\n    bia:"))
+    parse_cache = ParseCache(tmp_path / "cache") if cached else None
+    if cached:
+        load_checked([path], "inventory", parse_cache)  # the second load reads the entry
+    [error] = load_checked([path], "inventory", parse_cache).errors
+    assert str(error).startswith(f"{error.location.path}:18: duplicate key 'name' (first defined on line 16)")
 
 
 def test_changing_one_document_parses_only_that_one_again(tmp_path: Path) -> None:

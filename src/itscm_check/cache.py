@@ -207,7 +207,8 @@ def _shifted(documents: list[Document], errors: list[InputError],
              offset: int) -> tuple[list[Document], list[InputError]]:
     """A part's documents and errors with lines counted from the start of its file (line 0 stays 0)."""
     return ([replace(document, line_offset=offset) for document in documents],
-            [replace(e, location=Location(e.location.path, e.location.line + offset)) if e.location.line else e
+            [replace(e, location=Location(e.location.path, e.location.line + offset),
+                     first_line=e.first_line and e.first_line + offset) if e.location.line else e
              for e in errors])
 
 
@@ -271,7 +272,7 @@ def _encode(documents: list[Document], errors: list[InputError]) -> bytes:
         for where in document.timestamps:  # marshal takes plain str only: store them as such
             data = _retype(data, where, str)
         stored_documents.append((data, document.lines, document.timestamps))
-    stored_errors = [(e.location.line, e.message, e.hint) for e in errors]
+    stored_errors = [(e.location.line, e.message, e.hint, e.first_line) for e in errors]
     try:
         return marshal.dumps((stored_documents, stored_errors), _MARSHAL_VERSION)
     finally:
@@ -291,7 +292,8 @@ def _decode(payload: bytes, shown: str) -> tuple[list[Document], list[InputError
             for where in timestamps:
                 data = _retype(data, where, YamlTimestamp)
             documents.append(Document(shown, data, lines, timestamps))
-        errors = [InputError(Location(shown, line), message, hint) for line, message, hint in stored_errors]
+        errors = [InputError(Location(shown, line), message, hint, first_line)
+                  for line, message, hint, first_line in stored_errors]
     except (ValueError, TypeError, EOFError, KeyError, IndexError):
         return None  # not marshal data of this shape: a foreign or damaged entry
     return documents, errors

@@ -23,9 +23,15 @@ class InputError:
     location: Location
     message: str
     hint: str = ""
+    # The line of the same file where the first of two duplicates is. It is kept out of the
+    # message so that it moves with the location when a document of a multi-document file,
+    # parsed on its own, gets the line numbers of the whole file.
+    first_line: int = 0
 
     def __str__(self) -> str:
         text = f"{self.location}: {self.message}"
+        if self.first_line:
+            text += f" (first defined on line {self.first_line})"
         return f"{text} ({self.hint})" if self.hint else text
 
 

@@ -311,8 +311,8 @@ class _Builder:
         self.timestamps: list[DocPath] = []
         self.errors: list[InputError] = []
 
-    def error(self, node: yaml.Node, message: str, hint: str = "") -> None:
-        self.errors.append(InputError(Location(self.shown, node.start_mark.line + 1), message, hint))
+    def error(self, node: yaml.Node, message: str, hint: str = "", first_line: int = 0) -> None:
+        self.errors.append(InputError(Location(self.shown, node.start_mark.line + 1), message, hint, first_line))
 
     def build(self, node: yaml.Node, where: DocPath, ancestors: frozenset[int], depth: int) -> Any:
         """The data of ``node``; its LineTree is left in ``self.tree``."""
@@ -385,8 +385,8 @@ class _Builder:
                 key = sys.intern(key_node.value)  # `yes:`, `1:` or a date as a key means the text the user wrote
             line, mine = self.line(key_node), own is None or id(key_node) in own
             if key in seen and mine and seen[key][1]:
-                self.error(key_node, f"duplicate key '{key}' (first defined on line {seen[key][0]})",
-                           "remove one of them; YAML would silently keep only the last")
+                self.error(key_node, f"duplicate key '{key}'", "remove one of them; YAML would silently keep only the last",
+                           first_line=seen[key][0])
                 continue
             seen[key] = (line, mine)
             key_lines[key] = line
