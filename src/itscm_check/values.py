@@ -41,7 +41,7 @@ def parse_duration(value: object) -> Duration:
 
 @functools.lru_cache(maxsize=4096)  # an inventory repeats a few durations thousands of times
 def _parse_duration_text(value: str) -> Duration:
-    text = value.strip()
+    text = value  # no stripping: the grammar is exact, as it is for dates
     match = (_ISO if text.startswith("P") else _SHORT).fullmatch(text)
     if not text or text in ("P", "PT") or match is None or not any(match.groupdict().values()):
         if re.match(r"P[^T]*[YM]", text) or re.fullmatch(r"\d+(?:mo|y|M|Y)", text):
