@@ -141,6 +141,16 @@ def test_console_script_and_module_entry_points(workdir: Path) -> None:
         assert "ITSCM-002" in done.stdout and "\033[" not in done.stdout
 
 
+def test_a_reader_that_stops_early_gets_no_traceback(workdir: Path) -> None:
+    # The pipe is closed before the child has started Python, so every write it makes fails.
+    child = subprocess.Popen([sys.executable, "-m", "itscm_check", "rules"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+    assert child.stdout is not None and child.stderr is not None
+    child.stdout.close()
+    stderr = child.stderr.read().decode()
+    assert child.wait() == 141 and stderr == ""
+
+
 def test_a_run_imports_only_what_it_uses(workdir: Path) -> None:
     """Start-up time: a report format nobody asked for, and jsonschema on valid input, stay unimported."""
     write_inventory(workdir, FAILING, "inv.yaml")
