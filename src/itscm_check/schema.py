@@ -27,7 +27,7 @@ def _format_checker() -> jsonschema.FormatChecker:
     formats = jsonschema.FormatChecker(formats=())
     formats.checks("date", raises=ValueError)(lambda value: parse_date(value) is not None)
     formats.checks("itscm-duration", raises=ValueError)(lambda value: parse_duration(value) is not None)
-    formats.checks("itscm-id")(is_identifier)
+    formats.checks("itscm-id")(_is_identifier)
     return formats
 
 
@@ -41,7 +41,7 @@ def _passes(check: Callable[[object], object]) -> Callable[[object], bool]:
     return test
 
 
-def is_identifier(value: object) -> bool:
+def _is_identifier(value: object) -> bool:
     # An unquoted date is text to JSON Schema (a YamlTimestamp is a str) but a date to YAML.
     return type(value) is str
 
@@ -58,7 +58,7 @@ def _fast(name: str) -> Callable[[Any], Any]:
     """The schema compiled to Python: it stops at the first problem, so it only tells valid from not."""
     import fastjsonschema
 
-    formats = {"date": _passes(parse_date), "itscm-duration": _passes(parse_duration), "itscm-id": is_identifier}
+    formats = {"date": _passes(parse_date), "itscm-duration": _passes(parse_duration), "itscm-id": _is_identifier}
     return fastjsonschema.compile(load_schema(name), formats=formats)
 
 
