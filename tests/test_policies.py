@@ -104,3 +104,35 @@ def test_the_repository_policies_folder_is_the_builtin_pack_loaded_once() -> Non
     repo_policies = Path(__file__).parents[1] / "policies"
     assert len(load_rules([repo_policies])) == len(load_rules()) == 36
     assert builtin_pack_dir().is_dir()
+
+
+def test_placeholders_naming_records_show_ids_never_a_repr(tmp_path: Path) -> None:
+    policy = _policy(tmp_path, """\
+        rules:
+          - id: ACME-002
+            title: t
+            description: d
+            remediation: r
+            severity: low
+            subject: vendor
+            fail_when: {path: consumers, present: true, message: "used by {consumers}"}
+          - id: ACME-003
+            title: t
+            description: d
+            remediation: r
+            severity: low
+            subject: service
+            where: {path: id, equals: api}
+            fail_when: {path: tier, present: true, message: "{sites.primary}; {objectives}; {labels}; {owner}"}
+        """)
+    inventory = write_inventory(tmp_path, {
+        **INVENTORY,
+        "sites": [{"id": "dc1", "failure_domain": "east"}],
+        "vendors": [{"id": "cloud", "name": "Cloud"}],
+        "services": [{**INVENTORY["services"][0], "sites": {"primary": "dc1"}, "objectives": {"rto": "4h"},
+                      "dependencies": [{"ref": "vendor:cloud"}]},
+                     {"id": "web", "name": "Web", "tier": 1, "owner": "t", "dependencies": [{"ref": "vendor:cloud"}]}],
+    })
+    messages = sorted(f.message for f in run_check([inventory], [policy], dt.date(2026, 6, 30)).findings
+                      if f.rule_id.startswith("ACME"))
+    assert messages == ["dc1; (objectives); pci: true; t", "used by api, web"]

@@ -84,13 +84,26 @@ def render(template: str, scope: Scope, env: Env) -> str:
 
 
 def show(value: Any) -> str:
+    """A value as a message shows it. Only values are printed as they are: a record (a service, a
+    site, a vendor) is shown by its id, and one without an id by its kind, never by a repr, which
+    could hold a memory address and would make two runs differ."""
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, (list, tuple)):
         return ", ".join(show(v) for v in value)
     if value is True or value is False:
         return str(value).lower()
-    return "(none)" if value is None else str(value)
+    if value is None:
+        return "(none)"
+    if isinstance(value, (str, int, float)):  # Duration is an int and prints as written
+        return str(value)
+    if isinstance(value, dict):  # labels
+        return ", ".join(f"{key}: {show(item)}" for key, item in value.items())
+    ident = getattr(value, "id", None)
+    if isinstance(ident, str):
+        return ident
+    kind = type(getattr(value, "record", value)).__name__.lower()  # a view is named by its record
+    return f"({kind})"
 
 
 def _compile_guard(spec: dict[str, Any], where: tuple[Any, ...]) -> Condition:
