@@ -14,6 +14,7 @@ import yaml
 from itscm_check.cli import main
 from itscm_check.errors import InputErrors
 from itscm_check.pipeline import run_check
+from itscm_check.schema import problems
 
 AS_OF = dt.date(2026, 6, 30)
 TEAMS = {"teams": [{"id": "t", "name": "T"}]}
@@ -122,9 +123,37 @@ def test_baseline_from_an_earlier_json_report(repo: git.Repo, tmp_path: Path) ->
     assert main(["check", "--inventory", "inventory", "--as-of", "2026-06-30", "--baseline-report",
                  str(tmp_path / "base.json"), "--format", f"json={out}"]) == 1
     data = json.loads(out.read_text())
+    assert problems(data, "report") == []
     assert data["summary"]["baseline"]["new"] == 1 and {f["baseline"] for f in data["findings"]} == {"new", "existing"}
     (tmp_path / "bad.json").write_text("{}")
     assert main(["check", "--inventory", "inventory", "--baseline-report", str(tmp_path / "bad.json")]) == 2
+
+
+@pytest.mark.parametrize("damage, expected", [
+    (lambda r: r["findings"][0].update(severity="bogus"), "findings[0].severity: 'bogus' is not one of"),
+    (lambda r: r["findings"][0].update(fingerprint={}), "findings[0].fingerprint: {} is not of type 'string'"),
+    (lambda r: r.update(schema_version=2), "schema_version: 1 was expected"),
+    (lambda r: r.pop("findings"), "document: 'findings' is a required property"),
+])
+def test_a_damaged_baseline_report_is_an_input_error(repo: git.Repo, tmp_path: Path, damage, expected: str,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    _commit(repo, {"inventory/all.yaml": {**TEAMS, "services": [_service("a", dependencies=[{"ref": "x"}])]}}, "b")
+    base = tmp_path / "base.json"
+    main(["check", "--inventory", "inventory", "--as-of", "2026-06-30", "--format", f"json={base}"])
+    report = json.loads(base.read_text())
+    damage(report)
+    base.write_text(json.dumps(report))
+    capsys.readouterr()
+    assert main(["check", "--inventory", "inventory", "--baseline-report", str(base)]) == 2
+    assert f"base.json:0: not an itscm-check JSON report: {expected}" in capsys.readouterr().err
+
+
+def test_a_baseline_report_that_is_not_json_is_an_input_error(repo: git.Repo, tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    _commit(repo, {"inventory/all.yaml": {**TEAMS, "services": [_service("a")]}}, "b")
+    (tmp_path / "deep.json").write_text("[" * 100_000)
+    assert main(["check", "--inventory", "inventory", "--baseline-report", str(tmp_path / "deep.json")]) == 2
+    assert "deep.json:0: the baseline report is not JSON" in capsys.readouterr().err
 
 
 def test_the_baseline_reads_unchanged_files_from_the_parse_cache(repo: git.Repo, tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import pytest
 
 from helpers import write_inventory
 from itscm_check.cli import main
+from itscm_check.schema import problems
 
 CLEAN = """\
 apiVersion: itscm/v1
@@ -110,6 +111,7 @@ def test_json_report_shape(workdir: Path) -> None:
     ranks = ["critical", "high", "medium", "low", "info"]
     keys = [(ranks.index(f["severity"]), f["rule_id"], f["target"], f["message"]) for f in report["findings"]]
     assert keys == sorted(keys)
+    assert problems(report, "report") == []  # the shipped report schema describes it
 
 
 def test_reports_are_byte_identical_across_runs(workdir: Path) -> None:

@@ -51,18 +51,24 @@ def with_baseline(report: Report, baseline: Baseline) -> Report:
 
 def from_report_file(path: Path) -> Baseline:
     """The findings of an earlier ``--format json`` report."""
+    from itscm_check.schema import problems
+
     where = Location(display_path(path), 0)
+    hint = "give a report written by itscm-check --format json"
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        findings = tuple(Finding(rule_id=f["rule_id"], severity=f["severity"], target=f["target"],
-                                 message=f["message"], location=Location(f["location"]["path"], f["location"]["line"]),
-                                 controls=tuple(f["controls"]), fingerprint=f["fingerprint"], status=f["status"])
-                         for f in data["findings"])
     except OSError as exc:
         raise InputErrors([InputError(where, f"cannot read the baseline report: {exc.strerror}")]) from None
-    except (ValueError, KeyError, TypeError) as exc:
-        raise InputErrors([InputError(where, f"not an itscm-check JSON report ({type(exc).__name__}: {exc})",
-                                      "write it with --format json")]) from None
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        raise InputErrors([InputError(where, f"the baseline report is not JSON: {exc}", hint)]) from None
+    found = problems(data, "report")
+    if found:
+        raise InputErrors([InputError(where, f"not an itscm-check JSON report: {problem}", hint)
+                           for problem in found])
+    findings = tuple(Finding(rule_id=f["rule_id"], severity=f["severity"], target=f["target"],
+                             message=f["message"], location=Location(f["location"]["path"], f["location"]["line"]),
+                             controls=tuple(f["controls"]), fingerprint=f["fingerprint"], status=f["status"])
+                     for f in data["findings"])
     return Baseline(f"report {display_path(path)}", findings)
 
 

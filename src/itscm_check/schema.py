@@ -88,6 +88,13 @@ def validate(document: Document, schema: str) -> list[InputError]:
     return errors
 
 
+def problems(data: Any, schema: str, limit: int = 5) -> list[str]:
+    """The first ``limit`` violations of ``schema`` by data that has no lines (a JSON file), as
+    ``path: message``."""
+    errors = sorted(_complete(schema).iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
+    return [f"{dotted(tuple(e.absolute_path))}: {e.message}" for e in errors[:limit]]
+
+
 def dotted(where: DocPath) -> str:
     """``("services", 3, "objectives")`` as ``services[3].objectives``."""
     text = ""
