@@ -136,3 +136,21 @@ def test_placeholders_naming_records_show_ids_never_a_repr(tmp_path: Path) -> No
     messages = sorted(f.message for f in run_check([inventory], [policy], dt.date(2026, 6, 30)).findings
                       if f.rule_id.startswith("ACME"))
     assert messages == ["dc1; (objectives); pci: true; t", "used by api, web"]
+
+
+def test_an_override_may_change_a_rule_of_a_file_found_after_it(tmp_path: Path) -> None:
+    folder = tmp_path / "policies"
+    folder.mkdir()
+    (folder / "a-overrides.yaml").write_text("overrides:\n  - rule: ACME-001\n    severity: low\n", encoding="utf-8")
+    (folder / "z-rules.yaml").write_text(textwrap.dedent("""\
+        rules:
+          - id: ACME-001
+            title: t
+            description: d
+            remediation: r
+            severity: high
+            subject: service
+            fail_when: {path: tier, gt: 1}
+        """), encoding="utf-8")
+    assert _findings(tmp_path, folder, "ACME-001") == [("api", "low", "tier 2 is more than 1"),
+                                                       ("tool", "low", "tier 4 is more than 1")]

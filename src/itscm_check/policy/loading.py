@@ -65,8 +65,18 @@ def rules_from_documents(documents: list[Document], errors: list[InputError] | N
     builtin, errs = load_files(find_yaml_files(builtin_pack_dir())[0])
     found += errs
     rules: dict[str, Rule] = {}
+    valid = []
     for doc in [*builtin, *documents]:
-        found += _apply(doc, rules)
+        errs = validate(doc, "policy")
+        found += errs
+        if not errs:
+            valid.append(doc)
+    # Every rule first, then every override: an override may change a rule of any file, whatever
+    # the order the files are found in.
+    for doc in valid:
+        found += _add_rules(doc, rules)
+    for doc in valid:
+        found += _apply_overrides(doc, rules)
     if found:
         raise InputErrors(found)
     return sorted(rules.values(), key=lambda r: r.id)
@@ -76,10 +86,8 @@ def file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _apply(doc: Document, rules: dict[str, Rule]) -> list[InputError]:
-    errors = validate(doc, "policy")
-    if errors:
-        return errors
+def _add_rules(doc: Document, rules: dict[str, Rule]) -> list[InputError]:
+    errors: list[InputError] = []
     pack = (doc.data.get("metadata") or {}).get("name", doc.path)
     for i, spec in enumerate(doc.data.get("rules") or ()):
         try:
@@ -92,6 +100,11 @@ def _apply(doc: Document, rules: dict[str, Rule]) -> list[InputError]:
                                      "use overrides: to change an existing rule"))
         else:
             rules[rule.id] = rule
+    return errors
+
+
+def _apply_overrides(doc: Document, rules: dict[str, Rule]) -> list[InputError]:
+    errors: list[InputError] = []
     for i, spec in enumerate(doc.data.get("overrides") or ()):
         where = ("overrides", i)
         if spec["rule"] not in rules:
