@@ -89,6 +89,9 @@ def test_overrides_change_parameters_severity_and_enabled_state(tmp_path: Path) 
      "    subject: service\n    fail_when: {path: tier, present: false}\n",
      "team-policy.yaml:2: rule ITSCM-001 is already defined at"),
     ("overrides:\n  - rule: ITSCM-404\n", "team-policy.yaml:2: override of unknown rule ITSCM-404"),
+    ("rules:\n  - id: X\n    title: t\n    description: d\n    remediation: r\n    severity: high\n"
+     "    subject: service\n    fail_when: {path: tier, in: 3}\n",
+     "team-policy.yaml:8: rules[0].fail_when.in: 'in' takes a list of values"),
     ("overrides:\n  - rule: ITSCM-014\n    params: {max_days: 3}\n", "team-policy.yaml:3: overrides[0].params.max_days: rule ITSCM-014 has no parameter 'max_days'"),
 ])
 def test_malformed_policy_is_an_input_error_with_file_and_line(tmp_path: Path, text: str, expected: str,
@@ -154,3 +157,55 @@ def test_an_override_may_change_a_rule_of_a_file_found_after_it(tmp_path: Path) 
         """), encoding="utf-8")
     assert _findings(tmp_path, folder, "ACME-001") == [("api", "low", "tier 2 is more than 1"),
                                                        ("tool", "low", "tier 4 is more than 1")]
+
+
+def _rule_text(fail_when: str) -> str:
+    return f"""\
+        rules:
+          - id: ACME-009
+            title: t
+            description: d
+            remediation: r
+            severity: low
+            subject: service
+            where: {{path: id, equals: api}}
+            fail_when: {fail_when}
+        """
+
+
+@pytest.mark.parametrize("fail_when, why", [
+    ("{path: tier, gt: high}", "'>' not supported between instances of 'int' and 'str'"),
+    ("{path: objectives.rto, gt: banana}", "'banana' is not a duration"),
+    ("{path: objectives.rto, gt: 4}", "'4' is not a duration: a bare number has no unit; write 4h or PT4H"),
+    ("{path: name, older_than: 30}", "unsupported operand type(s) for -"),
+    ("{path: objectives, any_item: {path: x, present: true}}", "'Objectives' object is not iterable"),
+])
+def test_a_condition_that_does_not_fit_the_data_names_the_rule_and_the_record(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fail_when: str, why: str) -> None:
+    from itscm_check.engine import RuleError
+
+    monkeypatch.chdir(tmp_path)
+    policy = _policy(tmp_path, _rule_text(fail_when))
+    INVENTORY["services"][0]["objectives"] = {"rto": "2h", "rpo": "1h"}
+    try:
+        inventory = write_inventory(tmp_path, INVENTORY)
+        with pytest.raises(RuleError) as exc:
+            run_check([Path(inventory.name)], [Path(policy.name)], dt.date(2026, 6, 30))
+    finally:
+        del INVENTORY["services"][0]["objectives"]
+    assert str(exc.value).startswith("team-policy.yaml:2: rule ACME-009 cannot be evaluated on api (inventory.yaml:5): ")
+    assert why in str(exc.value)
+
+
+@pytest.mark.parametrize("fail_when, found", [
+    ("{path: objectives.rto, in: [1h, PT2H]}", ["objectives.rto is 2h"]),
+    ("{path: objectives.rto, in: [4h]}", []),
+    ("{path: objectives.rto, ge: {param: floor}}", ["objectives.rto 2h is at least 2h"]),
+])
+def test_in_and_comparisons_read_durations_as_durations(tmp_path: Path, fail_when: str, found: list[str]) -> None:
+    policy = _policy(tmp_path, _rule_text(fail_when) + "    params: {floor: {type: duration, value: 2h}}\n")
+    INVENTORY["services"][0]["objectives"] = {"rto": "2h", "rpo": "1h"}
+    try:
+        assert [message for _, _, message in _findings(tmp_path, policy, "ACME-009")] == found
+    finally:
+        del INVENTORY["services"][0]["objectives"]

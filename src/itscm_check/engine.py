@@ -61,6 +61,8 @@ def _evaluate_rule(rule: Rule, subjects: Subjects, as_of: dt.date) -> _RuleOutco
             results.append(CheckResult(rule.id, subject.target, subject.key, outcome.reasons is None))
             if outcome.reasons is not None:
                 findings.append(_finding(rule, outcome, as_of))
+    except RuleError:
+        raise
     except Exception as exc:  # a crashing rule must stop the run with its id, not vanish
         raise RuleError(f"rule {rule.id} ({rule.source}) crashed: {type(exc).__name__}: {exc}") from exc
     return findings, results
@@ -152,9 +154,18 @@ def _declarative(rule: Rule, subjects: Subjects, as_of: dt.date) -> Iterable[Out
             if not rule.in_tier_scope(subject.tier):
                 continue
             env = envs[subject.tier]
-            if rule.where_test is not None and not rule.where_test(subject.scope, env):
+            try:
+                skip = rule.where_test is not None and not rule.where_test(subject.scope, env)
+                failed = not skip and rule.test(subject.scope, env)
+            except (TypeError, ValueError, AttributeError) as exc:
+                # The condition does not fit the data (a date compared with text, a bare number
+                # with a duration): a problem of the policy or the inventory, shown with both places.
+                what = f"{subject.target} {subject.label}".strip()
+                raise RuleError(f"{rule.source}: rule {rule.id} cannot be evaluated on {what} ({subject.location}): "
+                                f"{exc}; fix the condition or the value it reads") from exc
+            if skip:
                 continue
-            if not rule.test(subject.scope, env):
+            if not failed:
                 yield Outcome(subject, None)
                 continue
             reasons = rule.condition(subject.scope, env)  # the closures say why

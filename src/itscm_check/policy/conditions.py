@@ -161,13 +161,25 @@ def _operand(value: Any, where: tuple[Any, ...]) -> Operand:
 
 
 def coerce(left: Any, right: Any) -> Any:
-    """Read a literal written in the policy as the same kind of value as the inventory's."""
-    if isinstance(right, str):
-        if isinstance(left, Duration):
-            return parse_duration(right)
-        if isinstance(left, dt.date):
-            return parse_date(right)
+    """Read a literal written in the policy as the same kind of value as the inventory's.
+
+    Raises ValueError when it cannot be: a bare number against a duration has no unit, as it has
+    none in the inventory.
+    """
+    if isinstance(left, Duration) and not isinstance(right, Duration):
+        return parse_duration(right)
+    if isinstance(left, dt.date) and isinstance(right, str):
+        return parse_date(right)
     return right
+
+
+def among(left: Any, values: Any) -> bool:
+    """``left in values``, each value read as ``coerce`` reads it (``in: [1h, 4h]`` on a duration)."""
+    if not isinstance(values, (list, tuple)):
+        raise ValueError(f"'in' takes a list, not {show(values)}")
+    if isinstance(left, (Duration, dt.date)):
+        return any(left == coerce(left, value) for value in values)
+    return left in values
 
 
 def _compile_leaf(spec: dict[str, Any], keys: set[str], where: tuple[Any, ...]) -> Condition:
@@ -191,6 +203,8 @@ def _compile_leaf(spec: dict[str, Any], keys: set[str], where: tuple[Any, ...]) 
         return lambda scope, env: _presence(scope.resolve(path), arg, name)
     if op in ("older_than", "within"):
         return _age(op, name, path, _operand(arg, at))
+    if op in ("in", "contains_any") and not isinstance(arg, (list, dict)):
+        raise ConditionError(at, f"'{op}' takes a list of values, {{param: NAME}} or {{path: NAME}}")
     return _comparison(op, name, path, _operand(arg, at))
 
 
@@ -213,7 +227,7 @@ def _comparison(op: str, name: str, path: tuple[str, ...], operand: Operand) -> 
         if op == "equals":
             return [f"{name} is {show(left)}"] if left == coerce(left, right) else None
         if op == "in":
-            return [f"{name} is {show(left)}"] if left in right else None
+            return [f"{name} is {show(left)}"] if among(left, right) else None
         if op == "contains_any":
             return [f"{name} includes {show(left)}"] if set(left) & set(right) else None
         test, words = _COMPARE[op]
