@@ -66,7 +66,7 @@ def test_a_rule_crashing_in_a_worker_stops_the_run_with_its_id(
     def crash() -> None:
         raise ValueError("boom")
     for name in NAMED:
-        monkeypatch.setitem(CHECKS, name, _named_check(os.getpid(), crash))
+        monkeypatch.setitem(CHECKS, name, CHECKS[name]._replace(run=_named_check(os.getpid(), crash)))
 
     with pytest.raises(RuleError, match=r"rule ITSCM-0\d\d .*crashed: ValueError: boom"):
         evaluate(inventory, default_rules(), DEFAULT_AS_OF, ROOT)
@@ -76,6 +76,7 @@ def test_what_a_dead_worker_took_is_evaluated_here(inventory, workers: None,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     alone = _one_process(inventory, monkeypatch)
     for name in NAMED:
-        monkeypatch.setitem(CHECKS, name, _named_check(os.getpid(), lambda: os._exit(1), CHECKS[name]))
+        monkeypatch.setitem(CHECKS, name, CHECKS[name]._replace(
+            run=_named_check(os.getpid(), lambda: os._exit(1), CHECKS[name].run)))
 
     assert evaluate(inventory, default_rules(), DEFAULT_AS_OF, ROOT) == alone

@@ -92,6 +92,28 @@ def test_overrides_change_parameters_severity_and_enabled_state(tmp_path: Path) 
     ("rules:\n  - id: X\n    title: t\n    description: d\n    remediation: r\n    severity: high\n"
      "    subject: service\n    fail_when: {path: tier, in: 3}\n",
      "team-policy.yaml:8: rules[0].fail_when.in: 'in' takes a list of values"),
+    ("rules:\n  - id: X\n    title: t\n    description: d\n    remediation: r\n    severity: high\n"
+     "    subject: service\n    fail_when: {path: tier, gt: {param: nosuch}}\n",
+     "team-policy.yaml:8: rules[0].fail_when.gt: rule X has no parameter 'nosuch'; it has: none"),
+    ("rules:\n  - id: X\n    title: t\n    description: d\n    remediation: r\n    severity: high\n"
+     "    subject: team\n    check: rto-inversion\n",
+     "team-policy.yaml:7: rules[0].subject: check rto-inversion reports on service; write subject: service"),
+    ("rules:\n  - id: X\n    title: t\n    description: d\n    remediation: r\n    severity: high\n"
+     "    subject: [service, vendor]\n    check: concentration\n",
+     "team-policy.yaml:2: rules[0]: check concentration needs the parameter min_consumers under params:"),
+    ("rules:\n  - id: ITSCM-900\n    title: t\n    description: d\n    remediation: r\n    severity: high\n"
+     "    subject: service\n    fail_when: {path: tier, present: false}\n",
+     "team-policy.yaml:2: rule id ITSCM-900: ITSCM- ids belong to the default pack"),
+    ("rules:\n  - id: itscm-001\n    title: t\n    description: d\n    remediation: r\n    severity: high\n"
+     "    subject: service\n    fail_when: {path: tier, present: false}\n",
+     "team-policy.yaml:2: rule itscm-001 differs only in case from rule ITSCM-001"),
+    ("overrides:\n  - rule: ITSCM-014\n    params: {max_age_days: '30'}\n",
+     "team-policy.yaml:3: overrides[0].params.max_age_days: parameter: '30' is not a whole number"),
+    ("overrides:\n  - rule: ITSCM-007\n    params: {rto_ceiling: 4}\n",
+     "team-policy.yaml:3: overrides[0].params.rto_ceiling: parameter: '4' is not a duration: a bare number"),
+    ("overrides:\n  - rule: ITSCM-014\n    params: {max_age_days: {type: duration, value: 4h}}\n",
+     "team-policy.yaml:3: overrides[0].params.max_age_days.type: parameter 'max_age_days' of rule ITSCM-014 is of "
+     "type days, not duration"),
     ("overrides:\n  - rule: ITSCM-014\n    params: {max_days: 3}\n", "team-policy.yaml:3: overrides[0].params.max_days: rule ITSCM-014 has no parameter 'max_days'"),
 ])
 def test_malformed_policy_is_an_input_error_with_file_and_line(tmp_path: Path, text: str, expected: str,

@@ -176,7 +176,7 @@ def _declarative(rule: Rule, subjects: Subjects, as_of: dt.date) -> Iterable[Out
 
 def _named(rule: Rule, subjects: Subjects, as_of: dt.date) -> Iterable[Outcome]:
     assert rule.check is not None
-    return CHECKS[rule.check](subjects, rule, as_of)
+    return CHECKS[rule.check].run(subjects, rule, as_of)
 
 
 def _finding(rule: Rule, outcome: Outcome, as_of: dt.date) -> Finding:

@@ -24,15 +24,23 @@ class Outcome(NamedTuple):
 NamedCheck = Callable[["Subjects", "Rule", dt.date], Iterable[Outcome]]
 
 
-def _registry() -> dict[str, NamedCheck]:
+class CheckSpec(NamedTuple):
+    """A named check and what a rule using it must declare, so that policy loading can tell."""
+
+    run: NamedCheck
+    subjects: tuple[str, ...]  # what it reports on, which a rule using it names as its subject
+    params: tuple[str, ...] = ()  # parameters the rule must define
+
+
+def _registry() -> dict[str, CheckSpec]:
     from itscm_check.checks import concentration, cycles, future_dates, rto_inversion
 
     return {
-        "dependency-cycles": cycles.check,
-        "rto-inversion": rto_inversion.check,
-        "concentration": concentration.check,
-        "future-dates": future_dates.check,
+        "dependency-cycles": CheckSpec(cycles.check, ("service",)),
+        "rto-inversion": CheckSpec(rto_inversion.check, ("service",)),
+        "concentration": CheckSpec(concentration.check, ("service", "vendor"), ("min_consumers",)),
+        "future-dates": CheckSpec(future_dates.check, ("service", "team", "vendor", "programme")),
     }
 
 
-CHECKS: dict[str, NamedCheck] = _registry()
+CHECKS: dict[str, CheckSpec] = _registry()

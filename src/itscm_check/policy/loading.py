@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from importlib import resources
 from pathlib import Path
@@ -74,7 +74,7 @@ def rules_from_documents(documents: list[Document], errors: list[InputError] | N
     # Every rule first, then every override: an override may change a rule of any file, whatever
     # the order the files are found in.
     for doc in valid:
-        found += _add_rules(doc, rules)
+        found += _add_rules(doc, rules, builtin=any(doc is b for b in builtin))
     for doc in valid:
         found += _apply_overrides(doc, rules)
     if found:
@@ -86,20 +86,29 @@ def file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _add_rules(doc: Document, rules: dict[str, Rule]) -> list[InputError]:
+def _add_rules(doc: Document, rules: dict[str, Rule], builtin: bool) -> list[InputError]:
     errors: list[InputError] = []
     pack = (doc.data.get("metadata") or {}).get("name", doc.path)
+    by_folded_id = {rule_id.casefold(): rule for rule_id, rule in rules.items()}
     for i, spec in enumerate(doc.data.get("rules") or ()):
         try:
             rule = _rule(spec, doc, ("rules", i), pack)
         except ConditionError as exc:
             errors.append(InputError(doc.location(exc.where), f"{dotted(exc.where)}: {exc}"))
             continue
+        same = by_folded_id.get(rule.id.casefold())
         if rule.id in rules:
             errors.append(InputError(rule.source, f"rule {rule.id} is already defined at {rules[rule.id].source}",
                                      "use overrides: to change an existing rule"))
+        elif same is not None:  # ids are matched as written: ACME-001 and acme-001 would read as one
+            errors.append(InputError(rule.source, f"rule {rule.id} differs only in case from rule {same.id} "
+                                     f"at {same.source}", "give it an id of its own"))
+        elif not builtin and rule.id.casefold().startswith("itscm-"):
+            errors.append(InputError(rule.source, f"rule id {rule.id}: ITSCM- ids belong to the default pack "
+                                     "and its waiver rules", "use a prefix of your own, such as ACME-001"))
         else:
             rules[rule.id] = rule
+            by_folded_id[rule.id.casefold()] = rule
     return errors
 
 
@@ -126,6 +135,12 @@ def _rule(spec: dict[str, Any], doc: Document, where: tuple[Any, ...], pack: str
     subjects = spec["subject"] if isinstance(spec["subject"], list) else [spec["subject"]]
     severity_of, severity_text, severities = _severity(spec["severity"], where + ("severity",))
     params = {name: _param(value, where + ("params", name)) for name, value in (spec.get("params") or {}).items()}
+    if "check" in spec:
+        _fits_check(spec, subjects, params, where)
+    for at, name in _param_refs({key: spec[key] for key in ("where", "fail_when", "severity") if key in spec}, where):
+        if name not in params:
+            raise ConditionError(at, f"rule {spec['id']} has no parameter '{name}'; "
+                                     f"it has: {', '.join(params) or 'none'} (define it under params:)")
     return Rule(
         id=spec["id"], title=spec["title"], description=spec["description"].strip(),
         remediation=spec["remediation"].strip(), severity_of=severity_of, severity_text=severity_text,
@@ -133,6 +148,8 @@ def _rule(spec: dict[str, Any], doc: Document, where: tuple[Any, ...], pack: str
         controls=tuple(spec.get("controls") or ()), subjects=tuple(subjects),
         tiers=frozenset(spec["tiers"]) if "tiers" in spec else None,
         params=_by_tier(params), param_text={name: text for name, (_, text) in params.items()},
+        param_types={name: value["type"] for name, value in (spec.get("params") or {}).items()
+                     if isinstance(value, dict)},
         where=compile_condition(spec["where"], where + ("where",)) if "where" in spec else None,
         condition=compile_condition(spec["fail_when"], where + ("fail_when",)) if "fail_when" in spec else None,
         where_test=compile_test(spec["where"], f"{spec['id']} where") if "where" in spec else None,
@@ -157,11 +174,41 @@ def _override(rule: Rule, spec: dict[str, Any], doc: Document, where: tuple[Any,
             if name not in rule.param_text:
                 raise ConditionError(where + ("params", name), f"rule {rule.id} has no parameter '{name}'; "
                                      f"it has: {', '.join(rule.param_text) or 'none'}")
+            declared = rule.param_types.get(name)
+            if isinstance(value, dict) and declared is not None and value["type"] != declared:
+                raise ConditionError(where + ("params", name, "type"),
+                                     f"parameter '{name}' of rule {rule.id} is of type {declared}, not {value['type']}")
+            if not isinstance(value, dict) and declared is not None:
+                value = {"type": declared, "value": value}  # a plain value is read as the declared type
             per_tier, text[name] = _param(value, where + ("params", name))
             for tier, resolved in per_tier.items():
                 params[tier] = {**params.get(tier, params[None]), name: resolved}
         changes["params"], changes["param_text"] = params, text
     return replace(rule, **changes)
+
+
+def _fits_check(spec: dict[str, Any], subjects: list[str], params: dict[str, Any], where: tuple[Any, ...]) -> None:
+    check = CHECKS[spec["check"]]
+    if set(subjects) != set(check.subjects):  # the check decides what it reports on
+        wanted = check.subjects[0] if len(check.subjects) == 1 else f"[{', '.join(check.subjects)}]"
+        raise ConditionError(where + ("subject",), f"check {spec['check']} reports on {', '.join(check.subjects)}; "
+                                                   f"write subject: {wanted}")
+    missing = [name for name in check.params if name not in params]
+    if missing:
+        raise ConditionError(where, f"check {spec['check']} needs the parameter {', '.join(missing)} under params:")
+
+
+def _param_refs(spec: Any, where: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], str]]:
+    """Every ``{param: NAME}`` operand in ``spec``, with where it is."""
+    if isinstance(spec, dict):
+        if set(spec) == {"param"}:
+            yield where, spec["param"]
+            return
+        for key, value in spec.items():
+            yield from _param_refs(value, where + (key,))
+    elif isinstance(spec, list):
+        for i, value in enumerate(spec):
+            yield from _param_refs(value, where + (i,))
 
 
 def _by_tier(params: dict[str, tuple[dict[int | None, Any], str]]) -> dict[int | None, dict[str, Any]]:

@@ -46,6 +46,7 @@ class Rule:
     enabled: bool = True
     pack: str = ""
     source: Location = Location("", 0)
+    param_types: dict[str, str] = field(repr=False, default_factory=dict)  # declared types: overrides are read as them
 
     @property
     def strictest(self) -> str:
