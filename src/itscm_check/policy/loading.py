@@ -15,7 +15,7 @@ from itscm_check.checks import CHECKS
 from itscm_check.errors import InputError, InputErrors
 from itscm_check.loader import Document, find_yaml_files, load_files
 from itscm_check.policy.codegen import compile_test
-from itscm_check.policy.conditions import ConditionError, compile_condition
+from itscm_check.policy.conditions import ConditionError, compile_condition, show
 from itscm_check.policy.model import SEVERITIES, TIERS, Rule, SeverityOf
 from itscm_check.schema import dotted, validate
 from itscm_check.values import parse_duration
@@ -180,9 +180,11 @@ def _override(rule: Rule, spec: dict[str, Any], doc: Document, where: tuple[Any,
                                      f"parameter '{name}' of rule {rule.id} is of type {declared}, not {value['type']}")
             if not isinstance(value, dict) and declared is not None:
                 value = {"type": declared, "value": value}  # a plain value is read as the declared type
-            per_tier, text[name] = _param(value, where + ("params", name))
+            per_tier, _ = _param(value, where + ("params", name))
             for tier, resolved in per_tier.items():
                 params[tier] = {**params.get(tier, params[None]), name: resolved}
+            # What `explain` shows: the tiers the override left alone as well as those it set.
+            text[name] = _merged_text({tier: params[tier].get(name) for tier in (*TIERS, None)})
         changes["params"], changes["param_text"] = params, text
     return replace(rule, **changes)
 
@@ -209,6 +211,14 @@ def _param_refs(spec: Any, where: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, 
     elif isinstance(spec, list):
         for i, value in enumerate(spec):
             yield from _param_refs(value, where + (i,))
+
+
+def _merged_text(values: dict[int | None, Any]) -> str:
+    tiers = {tier: value for tier, value in values.items() if tier is not None and value is not None}
+    if len(set(map(show, values.values()))) == 1:
+        return show(values[None])
+    text = ", ".join(f"T{tier}: {show(value)}" for tier, value in tiers.items())
+    return text if values[None] is None else f"{text}, default: {show(values[None])}"
 
 
 def _by_tier(params: dict[str, tuple[dict[int | None, Any], str]]) -> dict[int | None, dict[str, Any]]:
