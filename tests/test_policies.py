@@ -72,7 +72,7 @@ def test_overrides_change_parameters_severity_and_enabled_state(tmp_path: Path) 
     rules = {r.id: r for r in load_rules([policy])}
     assert not rules["ITSCM-002"].enabled
     assert rules["ITSCM-007"].params_for(1)["rto_ceiling"] == 4 * 3600  # tiers not overridden keep their value
-    assert rules["ITSCM-007"].param_text["rto_ceiling"] == "T1: 4h, T2: 1h, T3: 72h"  # as `explain` shows it
+    assert rules["ITSCM-007"].param_text["rto_ceiling"] == "T1: 4h, T2: 1h, T3: 3d"  # as `explain` shows it
 
 
 @pytest.mark.parametrize("text, expected", [
