@@ -44,3 +44,32 @@ def test_csv_has_one_row_per_finding_and_defuses_formulas(tmp_path: Path) -> Non
     waived = next(r for r in rows if r["status"] == "waived")
     assert waived["rule_id"] == "ITSCM-002" and waived["waiver_ticket"] == "RISK-1"
     assert waived["waiver_reason"].startswith("'=HYPERLINK")  # a spreadsheet shows it as text
+
+
+BREAKING = {
+    "teams": [{"id": "t", "name": "T"}],
+    "services": [{"id": "a", "name": "A", "owner": "t", "tier": 4, "dependencies": [{"ref": "\r=nope"}]},
+                 {"id": "b", "name": "B", "owner": "t"}],
+    "waivers": [{"rule": "ITSCM-002", "target": "b", "reason": "line one\x1b[31m\n\n# not a heading\n![x](https://evil.example/t.png)",
+                 "approved_by": "\r@x", "expires": "2026-07-20", "ticket": "\t=1"}],
+}
+
+
+def test_csv_keeps_rows_whole_and_defuses_formulas_behind_blanks(tmp_path: Path) -> None:
+    report = check(tmp_path, BREAKING)
+    rows = list(csv.DictReader(io.StringIO(render("csv", report), newline="")))
+    assert len(rows) == len(report.findings)
+    waived = next(r for r in rows if r["status"] == "waived")
+    assert (waived["waiver_approved_by"], waived["waiver_ticket"]) == ("'@x", "'=1")
+    assert all(not r["message"].startswith(("=", "\r")) for r in rows)
+
+
+def test_markdown_cells_stay_on_one_line_inside_the_table(tmp_path: Path) -> None:
+    text = render("markdown", check(tmp_path, BREAKING))
+    assert "\n\n# not a heading" not in text and "line one\ufffd[31m<br><br># not a heading<br>![x]" in text
+    assert "\x1b" not in text and "\r" not in text
+
+
+def test_the_terminal_table_shows_control_characters_as_replacement_marks(tmp_path: Path) -> None:
+    text = render("table", check(tmp_path, BREAKING))
+    assert "\x1b" not in text and "\r" not in text and "\ufffd@x" in text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import re
 from typing import Protocol
 
 from itscm_check.report import Report
@@ -20,6 +21,16 @@ FORMATS = {
 
 class Formatter(Protocol):
     def render(self, report: Report, *, color: bool = False) -> str: ...
+
+
+# Control characters of inventory text (an ESC that starts a terminal sequence, a carriage return
+# that rewrites the line) are shown as U+FFFD, never handed to a terminal or a page.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: object) -> str:
+    """``text`` with every control character but tab and newline replaced by U+FFFD."""
+    return _CONTROL.sub("\ufffd", str(text))
 
 
 def render(name: str, report: Report, *, color: bool = False) -> str:

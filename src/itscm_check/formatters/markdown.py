@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import jinja2
+from markupsafe import Markup, escape
 
 from itscm_check.findings import NEW
+from itscm_check.formatters import printable
 from itscm_check.report import Report, blocking
 
 MAX_ROWS = 50  # a PR comment stays readable; the full list is in the other formats
@@ -24,7 +26,7 @@ As of {{ as_of }}: {{ services }} services, {{ rules }} rules; fails on {{ fail_
 <table>
 <tr><th>severity</th><th>rule</th><th>target</th><th>message</th><th>location</th>{% if baseline %}<th>baseline</th>{% endif %}</tr>
 {% for f in rows -%}
-<tr><td>{{ f.severity }}</td><td>{{ f.rule_id }}</td><td>{{ f.target }}</td><td>{{ f.message }}</td><td>{{ f.location }}</td>{% if baseline %}<td>{{ f.baseline }}</td>{% endif %}</tr>
+<tr><td>{{ f.severity }}</td><td>{{ f.rule_id }}</td><td>{{ f.target|cell }}</td><td>{{ f.message|cell }}</td><td>{{ f.location|cell }}</td>{% if baseline %}<td>{{ f.baseline }}</td>{% endif %}</tr>
 {% endfor -%}
 </table>
 {% if more %}
@@ -35,7 +37,7 @@ As of {{ as_of }}: {{ services }} services, {{ rules }} rules; fails on {{ fail_
 <table>
 <tr><th>severity</th><th>rule</th><th>target</th><th>message</th><th>reason</th><th>approved by</th><th>expires</th></tr>
 {% for f in waived -%}
-<tr><td>{{ f.severity }}</td><td>{{ f.rule_id }}</td><td>{{ f.target }}</td><td>{{ f.message }}</td><td>{{ f.waiver.reason }}</td><td>{{ f.waiver.approved_by }}</td><td>{{ f.waiver.expires }}</td></tr>
+<tr><td>{{ f.severity }}</td><td>{{ f.rule_id }}</td><td>{{ f.target|cell }}</td><td>{{ f.message|cell }}</td><td>{{ f.waiver.reason|cell }}</td><td>{{ f.waiver.approved_by|cell }}</td><td>{{ f.waiver.expires }}</td></tr>
 {% endfor -%}
 </table>
 {% endif %}{% if expiring %}
@@ -44,12 +46,21 @@ As of {{ as_of }}: {{ services }} services, {{ rules }} rules; fails on {{ fail_
 <table>
 <tr><th>rule</th><th>target</th><th>expires</th><th>approved by</th><th>reason</th></tr>
 {% for w in expiring -%}
-<tr><td>{{ w.rule }}</td><td>{{ w.target }}</td><td>{{ w.expires }}</td><td>{{ w.approved_by }}</td><td>{{ w.reason }}</td></tr>
+<tr><td>{{ w.rule|cell }}</td><td>{{ w.target|cell }}</td><td>{{ w.expires }}</td><td>{{ w.approved_by|cell }}</td><td>{{ w.reason|cell }}</td></tr>
 {% endfor -%}
 </table>
 {% endif %}"""
 
 _env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+
+
+def _cell(value: object) -> Markup:
+    """A table cell on one line: a blank line inside the HTML table would end it, and the rest
+    of the text would be read as Markdown (headings, images fetched from anywhere)."""
+    return Markup("<br>").join(escape(printable(line)) for line in str(value).splitlines())
+
+
+_env.filters["cell"] = _cell
 
 
 def render(report: Report, *, color: bool = False) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from tabulate import tabulate
 
 from itscm_check.findings import NEW, Finding
+from itscm_check.formatters import printable
 from itscm_check.report import Report
 
 _COLORS = {"critical": "\033[1;31m", "high": "\033[31m", "medium": "\033[33m", "low": "\033[36m", "info": "\033[2m"}
@@ -13,8 +14,8 @@ _RESET = "\033[0m"
 
 def render(report: Report, *, color: bool = False) -> str:
     compared = report.baseline is not None
-    rows = [[_paint(f.severity, color), f.rule_id, f.target, f.status + (f" ({f.baseline})" if compared else ""),
-             f.message + _waiver_note(f), str(f.location)] for f in report.findings]
+    rows = [[_paint(f.severity, color), f.rule_id, printable(f.target), f.status + (f" ({f.baseline})" if compared else ""),
+             printable(f.message + _waiver_note(f)), printable(f.location)] for f in report.findings]
     lines = []
     if rows:
         lines.append(tabulate(rows, headers=["severity", "rule", "target", "status", "message", "location"],
@@ -22,12 +23,12 @@ def render(report: Report, *, color: bool = False) -> str:
         lines.append("")
     if report.fixed:
         lines.append(f"Fixed since the baseline ({report.baseline}):")
-        lines += [f"  {f.severity} {f.rule_id} {f.target}: {f.message}" for f in report.fixed]
+        lines += [printable(f"  {f.severity} {f.rule_id} {f.target}: {f.message}") for f in report.fixed]
         lines.append("")
     expiring = report.expiring_waivers()
     if expiring:
         lines.append(f"Waivers expiring within {report.warn_expiring_days} days:")
-        lines += [f"  {w.expires.isoformat()} {w.rule} {w.target} (approved by {w.approved_by}): {w.reason}"
+        lines += [printable(f"  {w.expires.isoformat()} {w.rule} {w.target} (approved by {w.approved_by}): {w.reason}")
                   for w in expiring]
         lines.append("")
     lines.append(summary_line(report, color))
