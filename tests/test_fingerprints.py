@@ -10,7 +10,10 @@ import yaml
 from itscm_check.pipeline import run_check
 
 SERVICE = {"id": "api", "name": "API", "tier": 1, "owner": "t",
-           "plans": [{"id": "dr", "type": "disaster-recovery"}, {"id": "bc", "type": "business-continuity"}],
+           "plans": [{"id": "dr", "type": "disaster-recovery",
+                      "exercises": [{"date": "2026-01-10", "type": "tabletop", "result": "pass"},
+                                    {"date": "2027-01-05", "type": "walkthrough", "result": "pass"}]},
+                     {"id": "bc", "type": "business-continuity"}],
            "backups": [{"id": "b1", "frequency": "1d", "retention": "30d"},
                        {"id": "b2", "frequency": "1d", "retention": "30d"}]}
 TEAMS = {"teams": [{"id": "t", "name": "T"}]}
@@ -27,8 +30,10 @@ def _fingerprints(folder: Path, files: dict[str, dict]) -> dict[tuple[str, str, 
 
 def test_moving_a_service_to_another_file_and_reordering_keeps_fingerprints(tmp_path: Path) -> None:
     before = _fingerprints(tmp_path / "a", {"all.yaml": {**TEAMS, "services": [SERVICE]}})
-    moved = {**SERVICE, "plans": SERVICE["plans"][::-1], "backups": SERVICE["backups"][::-1]}
+    dr, bc = SERVICE["plans"]
+    moved = {**SERVICE, "plans": [bc, {**dr, "exercises": dr["exercises"][::-1]}], "backups": SERVICE["backups"][::-1]}
     after = _fingerprints(tmp_path / "b", {"teams.yaml": TEAMS, "zz/api.yaml": {"x-moved": True, "services": [moved]}})
+    assert ("ITSCM-036", "api", "date:plans[dr].exercises[2027-01-05/walkthrough].date") in before
     assert before == after
 
 

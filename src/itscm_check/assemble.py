@@ -205,7 +205,7 @@ def _service(r: _Record, sites: dict[str, m.Site]) -> m.Service:
 
 def _plan(r: _Record, sites: dict[str, m.Site]) -> m.Plan:
     authority = r.child("invocation_authority")
-    exercises = [_exercise(e) for e in r.children("exercises", lambda d, i: str(d.get("id") or i))]
+    exercises = [_exercise(e) for e in r.children("exercises", _exercise_label)]
     return m.Plan(
         id=r.get("id"), type=r.get("type"), source=r.location, document=r.get("document"), version=r.get("version"),
         last_updated=r.date("last_updated"), last_reviewed=r.date("last_reviewed"), next_review=r.date("next_review"),
@@ -215,6 +215,11 @@ def _plan(r: _Record, sites: dict[str, m.Site]) -> m.Plan:
         stored_copies=tuple(sites[s] for s in r.get("stored_copies") or ()),
         exercises=tuple(exercises),
     )
+
+
+def _exercise_label(data: dict[str, Any], index: int) -> str:
+    # Exercise.key, not the position: a date field's fingerprint must survive reordering the list.
+    return str(data.get("id") or f"{parse_date(data['date']).isoformat()}/{data.get('type')}")
 
 
 def _exercise(r: _Record) -> m.Exercise:
