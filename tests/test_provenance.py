@@ -38,3 +38,32 @@ def test_commit_dirty_flag_and_https_remote(tmp_path: Path) -> None:
     assert state.remote_url == "https://github.com/acme/continuity"
     (tmp_path / "a.yaml").write_text("services: [{id: x, name: X}]\n")
     assert git_state(tmp_path).dirty
+
+
+def test_sarif_paths_are_relative_to_the_repository_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from itscm_check.cli import main
+
+    repo = git.Repo.init(tmp_path, initial_branch="main")
+    with repo.config_writer() as config:
+        config.set_value("user", "name", "T").set_value("user", "email", "t@example.org")
+    (tmp_path / "continuity").mkdir()
+    (tmp_path / "continuity" / "inv.yaml").write_text("services: [{id: a, name: A, tier: 4}]\n")
+    repo.index.add(["continuity/inv.yaml"])
+    repo.index.commit("one")
+    monkeypatch.chdir(tmp_path / "continuity")
+    main(["check", "--inventory", "inv.yaml", "--as-of", "2026-06-30", "--format", "sarif=out.sarif"])
+    results = json.loads((tmp_path / "continuity" / "out.sarif").read_text())["runs"][0]["results"]
+    assert results and {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in results} == {
+        "continuity/inv.yaml"}
+
+
+def test_the_policies_digest_does_not_depend_on_where_it_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "inv.yaml").write_text("services: []\n")
+    (tmp_path / "deeper").mkdir()
+    digests = set()
+    for where, inventory in ((tmp_path, "inv.yaml"), (tmp_path / "deeper", "../inv.yaml")):
+        monkeypatch.chdir(where)
+        digests.add(run_check([Path(inventory)], [], dt.date(2026, 6, 30)).provenance.policies_digest)
+    assert len(digests) == 1

@@ -15,7 +15,7 @@ from itscm_check.errors import InputError, InputErrors, Location
 from itscm_check.findings import CheckResult, Finding
 from itscm_check.inventory import Inventory
 from itscm_check.loader import Document, display_path, find_yaml_files
-from itscm_check.policy.loading import load_rules, policy_files
+from itscm_check.policy.loading import load_rules, policy_files, policy_name
 from itscm_check.policy.model import Rule
 from itscm_check.provenance import Provenance, digest, git_state
 from itscm_check.report import Report, build_report
@@ -110,6 +110,6 @@ def run_check(inventory_paths: Sequence[Path], policy_paths: Sequence[Path], as_
         generated_at=generated_at or dt.datetime.combine(as_of, dt.time(), dt.timezone.utc),
         git=git_state(inventory_paths[0] if inventory_paths else Path.cwd()),
         inventory_digest=inventory_digest,
-        policies_digest=digest(policy_files(policy_paths)[0]))
+        policies_digest=digest(policy_files(policy_paths)[0], name=policy_name))
     report = build_report(provenance, inventory, rules, findings, results, fail_on, warn_expiring_days)
     return with_baseline(report, baseline) if baseline is not None else report

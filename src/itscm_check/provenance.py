@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Iterable, Mapping
+import os
+import posixpath
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +19,14 @@ class GitState:
     dirty: bool
     branch: str | None  # None on a detached head
     remote_url: str | None  # origin, as an https URL when it can be written as one
+    # The working directory as seen from the repository's root ("" at the root, "continuity" in a
+    # subfolder): report paths are relative to the working directory, code scanning wants them
+    # relative to the root.
+    cwd_in_repo: str = ""
+
+    def repo_path(self, path: str) -> str:
+        """A report path (relative to the working directory) relative to the repository's root."""
+        return posixpath.normpath(posixpath.join(self.cwd_in_repo, path)) if self.cwd_in_repo else path
 
 
 @dataclass(frozen=True)
@@ -36,15 +46,16 @@ class Provenance:
         return f"git commit {self.git.commit} ({state})"
 
 
-def digest(files: Iterable[Path], content_digests: Mapping[Path, bytes] | None = None) -> str:
-    """One sha256 over every file's path and content, in path order.
+def digest(files: Iterable[Path], content_digests: Mapping[Path, bytes] | None = None,
+           name: Callable[[Path], str] = display_path) -> str:
+    """One sha256 over every file's name and content, in name order.
 
     ``content_digests`` holds the sha256 of files already read, so they are not read again.
     """
     known = content_digests or {}
     total = hashlib.sha256()
-    for path in sorted(files, key=display_path):
-        total.update(display_path(path).encode() + b"\0")
+    for path in sorted(files, key=name):
+        total.update(name(path).encode() + b"\0")
         total.update(known[path] if path in known else hashlib.sha256(path.read_bytes()).digest())
     return total.hexdigest()
 
@@ -61,9 +72,10 @@ def git_state(where: Path) -> GitState | None:
         dirty = repo.is_dirty(untracked_files=True)
         branch = None if repo.head.is_detached else repo.active_branch.name
         remote = _https(repo.remotes.origin.url) if "origin" in [r.name for r in repo.remotes] else None
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError, git.GitCommandError, ValueError, OSError):
+        cwd_in_repo = Path(os.path.relpath(Path.cwd().resolve(), Path(repo.working_tree_dir).resolve())).as_posix()
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError, git.GitCommandError, ValueError, OSError, TypeError):
         return None
-    return GitState(commit, dirty, branch, remote)
+    return GitState(commit, dirty, branch, remote, "" if cwd_in_repo == "." else cwd_in_repo)
 
 
 def _https(url: str) -> str | None:

@@ -43,8 +43,9 @@ def render(report: Report, *, color: bool = False) -> str:
         run["invocations"] = [{"executionSuccessful": True, "toolExecutionNotifications": [{
             "level": "warning", "message": {"text": f"{len(report.findings)} findings; only the first "
                                                     f"{MAX_RESULTS} are included (GitHub's limit per run)"}}]}]
-    run["results"] = [_result(f, index) for f in findings]
     git = report.provenance.git
+    repo_path = git.repo_path if git is not None else (lambda path: path)
+    run["results"] = [_result(f, index, repo_path(f.location.path)) for f in findings]
     if git is not None and git.remote_url:  # repositoryUri is required: without a remote, say nothing
         details: dict[str, Any] = {"repositoryUri": git.remote_url, "revisionId": git.commit}
         if git.branch:
@@ -85,14 +86,15 @@ def _meta_rule(rule: MetaRule) -> dict[str, Any]:
                        rule.severity, None)
 
 
-def _result(finding: Finding, index: dict[str, int]) -> dict[str, Any]:
+def _result(finding: Finding, index: dict[str, int], path: str) -> dict[str, Any]:
+    """One finding; ``path`` is its file relative to the repository's root, as code scanning reads it."""
     location = finding.location
     result: dict[str, Any] = {
         "ruleId": finding.rule_id,
         "level": LEVELS[finding.severity],
         "message": {"text": f"{finding.target}: {finding.message}"},
         "locations": [{"physicalLocation": {
-            "artifactLocation": {"uri": quote(location.path, safe="/"), "uriBaseId": "%SRCROOT%"},
+            "artifactLocation": {"uri": quote(path, safe="/"), "uriBaseId": "%SRCROOT%"},
             "region": {"startLine": max(location.line, 1)}}}],  # line 0 is the whole file
         "partialFingerprints": {FINGERPRINT_KEY: finding.fingerprint},
         "properties": {"target": finding.target, "severity": finding.severity, "controls": list(finding.controls)},

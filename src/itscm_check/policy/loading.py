@@ -13,7 +13,7 @@ import yaml
 
 from itscm_check.checks import CHECKS
 from itscm_check.errors import InputError, InputErrors
-from itscm_check.loader import Document, find_yaml_files, load_files
+from itscm_check.loader import Document, display_path, find_yaml_files, load_files
 from itscm_check.policy.codegen import compile_test
 from itscm_check.policy.conditions import ConditionError, compile_condition, show
 from itscm_check.policy.model import SEVERITIES, TIERS, Rule, SeverityOf
@@ -80,6 +80,15 @@ def rules_from_documents(documents: list[Document], errors: list[InputError] | N
     if found:
         raise InputErrors(found)
     return sorted(rules.values(), key=lambda r: r.id)
+
+
+def policy_name(path: Path) -> str:
+    """How provenance names a policy file: the built-in pack's files by their name in the pack, so
+    that its digest is the same wherever the tool is installed and run from."""
+    try:
+        return f"(built-in)/{path.resolve().relative_to(builtin_pack_dir().resolve()).as_posix()}"
+    except ValueError:
+        return display_path(path)
 
 
 def file_digest(path: Path) -> str:
