@@ -81,15 +81,14 @@ def test_valid_and_counts_match_results_and_meta_findings(report: Report) -> Non
         assert suite.get("skipped") == str(sum(1 for c in suite_cases if c.find("skipped") is not None))
 
 
-def test_one_suite_per_enabled_rule_sorted_then_the_waiver_suite(report: Report) -> None:
+def test_one_suite_per_enabled_rule_sorted_then_one_per_waiver_rule_that_fired(report: Report) -> None:
     root = validate_junit(render("junit", report))
     names = [s.get("name", "") for s in root.findall("testsuite")]
     rules = sorted(report.rules, key=lambda r: r.id)
-    assert names[:-1] == [f"{r.id} {r.title}" for r in rules]
-    assert names[-1].startswith("Waiver governance")
-    waiver_suite = root.findall("testsuite")[-1]
-    assert [(c.get("classname"), c.get("name")) for c in waiver_suite] == [
-        ("ITSCM-900", "waiver:ITSCM-002/ok #1"), ("ITSCM-901", "waiver:ITSCM-002/ok #1")]
+    assert names[:-2] == [f"{r.id} {r.title}" for r in rules]
+    assert names[-2:] == ["ITSCM-900 Waiver expired", "ITSCM-901 Waiver unused"]
+    assert [[(c.get("classname"), c.get("name")) for c in suite] for suite in root.findall("testsuite")[-2:]] == [
+        [("ITSCM-900", "waiver:ITSCM-002/ok #1")], [("ITSCM-901", "waiver:ITSCM-002/ok #1")]]
 
 
 def test_passes_failures_and_waived_cases(report: Report) -> None:
@@ -128,7 +127,7 @@ def test_no_waiver_findings_no_waiver_suite_and_deterministic(tmp_path: Path, mo
     report = check(tmp_path, clean)
     text = render("junit", report)
     root = validate_junit(text)
-    assert not any(s.get("name", "").startswith("Waiver governance") for s in root.findall("testsuite"))
+    assert not any(s.get("name", "").startswith("ITSCM-90") for s in root.findall("testsuite"))
     assert len(list(root.iter("testcase"))) == len(report.results)
     assert text == render("junit", check(tmp_path, clean))
 
