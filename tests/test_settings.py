@@ -66,8 +66,19 @@ def test_config_values_are_checked_against_the_config_schema(tmp_path: Path, mon
 
 
 def test_formats_pair_with_outputs() -> None:
-    settings = _resolve("--format", "json", "--output", "r.json", "--format", "table=t.txt", "--format", "table")
-    assert settings.outputs == (Output("json", Path("r.json")), Output("table", Path("t.txt")), Output("table", None))
+    settings = _resolve("--format", "json", "--output", "r.json", "--format", "table=t.txt", "--format", "sarif")
+    assert settings.outputs == (Output("json", Path("r.json")), Output("table", Path("t.txt")), Output("sarif", None))
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--format", "json=same.out", "--format", "csv=same.out"], "--format:0: more than one format writes to same.out"),
+    (["--format", "json", "--format", "table"], "--format:0: more than one format writes to standard output"),
+])
+def test_two_formats_cannot_share_an_output(args: list[str], expected: str) -> None:
+    with pytest.raises(InputErrors) as exc:
+        _resolve(*args)
+    assert [str(e) for e in exc.value.errors] == [
+        f"{expected} (give each format its own file with --output or FORMAT=FILE)"]
 
 
 @pytest.mark.parametrize("tty, no_color, expected", [(True, False, True), (True, True, False), (False, False, False)])

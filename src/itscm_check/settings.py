@@ -112,6 +112,12 @@ def _outputs(formats: list[str], paths: list[str], errors: list[InputError]) -> 
     if len(paths) > len(formats):
         errors.append(InputError(Location("--output", 0), "more --output than --format options",
                                  "give one --format before each --output"))
+    # Two reports in one file (or both on the screen) would overwrite or run into each other.
+    targets = [os.path.abspath(o.path) if o.path else "standard output" for o in outputs]
+    for target in sorted({t for t in targets if targets.count(t) > 1}):
+        shown = target if target == "standard output" else display_path(Path(target))
+        errors.append(InputError(Location("--format", 0), f"more than one format writes to {shown}",
+                                 "give each format its own file with --output or FORMAT=FILE"))
     return tuple(outputs)
 
 
