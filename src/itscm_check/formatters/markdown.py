@@ -16,7 +16,7 @@ MAX_ROWS = 50  # a PR comment stays readable; the full list is in the other form
 _TEMPLATE = """\
 ## {{ icon }} itscm-check: {{ verdict }}
 
-As of {{ as_of }}: {{ services }} services, {{ rules }} rules; fails on {{ fail_on }} and above.
+As of {{ as_of }}: {{ services }} services, {{ rules }} rules; {% if fail_on == "never" %}never fails (report only){% else %}fails on {{ fail_on }} and above{% endif %}.
 {%- if baseline %} Compared with {{ baseline }}: {{ new }} new failed, {{ fixed }} fixed; only new findings block.{% endif %}
 
 | critical | high | medium | low | info | waived |
