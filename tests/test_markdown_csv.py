@@ -73,3 +73,11 @@ def test_markdown_cells_stay_on_one_line_inside_the_table(tmp_path: Path) -> Non
 def test_the_terminal_table_shows_control_characters_as_replacement_marks(tmp_path: Path) -> None:
     text = render("table", check(tmp_path, BREAKING))
     assert "\x1b" not in text and "\r" not in text and "\ufffd@x" in text
+
+
+def test_fail_on_never_reads_as_report_only(tmp_path: Path) -> None:
+    import dataclasses
+
+    report = dataclasses.replace(check(tmp_path, INVENTORY), fail_on="never")
+    assert "; never fails (report only)." in render("markdown", report)
+    assert "never (report only)" in render("html", report)
