@@ -73,6 +73,13 @@ def build_parser() -> argparse.ArgumentParser:
                        help="markdown gives the table the README embeds")
     rules.set_defaults(handler=_rules, config=None)
 
+    test = commands.add_parser("test", help="run rule cases: small inventories and the findings a rule must give")
+    test.add_argument("cases", nargs="+", metavar="PATH", help="case file or folder of case files")
+    test.add_argument("--policies", action="append", metavar="PATH",
+                      help="policy file or folder with the rules under test (repeatable; default: ./policies)")
+    test.add_argument("--as-of", metavar="YYYY-MM-DD", help="date of the cases that give none (default: today, UTC)")
+    test.set_defaults(handler=_test, config=None)
+
     explain = commands.add_parser("explain", help="show what a rule checks and how to fix it")
     explain.add_argument("rule", metavar="RULE", help="a rule id, e.g. ITSCM-030")
     explain.add_argument("--policies", action="append", metavar="PATH", help="policy file or folder to add")
@@ -190,6 +197,23 @@ def _rules(args: argparse.Namespace) -> int:
     else:
         print(tabulate(rows, headers=headers, maxcolwidths=[None, 30, 40, 60]))
     return EXIT_OK
+
+
+def _test(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from itscm_check.errors import InputError, Location
+    from itscm_check.rule_tests import run_cases, summary
+    from itscm_check.values import DATE_HINT, parse_date
+
+    try:
+        as_of = parse_date(args.as_of) if args.as_of else dt.datetime.now(dt.timezone.utc).date()
+    except ValueError:
+        raise InputErrors([InputError(Location("--as-of", 0), f"'{args.as_of}' is not a valid date", DATE_HINT)]) from None
+    extra = args.policies or (["policies"] if Path("policies").is_dir() else [])
+    results = run_cases([Path(p) for p in args.cases], [Path(p) for p in extra], as_of)
+    print(summary(results))
+    return EXIT_OK if all(r.passed for r in results) else EXIT_FINDINGS
 
 
 def _explain(args: argparse.Namespace) -> int:
