@@ -90,6 +90,13 @@ def test_overrides_change_parameters_severity_and_enabled_state(tmp_path: Path) 
      "    subject: service\n    fail_when: {path: tier, present: false}\n",
      "team-policy.yaml:2: rule ITSCM-001 is already defined at"),
     ("overrides:\n  - rule: ITSCM-404\n", "team-policy.yaml:2: override of unknown rule ITSCM-404"),
+    ("rules:\n  - {id: X, title: t, description: d, remediation: r, severity: urgent, subject: service,"
+     " fail_when: {path: tier, present: false}}\n",
+     "team-policy.yaml:2: rules[0].severity: 'urgent' is not one of critical, high, medium, low, info"),
+    ("rules:\n  - id: X\n    title: t\n    description: d\n    remediation: r\n"
+     "    severity: {when: {path: tier, eq: 1}, then: high, else: low}\n"
+     "    subject: service\n    fail_when: {path: tier, present: false}\n",
+     "team-policy.yaml:6: rules[0].severity.when: unknown key 'eq'"),
     ("rules:\n  - id: X\n    title: t\n    description: d\n    remediation: r\n    severity: high\n"
      "    subject: service\n    fail_when: {path: tier, in: 3}\n",
      "team-policy.yaml:8: rules[0].fail_when.in: 'in' takes a list of values"),

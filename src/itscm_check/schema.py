@@ -111,6 +111,13 @@ def _describe(error: ValidationError, document: Document) -> list[InputError]:
     schema: dict[str, Any] = error.schema if isinstance(error.schema, dict) else {}
     expected: Any = error.validator_value
     fmt = schema.get("format")
+    if kind in ("anyOf", "oneOf") and error.context:
+        # "is not valid under any of the given schemas" says nothing: say what the closest
+        # alternative wanted (a severity name, a by_tier table...).
+        return _describe(_closest(error.context), document)
+    if kind == "pattern":
+        return [InputError(document.location(where), f"{name}: {value!r} is not allowed here",
+                           f"write it to match {expected}" if not schema.get("description") else schema["description"])]
     if kind == "additionalProperties":
         known = schema.get("properties", {})
         extra = sorted(k for k in value if k not in known and not str(k).startswith("x-"))
@@ -146,6 +153,18 @@ def _describe(error: ValidationError, document: Document) -> list[InputError]:
 
 _TYPE_NAMES = {"object": "a mapping", "array": "a list", "string": "text", "integer": "a whole number",
                "boolean": "true or false", "string or number or boolean": "a scalar"}
+
+
+def _closest(errors: list[ValidationError]) -> ValidationError:
+    """Of the errors of a value against each alternative, the deepest among the alternatives that
+    take a value of its kind: for a mapping, what is wrong inside it, not that it is no text."""
+    by_branch: dict[Any, list[ValidationError]] = {}
+    for e in errors:
+        by_branch.setdefault(e.relative_schema_path[0], []).append(e)
+    fitting = [e for branch in by_branch.values()
+               if not any(not e.relative_path and e.validator in ("type", "enum", "const") for e in branch)
+               for e in branch]
+    return max(fitting or errors, key=lambda e: len(e.relative_path))
 
 
 def _type_name(value: object) -> str:
