@@ -76,7 +76,10 @@ def test_a_waivers_file_waives_and_the_build_passes(tmp_path: Path, monkeypatch,
 
 
 def test_a_waivers_file_holds_only_waivers(tmp_path: Path, monkeypatch, capsys) -> None:
-    (tmp_path / "risks.yaml").write_text("services: []\nwaivers:\n  - {rule: X, target: s, reason: r}\n")
+    (tmp_path / "risks.yaml").write_text("services: []\nwaivers:\n  - {rule: X, target: s, reason: r}\nfindings: []\n")
     code, _, err = _cli(tmp_path, monkeypatch, capsys, "--waivers", "risks.yaml")
     assert code == 2
     assert "risks.yaml:1: unexpected key 'services' in a waivers file" in err
+    assert [line for line in err.splitlines() if "'findings'" in line] == [  # one error for one key
+        "risks.yaml:4: unknown key 'findings' (known keys: apiVersion, metadata, programme, teams, sites, vendors, "
+        "services, waivers; prefix extension keys with x-)"]

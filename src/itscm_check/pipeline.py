@@ -19,6 +19,7 @@ from itscm_check.policy.loading import load_rules, policy_files, policy_name
 from itscm_check.policy.model import Rule
 from itscm_check.provenance import Provenance, digest, git_state
 from itscm_check.report import Report, build_report
+from itscm_check.schema import load_schema
 from itscm_check.waivers import apply_waivers
 
 
@@ -56,9 +57,12 @@ def only_waivers(document: Document) -> list[InputError]:
     """A --waivers file holds waivers (and apiVersion, metadata), nothing else."""
     if not isinstance(document.data, dict):
         return []  # validation reports it
+    # Keys no inventory file may have are reported by validation already: only the blocks that
+    # belong in other inventory files are reported here.
+    blocks = load_schema("inventory")["properties"]
     return [InputError(document.location((key,)), f"unexpected key '{key}' in a waivers file",
                        "a --waivers file holds only waivers:, apiVersion and metadata")
-            for key in document.data if key not in ("apiVersion", "metadata", "waivers") and not key.startswith("x-")]
+            for key in document.data if key in blocks and key not in ("apiVersion", "metadata", "waivers")]
 
 
 def load_inputs(inventory_paths: Sequence[Path], policy_paths: Sequence[Path],
