@@ -38,7 +38,8 @@ def _tier_one(consumers: object) -> list[str]:
 def _verdict(consumers: list[str], minimum: int, what: str) -> list[str] | None:
     if len(consumers) < minimum:
         return None
-    return [f"{len(consumers)} tier-1 services hard-depend on this {what} (limit {minimum - 1}): {', '.join(consumers)}"]
+    return [f"{len(consumers)} tier-1 services hard-depend on this {what} ({minimum} or more is a concentration): "
+            f"{', '.join(consumers)}"]
 
 
 def _has_separate_alternate(view: ServiceView) -> bool:
