@@ -13,6 +13,7 @@ import yaml
 
 from itscm_check.cli import main
 from itscm_check.errors import InputErrors
+from itscm_check.formatters import render
 from itscm_check.pipeline import run_check
 from itscm_check.schema import problems
 
@@ -87,6 +88,8 @@ def test_a_worse_severity_is_new_and_fixed_findings_are_listed(repo: git.Repo) -
     report = _check(base)
     assert {f.baseline for f in report.findings if f.rule_id == "ITSCM-014" and f.target == "a"} == {"new"}
     assert [(f.rule_id, f.target) for f in report.fixed] == [("ITSCM-028", "b")]
+    markdown = render("markdown", report)
+    assert f"### Fixed since git ref {base}" in markdown and "<td>ITSCM-028</td><td>b</td>" in markdown
 
 
 def test_the_working_tree_is_not_touched(repo: git.Repo) -> None:

@@ -31,6 +31,17 @@ As of {{ as_of }}: {{ services }} services, {{ rules }} rules; {% if fail_on == 
 </table>
 {% if more %}
 ...and {{ more }} more failed finding(s): see the full report.
+{% endif %}{% endif %}{% if fixed_rows %}
+### Fixed since {{ baseline }}
+
+<table>
+<tr><th>severity</th><th>rule</th><th>target</th><th>message</th></tr>
+{% for f in fixed_rows -%}
+<tr><td>{{ f.severity }}</td><td>{{ f.rule_id }}</td><td>{{ f.target|cell }}</td><td>{{ f.message|cell }}</td></tr>
+{% endfor -%}
+</table>
+{% if fixed > fixed_rows|length %}
+...and {{ fixed - fixed_rows|length }} more: see the full report.
 {% endif %}{% endif %}{% if waived %}
 ### Waived findings
 
@@ -77,4 +88,5 @@ def render(report: Report, *, color: bool = False) -> str:
         rules=len(report.rules), fail_on=report.fail_on, counts=report.by_severity(), waived=report.waived,
         rows=failed[:MAX_ROWS], more=max(0, len(failed) - MAX_ROWS), expiring=report.expiring_waivers(),
         expiring_days=report.warn_expiring_days, baseline=report.baseline,
-        new=sum(1 for f in report.failed if f.baseline == NEW), fixed=len(report.fixed))
+        new=sum(1 for f in report.failed if f.baseline == NEW), fixed=len(report.fixed),
+        fixed_rows=report.fixed[:MAX_ROWS])
