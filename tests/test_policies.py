@@ -209,6 +209,8 @@ def _rule_text(fail_when: str) -> str:
     ("{path: objectives.rto, gt: 4}", "'4' is not a duration: a bare number has no unit; write 4h or PT4H"),
     ("{path: name, older_than: 30}", "unsupported operand type(s) for -"),
     ("{path: objectives, any_item: {path: x, present: true}}", "'Objectives' object is not iterable"),
+    # The test stops at the first branch that holds; the reasons come from every branch.
+    ("{any: [{path: tier, gt: 1}, {path: name, older_than: 30}]}", "unsupported operand type(s) for -"),
 ])
 def test_a_condition_that_does_not_fit_the_data_names_the_rule_and_the_record(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fail_when: str, why: str) -> None:

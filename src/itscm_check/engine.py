@@ -60,7 +60,10 @@ def _evaluate_rule(rule: Rule, subjects: Subjects, as_of: dt.date) -> _RuleOutco
             subject = outcome.subject
             results.append(CheckResult(rule.id, subject.target, subject.key, outcome.reasons is None))
             if outcome.reasons is not None:
-                findings.append(_finding(rule, outcome, as_of))
+                try:
+                    findings.append(_finding(rule, outcome, as_of))
+                except (TypeError, ValueError) as exc:  # a severity `when:` that does not fit the data
+                    raise _misfit(rule, subject, exc) from exc
     except RuleError:
         raise
     except Exception as exc:  # a crashing rule must stop the run with its id, not vanish
@@ -155,23 +158,26 @@ def _declarative(rule: Rule, subjects: Subjects, as_of: dt.date) -> Iterable[Out
                 continue
             env = envs[subject.tier]
             try:
-                skip = rule.where_test is not None and not rule.where_test(subject.scope, env)
-                failed = not skip and rule.test(subject.scope, env)
-            except (TypeError, ValueError, AttributeError) as exc:
-                # The condition does not fit the data (a date compared with text, a bare number
-                # with a duration): a problem of the policy or the inventory, shown with both places.
-                what = f"{subject.target} {subject.label}".strip()
-                raise RuleError(f"{rule.source}: rule {rule.id} cannot be evaluated on {what} ({subject.location}): "
-                                f"{exc}; fix the condition or the value it reads") from exc
-            if skip:
-                continue
-            if not failed:
-                yield Outcome(subject, None)
-                continue
-            reasons = rule.condition(subject.scope, env)  # the closures say why
-            if reasons is None:
-                raise RuleError("its compiled test and its condition disagree (a bug in itscm-check)")
+                if rule.where_test is not None and not rule.where_test(subject.scope, env):
+                    continue
+                # The closures say why; they run every branch of an `any`, where the test stops at
+                # the first that holds, so they too can meet a value that does not fit.
+                failed = rule.test(subject.scope, env)
+                reasons = rule.condition(subject.scope, env) if failed else None
+            except (TypeError, ValueError) as exc:
+                raise _misfit(rule, subject, exc) from exc
+            if failed and reasons is None:
+                raise RuleError(f"rule {rule.id} ({rule.source}): its compiled test and its condition disagree "
+                                "(a bug in itscm-check)")
             yield Outcome(subject, reasons)
+
+
+def _misfit(rule: Rule, subject: Subject, exc: Exception) -> RuleError:
+    """A condition that does not fit the data (a date compared with text, a bare number with a
+    duration): a problem of the policy or the inventory, shown with both places."""
+    what = f"{subject.target} {subject.label}".strip()
+    return RuleError(f"{rule.source}: rule {rule.id} cannot be evaluated on {what} ({subject.location}): {exc}; "
+                     "fix the condition or the value it reads")
 
 
 def _named(rule: Rule, subjects: Subjects, as_of: dt.date) -> Iterable[Outcome]:
