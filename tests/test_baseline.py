@@ -151,6 +151,16 @@ def test_a_damaged_baseline_report_is_an_input_error(repo: git.Repo, tmp_path: P
     assert f"base.json:0: not an itscm-check JSON report: {expected}" in capsys.readouterr().err
 
 
+def test_a_damaged_baseline_report_is_not_quoted_whole(repo: git.Repo, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    _commit(repo, {"inventory/all.yaml": {**TEAMS, "services": [_service("a")]}}, "b")
+    (tmp_path / "big.json").write_text(json.dumps({"schema_version": 1, "findings": "x" * 100_000}))
+    assert main(["check", "--inventory", "inventory", "--baseline-report", str(tmp_path / "big.json")]) == 2
+    [line] = [line for line in capsys.readouterr().err.splitlines() if "findings:" in line]
+    assert len(line) < 500 and line.endswith("' is not of type 'array' (give a report written by itscm-check "
+                                             "--format json)")
+
+
 def test_a_baseline_report_that_is_not_json_is_an_input_error(repo: git.Repo, tmp_path: Path,
                                                                capsys: pytest.CaptureFixture[str]) -> None:
     _commit(repo, {"inventory/all.yaml": {**TEAMS, "services": [_service("a")]}}, "b")

@@ -91,8 +91,21 @@ def validate(document: Document, schema: str) -> list[InputError]:
 def problems(data: Any, schema: str, limit: int = 5) -> list[str]:
     """The first ``limit`` violations of ``schema`` by data that has no lines (a JSON file), as
     ``path: message``."""
+    from fastjsonschema import JsonSchemaValueException
+
+    try:
+        _fast(schema)(data)  # a large valid report is checked in a fraction of the time
+        return []
+    except JsonSchemaValueException:
+        pass
     errors = sorted(_complete(schema).iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
-    return [f"{dotted(tuple(e.absolute_path))}: {e.message}" for e in errors[:limit]]
+    return [_cut(f"{dotted(tuple(e.absolute_path))}: {e.message}") for e in errors[:limit]]
+
+
+def _cut(text: str, most: int = 300) -> str:
+    # jsonschema quotes the whole offending value, which can be the whole file: keep the start,
+    # which names it, and the end, which says what was wanted.
+    return text if len(text) <= most else f"{text[:most // 2]} ... {text[-most // 2:]}"
 
 
 def dotted(where: DocPath) -> str:
@@ -117,7 +130,7 @@ def _describe(error: ValidationError, document: Document) -> list[InputError]:
         return _describe(_closest(error.context), document)
     if kind == "pattern":
         return [InputError(document.location(where), f"{name}: {value!r} is not allowed here",
-                           f"write it to match {expected}" if not schema.get("description") else schema["description"])]
+                           schema.get("description") or f"write it to match {expected}")]
     if kind == "additionalProperties":
         known = schema.get("properties", {})
         extra = sorted(k for k in value if k not in known and not str(k).startswith("x-"))
@@ -159,12 +172,15 @@ def _closest(errors: list[ValidationError]) -> ValidationError:
     """Of the errors of a value against each alternative, the deepest among the alternatives that
     take a value of its kind: for a mapping, what is wrong inside it, not that it is no text."""
     by_branch: dict[Any, list[ValidationError]] = {}
-    for e in errors:
-        by_branch.setdefault(e.relative_schema_path[0], []).append(e)
-    fitting = [e for branch in by_branch.values()
-               if not any(not e.relative_path and e.validator in ("type", "enum", "const") for e in branch)
-               for e in branch]
-    return max(fitting or errors, key=lambda e: len(e.relative_path))
+    for error in errors:
+        by_branch.setdefault(error.relative_schema_path[0], []).append(error)
+    fitting = [error for branch in by_branch.values() if not any(map(_wrong_kind, branch)) for error in branch]
+    return max(fitting or errors, key=lambda error: len(error.relative_path))
+
+
+def _wrong_kind(error: ValidationError) -> bool:
+    """The value itself is not of the alternative's kind (text where a mapping is wanted)."""
+    return not error.relative_path and error.validator in ("type", "enum", "const")
 
 
 def _type_name(value: object) -> str:
