@@ -79,5 +79,6 @@ def test_fail_on_never_reads_as_report_only(tmp_path: Path) -> None:
     import dataclasses
 
     report = dataclasses.replace(check(tmp_path, INVENTORY), fail_on="never")
-    assert "; never fails (report only)." in render("markdown", report)
-    assert "never (report only)" in render("html", report)
+    markdown, html = render("markdown", report), render("html", report)
+    assert "; never fails (report only)." in markdown and "itscm-check: report only, " in markdown
+    assert "never (report only)" in html and "REPORT ONLY: " in html and "below never" not in html + markdown

@@ -13,7 +13,7 @@ from itscm_check.controls import Control, parse
 from itscm_check.findings import FAILED, WAIVED, Finding
 from itscm_check.inventory import Service
 from itscm_check.policy.model import TIERS, Rule
-from itscm_check.report import Report, blocking
+from itscm_check.report import NEVER, Report, blocking
 from itscm_check.values import Duration
 from itscm_check.waivers import EXPIRED, LIFETIME, UNUSED
 
@@ -78,7 +78,8 @@ def _provenance(report: Report) -> dict[str, Any]:
     return {"tool_version": p.tool_version, "as_of": p.as_of.isoformat(),
             "generated_at": at.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "git": git,
             "source": p.source_text, "inventory_digest": p.inventory_digest, "policies_digest": p.policies_digest,
-            "fail_on": report.fail_on, "baseline": report.baseline}
+            "fails_on": "never (report only)" if report.fail_on == NEVER else f"{report.fail_on} and above",
+            "baseline": report.baseline}
 
 
 def _rate(passed: int, total: int) -> dict[str, Any]:
@@ -90,6 +91,8 @@ def _summary(report: Report, services: dict[str, Service]) -> dict[str, Any]:
     blocked = blocking(report)
     if blocked:
         verdict = f"FAIL: {len(blocked)} failed finding(s) at or above {report.fail_on}"
+    elif report.fail_on == NEVER:
+        verdict = f"REPORT ONLY: {len(report.failed)} failed finding(s)"
     elif report.failed:
         verdict = f"PASS with {len(report.failed)} failed finding(s) below {report.fail_on}"
     else:

@@ -7,7 +7,7 @@ from markupsafe import Markup, escape
 
 from itscm_check.findings import NEW
 from itscm_check.formatters import printable
-from itscm_check.report import Report, blocking
+from itscm_check.report import NEVER, Report, blocking
 
 MAX_ROWS = 50  # a PR comment stays readable; the full list is in the other formats
 
@@ -16,7 +16,7 @@ MAX_ROWS = 50  # a PR comment stays readable; the full list is in the other form
 _TEMPLATE = """\
 ## {{ icon }} itscm-check: {{ verdict }}
 
-As of {{ as_of }}: {{ services }} services, {{ rules }} rules; {% if fail_on == "never" %}never fails (report only){% else %}fails on {{ fail_on }} and above{% endif %}.
+As of {{ as_of }}: {{ services }} services, {{ rules }} rules; {% if fail_on == NEVER %}never fails (report only){% else %}fails on {{ fail_on }} and above{% endif %}.
 {%- if baseline %} Compared with {{ baseline }}: {{ new }} new failed, {{ fixed }} fixed; only new findings block.{% endif %}
 
 | critical | high | medium | low | info | waived |
@@ -81,6 +81,8 @@ def render(report: Report, *, color: bool = False) -> str:
     if blocked:
         what = "new finding(s)" if report.baseline else "finding(s)"
         icon, verdict = "❌", f"{len(blocked)} {what} at or above {report.fail_on}"
+    elif report.fail_on == NEVER:
+        icon, verdict = "✅", f"report only, {len(failed)} failed finding(s)"
     else:
         icon, verdict = "✅", "passed" if not failed else f"passed with {len(failed)} finding(s) below {report.fail_on}"
     return _env.from_string(_TEMPLATE).render(
@@ -89,4 +91,4 @@ def render(report: Report, *, color: bool = False) -> str:
         rows=failed[:MAX_ROWS], more=max(0, len(failed) - MAX_ROWS), expiring=report.expiring_waivers(),
         expiring_days=report.warn_expiring_days, baseline=report.baseline,
         new=sum(1 for f in report.failed if f.baseline == NEW), fixed=len(report.fixed),
-        fixed_rows=report.fixed[:MAX_ROWS])
+        fixed_rows=report.fixed[:MAX_ROWS], NEVER=NEVER)
