@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -143,10 +144,13 @@ def test_console_script_and_module_entry_points(workdir: Path) -> None:
         assert "ITSCM-002" in done.stdout and "\033[" not in done.stdout
 
 
-def test_a_reader_that_stops_early_gets_no_traceback(workdir: Path) -> None:
-    # The pipe is closed before the child has started Python, so every write it makes fails.
-    child = subprocess.Popen([sys.executable, "-m", "itscm_check", "rules"], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE)
+@pytest.mark.parametrize("command", [["rules"], ["explain", "ITSCM-001"]])  # more, and less, than a buffer
+def test_a_reader_that_stops_early_gets_no_traceback(workdir: Path, command: list[str]) -> None:
+    # The pipe is closed before the child has started Python, so every write it makes fails. Output
+    # is buffered as it is for a user's pipe (PYTHONUNBUFFERED would hide a failing flush at exit).
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    child = subprocess.Popen([sys.executable, "-m", "itscm_check", *command], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, env=env)
     assert child.stdout is not None and child.stderr is not None
     child.stdout.close()
     stderr = child.stderr.read().decode()

@@ -93,7 +93,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # a large loaded inventory make load time grow faster than the inventory.
     gc.disable()
     try:
-        return args.handler(args)
+        code: int = args.handler(args)
+        sys.stdout.flush()  # here, not at exit: a closed pipe must raise where it is handled below
+        return code
     except InputErrors as exc:
         for error in exc.errors:
             print(error, file=sys.stderr)
