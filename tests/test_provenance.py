@@ -45,18 +45,21 @@ def test_sarif_paths_are_relative_to_the_repository_root(tmp_path: Path, monkeyp
 
     from itscm_check.cli import main
 
-    repo = git.Repo.init(tmp_path, initial_branch="main")
+    top = tmp_path / "repo"
+    repo = git.Repo.init(top, initial_branch="main")
     with repo.config_writer() as config:
         config.set_value("user", "name", "T").set_value("user", "email", "t@example.org")
-    (tmp_path / "continuity").mkdir()
-    (tmp_path / "continuity" / "inv.yaml").write_text("services: [{id: a, name: A, tier: 4}]\n")
+    (top / "continuity").mkdir()
+    (top / "continuity" / "inv.yaml").write_text("services: [{id: a, name: A, tier: 4}]\n")
     repo.index.add(["continuity/inv.yaml"])
     repo.index.commit("one")
-    monkeypatch.chdir(tmp_path / "continuity")
-    main(["check", "--inventory", "inv.yaml", "--as-of", "2026-06-30", "--format", "sarif=out.sarif"])
-    results = json.loads((tmp_path / "continuity" / "out.sarif").read_text())["runs"][0]["results"]
-    assert results and {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in results} == {
-        "continuity/inv.yaml"}
+    (tmp_path / "outside").mkdir()
+    for where, inventory in ((top / "continuity", "inv.yaml"), (tmp_path / "outside", "../repo/continuity/inv.yaml")):
+        monkeypatch.chdir(where)
+        main(["check", "--inventory", inventory, "--as-of", "2026-06-30", "--format", "sarif=out.sarif"])
+        results = json.loads((where / "out.sarif").read_text())["runs"][0]["results"]
+        assert results and {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in results} == {
+            "continuity/inv.yaml"}, where
 
 
 def test_the_policies_digest_does_not_depend_on_where_it_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
-import posixpath
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,14 +18,18 @@ class GitState:
     dirty: bool
     branch: str | None  # None on a detached head
     remote_url: str | None  # origin, as an https URL when it can be written as one
-    # The working directory as seen from the repository's root ("" at the root, "continuity" in a
-    # subfolder): report paths are relative to the working directory, code scanning wants them
-    # relative to the root.
-    cwd_in_repo: str = ""
+    # The repository's top folder: report paths are relative to the working directory, code
+    # scanning wants them relative to this.
+    root: str | None = None
 
     def repo_path(self, path: str) -> str:
         """A report path (relative to the working directory) relative to the repository's root."""
-        return posixpath.normpath(posixpath.join(self.cwd_in_repo, path)) if self.cwd_in_repo else path
+        if self.root is None:
+            return path
+        try:
+            return Path(os.path.relpath(os.path.realpath(path), self.root)).as_posix()
+        except ValueError:  # on another drive (Windows): no relative path exists
+            return path
 
 
 @dataclass(frozen=True)
@@ -72,10 +75,10 @@ def git_state(where: Path) -> GitState | None:
         dirty = repo.is_dirty(untracked_files=True)
         branch = None if repo.head.is_detached else repo.active_branch.name
         remote = _https(repo.remotes.origin.url) if "origin" in [r.name for r in repo.remotes] else None
-        cwd_in_repo = Path(os.path.relpath(Path.cwd().resolve(), Path(repo.working_tree_dir).resolve())).as_posix()
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError, git.GitCommandError, ValueError, OSError, TypeError):
+        root = os.path.realpath(repo.working_tree_dir) if repo.working_tree_dir else None
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError, git.GitCommandError, ValueError, OSError):
         return None
-    return GitState(commit, dirty, branch, remote, "" if cwd_in_repo == "." else cwd_in_repo)
+    return GitState(commit, dirty, branch, remote, root)
 
 
 def _https(url: str) -> str | None:
