@@ -104,6 +104,9 @@ def test_overrides_change_parameters_severity_and_enabled_state(tmp_path: Path) 
      "    subject: service\n    fail_when: {path: tier, gt: {param: nosuch}}\n",
      "team-policy.yaml:8: rules[0].fail_when.gt: rule X has no parameter 'nosuch'; it has: none"),
     ("rules:\n  - id: X\n    title: t\n    description: d\n    remediation: r\n    severity: high\n"
+     "    subject: service\n    fail_when: {path: tier, gt: {param: [x]}}\n",
+     "team-policy.yaml:8: rules[0].fail_when.gt: a parameter is named by text, {param: NAME}, not ['x']"),
+    ("rules:\n  - id: X\n    title: t\n    description: d\n    remediation: r\n    severity: high\n"
      "    subject: team\n    check: rto-inversion\n",
      "team-policy.yaml:7: rules[0].subject: check rto-inversion reports on service; write subject: service"),
     ("rules:\n  - id: X\n    title: t\n    description: d\n    remediation: r\n    severity: high\n"

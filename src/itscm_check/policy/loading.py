@@ -147,6 +147,8 @@ def _rule(spec: dict[str, Any], doc: Document, where: tuple[Any, ...], pack: str
     if "check" in spec:
         _fits_check(spec, subjects, params, where)
     for at, name in _param_refs({key: spec[key] for key in ("where", "fail_when", "severity") if key in spec}, where):
+        if not isinstance(name, str):
+            raise ConditionError(at, f"a parameter is named by text, {{param: NAME}}, not {name!r}")
         if name not in params:
             raise ConditionError(at, f"rule {spec['id']} has no parameter '{name}'; "
                                      f"it has: {', '.join(params) or 'none'} (define it under params:)")
