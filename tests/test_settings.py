@@ -66,19 +66,17 @@ def test_config_values_are_checked_against_the_config_schema(tmp_path: Path, mon
 
 
 def test_formats_pair_with_outputs() -> None:
-    settings = _resolve("--format", "json", "--output", "r.json", "--format", "table=t.txt", "--format", "sarif")
-    assert settings.outputs == (Output("json", Path("r.json")), Output("table", Path("t.txt")), Output("sarif", None))
+    settings = _resolve("--format", "json", "--output", "r.json", "--format", "table=t.txt", "--format", "table")
+    assert settings.outputs == (Output("json", Path("r.json")), Output("table", Path("t.txt")), Output("table", None))
 
 
-@pytest.mark.parametrize("args, expected", [
-    (["--format", "json=same.out", "--format", "csv=same.out"], "--format:0: more than one format writes to same.out"),
-    (["--format", "json", "--format", "table"], "--format:0: more than one format writes to standard output"),
-])
-def test_two_formats_cannot_share_an_output(args: list[str], expected: str) -> None:
+def test_two_formats_cannot_share_a_file() -> None:
     with pytest.raises(InputErrors) as exc:
-        _resolve(*args)
+        _resolve("--format", "json=same.out", "--format", "csv", "--output", "same.out")
     assert [str(e) for e in exc.value.errors] == [
-        f"{expected} (give each format its own file with --output or FORMAT=FILE)"]
+        "--format:0: more than one format writes to same.out (give each format its own file with --output or "
+        "FORMAT=FILE)"]
+    assert len(_resolve("--format", "json", "--format", "table").outputs) == 2  # both to standard output
 
 
 @pytest.mark.parametrize("tty, no_color, expected", [(True, False, True), (True, True, False), (False, False, False)])

@@ -112,11 +112,11 @@ def _outputs(formats: list[str], paths: list[str], errors: list[InputError]) -> 
     if len(paths) > len(formats):
         errors.append(InputError(Location("--output", 0), "more --output than --format options",
                                  "give one --format before each --output"))
-    # Two reports in one file (or both on the screen) would overwrite or run into each other.
-    targets = [os.path.abspath(o.path) if o.path else "standard output" for o in outputs]
+    # Two reports in one file: the second would silently replace the first. (Formats without a file
+    # all go to standard output, one after the other, as SPEC section 6 has it.)
+    targets = [os.path.abspath(o.path) for o in outputs if o.path is not None]
     for target in sorted({t for t in targets if targets.count(t) > 1}):
-        shown = target if target == "standard output" else display_path(Path(target))
-        errors.append(InputError(Location("--format", 0), f"more than one format writes to {shown}",
+        errors.append(InputError(Location("--format", 0), f"more than one format writes to {display_path(Path(target))}",
                                  "give each format its own file with --output or FORMAT=FILE"))
     return tuple(outputs)
 
