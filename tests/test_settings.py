@@ -72,7 +72,7 @@ def test_formats_pair_with_outputs() -> None:
 
 def test_two_formats_cannot_share_a_file() -> None:
     with pytest.raises(InputErrors) as exc:
-        _resolve("--format", "json=same.out", "--format", "csv", "--output", "same.out")
+        _resolve("--format", "json=same.out", "--format", "csv=./same.out")
     assert [str(e) for e in exc.value.errors] == [
         "--format:0: more than one format writes to same.out (give each format its own file with --output or "
         "FORMAT=FILE)"]
