@@ -218,8 +218,8 @@ def _plan(r: _Record, sites: dict[str, m.Site]) -> m.Plan:
 
 
 def _exercise_label(data: dict[str, Any], index: int) -> str:
-    # Exercise.key, not the position: a date field's fingerprint must survive reordering the list.
-    return str(data.get("id") or f"{parse_date(data['date']).isoformat()}/{data.get('type')}")
+    # A date field's fingerprint must survive reordering the list.
+    return m.exercise_key(data.get("id"), parse_date(data["date"]), data["type"])
 
 
 def _exercise(r: _Record) -> m.Exercise:

@@ -142,8 +142,13 @@ class Exercise:
 
     @property
     def key(self) -> str:
-        """What identifies this exercise within its plan, for fingerprints and messages."""
-        return self.id or f"{self.date.isoformat()}/{self.type}"
+        return exercise_key(self.id, self.date, self.type)
+
+
+def exercise_key(ident: str | None, date: dt.date, kind: str) -> str:
+    """What identifies an exercise within its plan, for fingerprints and messages: its id, else its
+    date and type (never its position, which a reordered list changes)."""
+    return ident or f"{date.isoformat()}/{kind}"
 
 
 @dataclass(frozen=True, slots=True)
