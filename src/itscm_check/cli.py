@@ -22,6 +22,8 @@ from itscm_check.policy.model import SEVERITIES
 from itscm_check.report import NEVER, Report, exit_code
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from itscm_check.cache import ParseCache
     from itscm_check.policy.model import Rule
     from itscm_check.settings import Settings
@@ -177,12 +179,16 @@ def _cache_done(parse_cache: ParseCache | None) -> None:
 
 
 def _rule_list(args: argparse.Namespace) -> list[Rule]:
-    from pathlib import Path
-
     from itscm_check.policy.loading import load_rules
 
-    extra = args.policies or (["policies"] if Path("policies").is_dir() else [])
-    return load_rules([Path(p) for p in extra])
+    return load_rules(_extra_policies(args))
+
+
+def _extra_policies(args: argparse.Namespace) -> list[Path]:
+    """--policies, or ./policies when it exists (commands without a config file)."""
+    from pathlib import Path
+
+    return [Path(p) for p in args.policies or (["policies"] if Path("policies").is_dir() else [])]
 
 
 def _rules(args: argparse.Namespace) -> int:
@@ -212,8 +218,7 @@ def _test(args: argparse.Namespace) -> int:
         as_of = parse_date(args.as_of) if args.as_of else dt.datetime.now(dt.timezone.utc).date()
     except ValueError:
         raise InputErrors([InputError(Location("--as-of", 0), f"'{args.as_of}' is not a valid date", DATE_HINT)]) from None
-    extra = args.policies or (["policies"] if Path("policies").is_dir() else [])
-    results = run_cases([Path(p) for p in args.cases], [Path(p) for p in extra], as_of)
+    results = run_cases([Path(p) for p in args.cases], _extra_policies(args), as_of)
     print(summary(results))
     return EXIT_OK if all(r.passed for r in results) else EXIT_FINDINGS
 

@@ -36,7 +36,7 @@ class CaseResult:
     location: Location  # where the case is written
     expected: Expected
     got: Expected
-    messages: tuple[str, ...]  # of the rule's findings, to show why a case failed
+    messages: tuple[str, ...]  # of the rule's failed findings, to show why a case failed
 
     @property
     def passed(self) -> bool:
@@ -49,7 +49,7 @@ def run_cases(paths: Sequence[Path], policy_paths: Sequence[Path], as_of: dt.dat
     files: list[Path] = []
     errors: list[InputError] = []
     for path in paths:
-        found, errs = find_yaml_files(path, "test")
+        found, errs = find_yaml_files(path, "itscm-check test")
         files += found
         errors += errs
     documents, errs = load_files(files)
@@ -63,12 +63,17 @@ def run_cases(paths: Sequence[Path], policy_paths: Sequence[Path], as_of: dt.dat
         errors += validate(doc, "rule-cases")
     if errors:
         raise InputErrors(errors)
-    known = {rule.id for rule in rules} | {meta.id for meta in META_RULES}
+    enabled = {rule.id: rule.enabled for rule in rules} | {meta.id: True for meta in META_RULES}
     results: list[CaseResult] = []
     for doc in documents:
-        if doc.data["rule"] not in known:
-            errors.append(InputError(doc.location(("rule",)), f"unknown rule {doc.data['rule']}",
+        rule_id = doc.data["rule"]
+        if rule_id not in enabled:
+            errors.append(InputError(doc.location(("rule",)), f"unknown rule {rule_id}",
                                      "check the id with `itscm-check rules --policies ...`"))
+            continue
+        if not enabled[rule_id]:
+            errors.append(InputError(doc.location(("rule",)), f"rule {rule_id} is disabled by an override",
+                                     "its cases cannot run; test it without the policy that disables it"))
             continue
         errors += _duplicate_names(doc)
         for i, case in enumerate(doc.data["cases"]):
@@ -100,7 +105,7 @@ def _run_case(doc: Document, i: int, case: dict[str, Any], rules: list[Rule], as
         rule=rule_id, name=case["name"], location=doc.location(("cases", i)),
         expected=tuple(sorted((e["target"], e["severity"]) for e in case["expect"] or ())),
         got=tuple(sorted((f.target, f.severity) for f in failed)),
-        messages=tuple(f"{f.target}: {f.message}" for f in findings if f.rule_id == rule_id))
+        messages=tuple(f"{f.target}: {f.message}" for f in failed))
 
 
 def _duplicate_names(doc: Document) -> list[InputError]:
@@ -116,7 +121,7 @@ def summary(results: Sequence[CaseResult]) -> str:
     for result in results:
         if result.passed:
             continue
-        lines.append(f"FAIL {result.location}: {result.rule}: {result.name}")
+        lines.append(printable(f"FAIL {result.location}: {result.rule}: {result.name}"))
         lines.append(f"  expected: {_show(result.expected)}")
         lines.append(f"  got:      {_show(result.got)}")
         lines += [printable(f"  message:  {message}") for message in result.messages]
