@@ -72,13 +72,6 @@ def test_a_failing_case_exits_1_and_shows_what_differs(workdir: Path, capsys: py
         """)
 
 
-@pytest.mark.parametrize("cases, expected", [
-    (CASES.replace("tier: 2,", "teir: 2,"), "cases/acme-001.yaml:6: services[0]: unknown key 'teir'"),
-    (CASES.replace("rule: ACME-001", "rule: ACME-404"), "cases/acme-001.yaml:1: unknown rule ACME-404"),
-    (CASES.replace("expect: []", "expected: []"), "cases/acme-001.yaml:13: cases[1]: unknown key 'expected'"),
-    (CASES.replace("a tier-1 PCI service passes", "a tier-2 PCI service fails"),
-     "cases/acme-001.yaml:9: case name 'a tier-2 PCI service fails' is used more than once"),
-])
 def test_cases_of_a_disabled_rule_are_an_input_error(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (workdir / "acme.yaml").write_text(POLICY + "overrides:\n  - {rule: ACME-001, enabled: false}\n", encoding="utf-8")
     (workdir / "cases" / "acme-001.yaml").write_text(CASES, encoding="utf-8")
@@ -86,6 +79,13 @@ def test_cases_of_a_disabled_rule_are_an_input_error(workdir: Path, capsys: pyte
     assert "cases/acme-001.yaml:1: rule ACME-001 is disabled by an override" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("cases, expected", [
+    (CASES.replace("tier: 2,", "teir: 2,"), "cases/acme-001.yaml:6: services[0]: unknown key 'teir'"),
+    (CASES.replace("rule: ACME-001", "rule: ACME-404"), "cases/acme-001.yaml:1: unknown rule ACME-404"),
+    (CASES.replace("expect: []", "expected: []"), "cases/acme-001.yaml:13: cases[1]: unknown key 'expected'"),
+    (CASES.replace("a tier-1 PCI service passes", "a tier-2 PCI service fails"),
+     "cases/acme-001.yaml:9: case name 'a tier-2 PCI service fails' is used more than once"),
+])
 def test_a_malformed_case_file_is_an_input_error_at_its_line(workdir: Path, capsys: pytest.CaptureFixture[str],
                                                              cases: str, expected: str) -> None:
     (workdir / "cases" / "acme-001.yaml").write_text(cases, encoding="utf-8")
