@@ -90,6 +90,24 @@ def test_overrides_change_parameters_severity_and_enabled_state(tmp_path: Path) 
      "    subject: service\n    fail_when: {path: tier, present: false}\n",
      "team-policy.yaml:2: rule ITSCM-001 is already defined at"),
     ("overrides:\n  - rule: ITSCM-404\n", "team-policy.yaml:2: override of unknown rule ITSCM-404"),
+    ("rules:\n  - id: X\n    title: t\n    description: d\n    remediation: r\n    severity: high\n"
+     "    subject: service\n    fail_when: {path: objectives.rtoo, gt: 4h}\n",
+     "team-policy.yaml:8: rules[0].fail_when.path: 'objectives' has no 'rtoo' (it has: mtpd, rpo, rto, rto_plus_wrt, wrt)"),
+    ("rules:\n  - id: X\n    title: t\n    description: d\n    remediation: r\n    severity: high\n"
+     "    subject: service\n    fail_when: {path: teir, gt: 1}\n",
+     "team-policy.yaml:8: rules[0].fail_when.path: a service has no 'teir' (it has: backups, bia, "),
+    ("rules:\n  - id: X\n    title: t\n    description: d\n    remediation: r\n    severity: high\n"
+     "    subject: service\n    fail_when: {path: tier, gt: 1, message: 'tier {teir}'}\n",
+     "team-policy.yaml:8: rules[0].fail_when.message: placeholder {teir}: a service has no 'teir'"),
+    ("rules:\n  - id: X\n    title: t\n    description: d\n    remediation: r\n    severity: high\n"
+     "    subject: service\n    fail_when: {path: plans.id, equals: dr}\n",
+     "team-policy.yaml:8: rules[0].fail_when.path: 'plans' is a list: read its entries with any_item, no_item, all_items or count"),
+    ("rules:\n  - id: X\n    title: t\n    description: d\n    remediation: r\n    severity: high\n"
+     "    subject: service\n    fail_when: {path: objectives, any_item: {path: rto, present: true}}\n",
+     "team-policy.yaml:8: rules[0].fail_when.path: 'objectives' is not a list: any_item reads the entries of a list"),
+    ("rules:\n  - id: X\n    title: t\n    description: d\n    remediation: r\n    severity: high\n"
+     "    subject: service\n    fail_when: {path: plans, any_item: {path: exercises, any_item: {path: reslt, equals: pass}}}\n",
+     "team-policy.yaml:8: rules[0].fail_when.any_item.any_item.path: a service has no 'reslt'"),
     ("rules:\n  - {id: X, title: t, description: d, remediation: r, severity: urgent, subject: service,"
      " fail_when: {path: tier, present: false}}\n",
      "team-policy.yaml:2: rules[0].severity: 'urgent' is not one of critical, high, medium, low, info"),
@@ -211,7 +229,6 @@ def _rule_text(fail_when: str) -> str:
     ("{path: objectives.rto, gt: banana}", "'banana' is not a duration"),
     ("{path: objectives.rto, gt: 4}", "'4' is not a duration: a bare number has no unit; write 4h or PT4H"),
     ("{path: name, older_than: 30}", "unsupported operand type(s) for -"),
-    ("{path: objectives, any_item: {path: x, present: true}}", "'Objectives' object is not iterable"),
     # The test stops at the first branch that holds; the reasons come from every branch.
     ("{any: [{path: tier, gt: 1}, {path: name, older_than: 30}]}", "unsupported operand type(s) for -"),
 ])
@@ -244,3 +261,9 @@ def test_in_and_comparisons_read_durations_as_durations(tmp_path: Path, fail_whe
         assert [message for _, _, message in _findings(tmp_path, policy, "ACME-009")] == found
     finally:
         del INVENTORY["services"][0]["objectives"]
+
+
+def test_names_under_labels_and_entries_of_lists_are_read_as_written(tmp_path: Path) -> None:
+    policy = _policy(tmp_path, _rule_text("{path: plans, any_item: {path: exercises, any_item: "
+                                          "{all: [{path: result, equals: pass}, {path: labels.team.x, present: false}]}}}"))
+    assert _findings(tmp_path, policy, "ACME-009") == []  # loads: every name exists (labels are free)

@@ -111,6 +111,8 @@ class ServiceView(_View):
 
 class DependencyView(_View):
     record: m.Dependency
+    service: ServiceView
+    occurrence: int
 
     def __init__(self, dependency: m.Dependency, service: ServiceView, occurrence: int) -> None:
         super().__init__(dependency)
@@ -138,6 +140,11 @@ class DependencyView(_View):
 
 class EdgeView:
     """A hard edge from a production service to another production service, counted once per ref."""
+
+    source: ServiceView
+    target: ServiceView
+    dependency: DependencyView
+    ref: str
 
     def __init__(self, source: ServiceView, target: ServiceView, dependency: DependencyView) -> None:
         self.source = source
@@ -173,6 +180,7 @@ class PlanView(_View):
 
 class TeamView(_View):
     record: m.Team
+    owned_tier: int | None
 
     def __init__(self, team: m.Team, owned_tier: int | None) -> None:
         super().__init__(team)
@@ -181,6 +189,7 @@ class TeamView(_View):
 
 class VendorView(_View):
     record: m.Vendor
+    consumers: tuple[ServiceView, ...]
 
     def __init__(self, vendor: m.Vendor, consumers: list[ServiceView]) -> None:
         super().__init__(vendor)
@@ -197,5 +206,7 @@ class VendorView(_View):
 
 
 class ProgrammeView:
+    programme: m.Programme | None
+
     def __init__(self, programme: m.Programme | None) -> None:
         self.programme = programme

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
+from itscm_check import inventory as m
 from itscm_check.errors import Location
-from itscm_check.facts import EdgeView, Index, ProgrammeView, ServiceView, TeamView, VendorView
+from itscm_check.facts import (DependencyView, EdgeView, Index, PlanView, ProgrammeView, ServiceView, TeamView,
+                               VendorView)
 from itscm_check.policy.scope import Scope
 
 
@@ -20,6 +22,22 @@ class Subject(NamedTuple):
     location: Location
     key: str  # what identifies the subject within its target (a plan id, a backup id), for fingerprints
     label: str  # how messages name the subject ("plan 'dr'"); empty for the target itself
+
+
+# What a condition on each kind of subject reads, innermost first, as the builders below chain
+# their Scopes: policy loading checks a rule's names against these.
+SCOPE_TYPES: dict[str, tuple[type, ...]] = {
+    "service": (ServiceView,),
+    "plan": (PlanView, ServiceView),
+    "exercise": (m.Exercise, PlanView, ServiceView),
+    "backup": (m.Backup, ServiceView),
+    "restore_test": (m.RestoreTest, m.Backup, ServiceView),
+    "dependency": (DependencyView, ServiceView),
+    "edge": (EdgeView, ServiceView),
+    "team": (TeamView,),
+    "vendor": (VendorView,),
+    "programme": (ProgrammeView,),
+}
 
 
 class Subjects:

@@ -14,6 +14,7 @@ import yaml
 from itscm_check.checks import CHECKS
 from itscm_check.errors import InputError, InputErrors
 from itscm_check.loader import Document, display_path, find_yaml_files, load_files
+from itscm_check.policy import names
 from itscm_check.policy.codegen import compile_test
 from itscm_check.policy.conditions import ConditionError, compile_condition, show
 from itscm_check.policy.model import SEVERITIES, TIERS, Rule, SeverityOf
@@ -146,6 +147,8 @@ def _rule(spec: dict[str, Any], doc: Document, where: tuple[Any, ...], pack: str
     params = {name: _param(value, where + ("params", name)) for name, value in (spec.get("params") or {}).items()}
     if "check" in spec:
         _fits_check(spec, subjects, params, where)
+    for at, why in names.problems(spec, tuple(subjects), set(params), where):
+        raise ConditionError(at, why)
     for at, name in _param_refs({key: spec[key] for key in ("where", "fail_when", "severity") if key in spec}, where):
         if not isinstance(name, str):
             raise ConditionError(at, f"a parameter is named by text, {{param: NAME}}, not {name!r}")
