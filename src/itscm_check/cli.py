@@ -188,7 +188,9 @@ def _extra_policies(args: argparse.Namespace) -> list[Path]:
     """--policies, or ./policies when it exists (commands without a config file)."""
     from pathlib import Path
 
-    return [Path(p) for p in args.policies or (["policies"] if Path("policies").is_dir() else [])]
+    from itscm_check.settings import default_policies
+
+    return [Path(p) for p in args.policies or default_policies()]
 
 
 def _rules(args: argparse.Namespace) -> int:
@@ -210,14 +212,10 @@ def _rules(args: argparse.Namespace) -> int:
 def _test(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from itscm_check.errors import InputError, Location
     from itscm_check.rule_tests import run_cases, summary
-    from itscm_check.values import DATE_HINT, parse_date
+    from itscm_check.settings import as_of_date
 
-    try:
-        as_of = parse_date(args.as_of) if args.as_of else dt.datetime.now(dt.timezone.utc).date()
-    except ValueError:
-        raise InputErrors([InputError(Location("--as-of", 0), f"'{args.as_of}' is not a valid date", DATE_HINT)]) from None
+    as_of = as_of_date(args.as_of) if args.as_of else dt.datetime.now(dt.timezone.utc).date()
     results = run_cases([Path(p) for p in args.cases], _extra_policies(args), as_of)
     print(summary(results))
     return EXIT_OK if all(r.passed for r in results) else EXIT_FINDINGS

@@ -55,14 +55,14 @@ def resolve(args: argparse.Namespace, now: dt.datetime) -> Settings:
     config = _read_config(Path(args.config) if args.config else CONFIG_FILE, required=bool(args.config))
     errors: list[InputError] = []
     inventory = args.inventory or _as_list(config.get("inventory")) or ["inventory"]
-    policies = args.policies or _as_list(config.get("policies")) or (["policies"] if Path("policies").is_dir() else [])
+    policies = args.policies or _as_list(config.get("policies")) or default_policies()
     as_of = today
     raw_as_of = args.as_of if args.as_of is not None else config.get("as_of")
     if raw_as_of is not None:
         try:
-            as_of = parse_date(raw_as_of)
-        except ValueError:
-            errors.append(InputError(Location("--as-of", 0), f"'{raw_as_of}' is not a valid date", DATE_HINT))
+            as_of = as_of_date(raw_as_of)
+        except InputErrors as exc:
+            errors += exc.errors
     fail_on = args.fail_on or config.get("fail_on") or "high"
     if fail_on not in (*SEVERITIES, NEVER):
         errors.append(InputError(Location("--fail-on", 0), f"'{fail_on}' is not a severity",
@@ -119,6 +119,19 @@ def _outputs(formats: list[str], paths: list[str], errors: list[InputError]) -> 
         errors.append(InputError(Location("--format", 0), f"more than one format writes to {display_path(Path(target))}",
                                  "give each format its own file with --output or FORMAT=FILE"))
     return tuple(outputs)
+
+
+def default_policies() -> list[str]:
+    """The policies read besides the built-in pack when none are named: ./policies, if it exists."""
+    return ["policies"] if Path("policies").is_dir() else []
+
+
+def as_of_date(raw: Any) -> dt.date:
+    """The --as-of value (or the config file's as_of) as a date, or InputErrors saying it is none."""
+    try:
+        return parse_date(raw)
+    except ValueError:
+        raise InputErrors([InputError(Location("--as-of", 0), f"'{raw}' is not a valid date", DATE_HINT)]) from None
 
 
 def _as_list(value: Any) -> list[str]:
