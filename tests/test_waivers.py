@@ -32,12 +32,17 @@ def test_expired_waiver_lets_the_finding_fail_again(tmp_path: Path) -> None:
     statuses = {f.rule_id: f.status for f in report.findings if f.rule_id in ("ITSCM-002", "ITSCM-900")}
     assert statuses == {"ITSCM-002": "failed", "ITSCM-900": "failed"}
     assert exit_code(report, "high") == 1
+    [expired] = [f for f in report.findings if f.rule_id == "ITSCM-900"]
+    assert expired.message == "expired on 2026-06-01; 1 finding(s) it covered fail again"
 
 
 def test_a_valid_waiver_still_waives_beside_an_expired_one(tmp_path: Path) -> None:
     report = check(tmp_path, {**BASE, "waivers": [_waiver(expires="2026-06-01"), _waiver()]})
     assert [f.status for f in report.findings if f.rule_id == "ITSCM-002"] == ["waived"]
-    assert [f.target for f in report.findings if f.rule_id == "ITSCM-900"] == ["waiver:ITSCM-002/s"]
+    [expired] = [f for f in report.findings if f.rule_id == "ITSCM-900"]
+    assert expired.target == "waiver:ITSCM-002/s"
+    # It does not claim that a finding the other waiver still covers fails again.
+    assert expired.message == "expired on 2026-06-01; 0 finding(s) it covered fail again, 1 stay waived by another waiver"
 
 
 def test_meta_findings_cannot_be_waived(tmp_path: Path) -> None:

@@ -42,17 +42,19 @@ def apply_waivers(findings: list[Finding], waivers: tuple[Waiver, ...], as_of: d
     for i, finding in enumerate(findings):
         failed.setdefault((finding.rule_id, finding.target), []).append(i)
     result = list(findings)
+    # Valid waivers first: an expired waiver's message says which of its findings fail again, and
+    # another, valid waiver may still cover them (SPEC 8).
+    for waiver in waivers:
+        if waiver.expires >= as_of:
+            for i in failed.get((waiver.rule, waiver.target), ()):
+                if result[i].status == FAILED:
+                    result[i] = replace(result[i], status=WAIVED, waiver=waiver)
     meta: list[Finding] = []
     for position, waiver in enumerate(waivers):
         matched = failed.get((waiver.rule, waiver.target), [])
         subject = waiver.id or f"#{position}"
         if waiver.expires < as_of:
-            meta.append(_meta(EXPIRED, waiver, subject, f"expired on {waiver.expires.isoformat()}; "
-                                                        f"{len(matched)} finding(s) it covered fail again"))
-        else:
-            for i in matched:
-                if result[i].status == FAILED:
-                    result[i] = replace(result[i], status=WAIVED, waiver=waiver)
+            meta.append(_meta(EXPIRED, waiver, subject, _expired_message(waiver, [result[i] for i in matched])))
         if not matched:
             meta.append(_meta(UNUSED, waiver, subject, f"matches no failed finding of {waiver.rule} on {waiver.target}"))
         start = waiver.created or as_of
@@ -61,6 +63,14 @@ def apply_waivers(findings: list[Finding], waivers: tuple[Waiver, ...], as_of: d
             meta.append(_meta(LIFETIME, waiver, subject, f"expires {(waiver.expires - start).days} days after {since}, "
                                                          f"more than the {max_days}-day maximum"))
     return result + meta
+
+
+def _expired_message(waiver: Waiver, covered: list[Finding]) -> str:
+    again = sum(1 for finding in covered if finding.status == FAILED)
+    message = f"expired on {waiver.expires.isoformat()}; {again} finding(s) it covered fail again"
+    if again < len(covered):
+        message += f", {len(covered) - again} stay waived by another waiver"
+    return message
 
 
 def _meta(rule: MetaRule, waiver: Waiver, subject: str, message: str) -> Finding:
