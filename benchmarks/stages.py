@@ -58,7 +58,7 @@ model = assemble(checked.documents); stage("assemble")
 rules = load_rules([]); stage("rules")
 findings, results = findings_of(model, rules, as_of, Location(str(inventory), 0), 365); stage("evaluate")
 provenance = Provenance(tool_version=__version__, as_of=as_of,
-                        generated_at=dt.datetime.combine(as_of, dt.time(), dt.timezone.utc), git=git_state(inventory),
+                        generated_at=None, git=git_state(inventory),
                         inventory_digest=digest(files, checked.content_digests), policies_digest="")
 render("json", build_report(provenance, model, rules, findings, results)); stage("report")
 times["total"] = time.perf_counter() - start

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from helpers import write_inventory
+from itscm_check import cli
 from itscm_check.cli import main
 from itscm_check.schema import problems
 
@@ -115,12 +118,18 @@ def test_json_report_shape(workdir: Path) -> None:
     assert problems(report, "report") == []  # the shipped report schema describes it
 
 
-def test_reports_are_byte_identical_across_runs(workdir: Path) -> None:
+def test_reports_are_byte_identical_across_runs(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write_inventory(workdir, FAILING, "inv.yaml")
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    clock = iter([dt.datetime(2026, 7, 1, 9, tzinfo=dt.timezone.utc), dt.datetime(2026, 7, 2, 17, tzinfo=dt.timezone.utc)])
+    # The two runs happen at different times of day: only the inputs and --as-of may shape a report.
+    monkeypatch.setattr(cli, "dt", SimpleNamespace(datetime=SimpleNamespace(now=lambda tz: next(clock)),
+                                                   timezone=dt.timezone))
+    formats = ("json", "table", "html", "sarif", "junit", "markdown", "csv")
     outputs = []
     for name in ("a", "b"):
-        _run("--inventory", "inv.yaml", "--format", f"json={name}.json", "--format", f"table={name}.txt")
-        outputs.append(((workdir / f"{name}.json").read_bytes(), (workdir / f"{name}.txt").read_bytes()))
+        _run("--inventory", "inv.yaml", *(f"--format={fmt}={name}.{fmt}" for fmt in formats))
+        outputs.append([(workdir / f"{name}.{fmt}").read_bytes() for fmt in formats])
     assert outputs[0] == outputs[1]
 
 

@@ -97,7 +97,7 @@ def run_check(inventory_paths: Sequence[Path], policy_paths: Sequence[Path], as_
               waiver_files: Sequence[Path] = (), fail_on: str = "high", generated_at: dt.datetime | None = None,
               max_waiver_days: int = 365, warn_expiring_days: int = 30, baseline_ref: str | None = None,
               baseline_report: Path | None = None, parse_cache: ParseCache | None = None) -> Report:
-    """The whole pipeline; ``generated_at`` (default: the as-of date at midnight UTC) is only reported."""
+    """The whole pipeline; ``generated_at`` (SOURCE_DATE_EPOCH's time, or None) is only reported."""
     inventory, rules, inventory_digest = load_inputs(inventory_paths, policy_paths, waiver_files, parse_cache)
     root = Location(display_path(inventory_paths[0]) if inventory_paths else ".", 0)
     findings, results = findings_of(inventory, rules, as_of, root, max_waiver_days)
@@ -111,7 +111,7 @@ def run_check(inventory_paths: Sequence[Path], policy_paths: Sequence[Path], as_
         baseline = from_report_file(baseline_report)
     provenance = Provenance(
         tool_version=__version__, as_of=as_of,
-        generated_at=generated_at or dt.datetime.combine(as_of, dt.time(), dt.timezone.utc),
+        generated_at=generated_at,
         git=git_state(inventory_paths[0] if inventory_paths else Path.cwd()),
         inventory_digest=inventory_digest,
         policies_digest=digest(policy_files(policy_paths)[0], name=policy_name))

@@ -36,7 +36,8 @@ class GitState:
 class Provenance:
     tool_version: str
     as_of: dt.date
-    generated_at: dt.datetime
+    # None unless SOURCE_DATE_EPOCH gives one: a wall-clock time would make two runs differ.
+    generated_at: dt.datetime | None
     git: GitState | None  # None: not in a git repository (a tarball, a plain folder)
     inventory_digest: str
     policies_digest: str

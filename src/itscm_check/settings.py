@@ -35,7 +35,7 @@ class Settings:
     outputs: tuple[Output, ...]
     fail_on: str
     color: bool
-    generated_at: dt.datetime  # shown in the HTML report's provenance
+    generated_at: dt.datetime | None  # SOURCE_DATE_EPOCH, shown in the HTML report's provenance
     waivers: tuple[Path, ...] = ()
     max_waiver_days: int = 365
     warn_expiring_days: int = 30
@@ -47,9 +47,9 @@ class Settings:
 def resolve(args: argparse.Namespace, now: dt.datetime) -> Settings:
     """Settings from the parsed command line and the config file; raises InputErrors on bad values.
 
-    ``now`` (UTC) gives the default as-of date and the generation time; SOURCE_DATE_EPOCH, the
-    reproducible-builds convention, replaces the generation time so that HTML reports are
-    byte-identical too.
+    ``now`` (UTC) gives the default as-of date. A report states no generation time of its own,
+    so that the same inputs and as-of date give byte-identical reports; SOURCE_DATE_EPOCH, the
+    reproducible-builds convention, gives one for the HTML report's provenance.
     """
     today = now.date()
     config = _read_config(Path(args.config) if args.config else CONFIG_FILE, required=bool(args.config))
@@ -82,9 +82,9 @@ def resolve(args: argparse.Namespace, now: dt.datetime) -> Settings:
         raise InputErrors(errors)
     color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
     epoch = os.environ.get("SOURCE_DATE_EPOCH", "")
-    generated_at = dt.datetime.fromtimestamp(int(epoch), dt.timezone.utc) if epoch.isdigit() else now
+    generated_at = dt.datetime.fromtimestamp(int(epoch), dt.timezone.utc) if epoch.isdigit() else None
     return Settings(tuple(Path(p) for p in inventory), tuple(Path(p) for p in policies), as_of, outputs,
-                    fail_on, color, generated_at.replace(microsecond=0), tuple(Path(p) for p in waivers),
+                    fail_on, color, generated_at, tuple(Path(p) for p in waivers),
                     max_days, warn_days, baseline_ref, Path(baseline_report) if baseline_report else None, cache_dir)
 
 

@@ -72,11 +72,11 @@ def _finding(finding: Finding) -> dict[str, Any]:
 
 def _provenance(report: Report) -> dict[str, Any]:
     p = report.provenance
-    at = p.generated_at.replace(tzinfo=dt.timezone.utc) if p.generated_at.tzinfo is None else p.generated_at
+    at = p.generated_at
     git = None if p.git is None else {"commit": p.git.commit, "dirty": p.git.dirty,
                                       "branch": _text(p.git.branch), "remote": _text(p.git.remote_url)}
     return {"tool_version": p.tool_version, "as_of": p.as_of.isoformat(),
-            "generated_at": at.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "git": git,
+            "generated_at": at.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if at else None, "git": git,
             "source": p.source_text, "inventory_digest": p.inventory_digest, "policies_digest": p.policies_digest,
             "fails_on": "never (report only)" if report.fail_on == NEVER else f"{report.fail_on} and above",
             "baseline": report.baseline}
