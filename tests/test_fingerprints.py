@@ -44,3 +44,29 @@ def test_each_plan_and_backup_has_its_own_fingerprint(tmp_path: Path) -> None:
     assert set(per_plan) == {("ITSCM-012", "api", "plan:dr"), ("ITSCM-012", "api", "plan:bc")}
     assert set(per_backup) == {("ITSCM-024", "api", "backup:b1"), ("ITSCM-024", "api", "backup:b2")}
     assert len(set(prints.values())) == len(prints)
+
+
+def test_two_alike_exercises_without_ids_have_their_own_fingerprints(tmp_path: Path) -> None:
+    failed = {"date": "2026-07-20", "type": "tabletop", "result": "fail"}  # in the future: ITSCM-036 too
+    service = {**SERVICE, "plans": [{"id": "dr", "type": "disaster-recovery", "exercises": [failed, dict(failed)]}]}
+    prints = _fingerprints(tmp_path / "a", {"all.yaml": {**TEAMS, "services": [service]}})
+    assert {k for k in prints if k[0] == "ITSCM-036"} == {
+        ("ITSCM-036", "api", "date:plans[dr].exercises[2026-07-20/tabletop].date"),
+        ("ITSCM-036", "api", "date:plans[dr].exercises[2026-07-20/tabletop#1].date")}
+    assert {k for k in prints if k[0] == "ITSCM-017"} == {
+        ("ITSCM-017", "api", "plan:dr/exercise:2026-07-20/tabletop"),
+        ("ITSCM-017", "api", "plan:dr/exercise:2026-07-20/tabletop#1")}
+    assert len(set(prints.values())) == len(prints)
+
+
+def test_waiver_findings_keep_fingerprints_when_waivers_move(tmp_path: Path) -> None:
+    expired = {"rule": "ITSCM-001", "target": "api", "reason": "r", "approved_by": "CISO", "expires": "2026-01-31"}
+    unused = {"rule": "ITSCM-002", "target": "api", "reason": "r", "approved_by": "CISO", "expires": "2026-12-31"}
+    service = {"id": "api", "name": "API", "tier": 4, "owner": "t"}
+    before = _fingerprints(tmp_path / "a", {"all.yaml": {**TEAMS, "services": [service], "waivers": [expired, unused]}})
+    after = _fingerprints(tmp_path / "b", {"all.yaml": {**TEAMS, "services": [service], "waivers": [expired]},
+                                           "0-waivers.yaml": {"waivers": [unused]}})  # read first
+    meta = {k: v for k, v in before.items() if k[0] in ("ITSCM-900", "ITSCM-901")}
+    assert {k[:2] for k in meta} == {("ITSCM-900", "waiver:ITSCM-001/api"), ("ITSCM-901", "waiver:ITSCM-001/api"),
+                                     ("ITSCM-901", "waiver:ITSCM-002/api")}
+    assert meta.items() <= after.items()

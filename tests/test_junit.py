@@ -88,7 +88,8 @@ def test_one_suite_per_enabled_rule_sorted_then_one_per_waiver_rule_that_fired(r
     assert names[:-2] == [f"{r.id} {r.title}" for r in rules]
     assert names[-2:] == ["ITSCM-900 Waiver expired", "ITSCM-901 Waiver unused"]
     assert [[(c.get("classname"), c.get("name")) for c in suite] for suite in root.findall("testsuite")[-2:]] == [
-        [("ITSCM-900", "waiver:ITSCM-002/ok #1")], [("ITSCM-901", "waiver:ITSCM-002/ok #1")]]
+        [("ITSCM-900", "waiver:ITSCM-002/ok expires:2026-01-01")],
+        [("ITSCM-901", "waiver:ITSCM-002/ok expires:2026-01-01")]]
 
 
 def test_passes_failures_and_waived_cases(report: Report) -> None:

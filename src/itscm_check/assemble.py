@@ -205,7 +205,8 @@ def _service(r: _Record, sites: dict[str, m.Site]) -> m.Service:
 
 def _plan(r: _Record, sites: dict[str, m.Site]) -> m.Plan:
     authority = r.child("invocation_authority")
-    exercises = [_exercise(e) for e in r.children("exercises", _exercise_label)]
+    keys = _exercise_keys(r.get("exercises") or [])
+    exercises = [_exercise(e, keys[i]) for i, e in enumerate(r.children("exercises", lambda d, i: keys[i]))]
     return m.Plan(
         id=r.get("id"), type=r.get("type"), source=r.location, document=r.get("document"), version=r.get("version"),
         last_updated=r.date("last_updated"), last_reviewed=r.date("last_reviewed"), next_review=r.date("next_review"),
@@ -217,14 +218,21 @@ def _plan(r: _Record, sites: dict[str, m.Site]) -> m.Plan:
     )
 
 
-def _exercise_label(data: dict[str, Any], index: int) -> str:
-    # A date field's fingerprint must survive reordering the list.
-    return m.exercise_key(data.get("id"), parse_date(data["date"]), data["type"])
+def _exercise_keys(exercises: list[dict[str, Any]]) -> list[str]:
+    """Each exercise's key (see Exercise.key): findings on it, and on its date, keep their
+    fingerprints when the list is reordered, and two alike exercises still get two."""
+    seen: dict[str, int] = {}
+    keys = []
+    for data in exercises:
+        key = data.get("id") or f"{parse_date(data['date']).isoformat()}/{data['type']}"
+        seen[key] = seen.get(key, -1) + 1
+        keys.append(f"{key}#{seen[key]}" if seen[key] else key)
+    return keys
 
 
-def _exercise(r: _Record) -> m.Exercise:
+def _exercise(r: _Record, key: str) -> m.Exercise:
     return m.Exercise(
-        date=r.required_date("date"), type=r.get("type"), result=r.get("result"), source=r.location,
+        date=r.required_date("date"), type=r.get("type"), result=r.get("result"), source=r.location, key=key,
         id=r.get("id"), scenarios=tuple(r.get("scenarios") or ()), achieved_rto=r.duration("achieved_rto"),
         achieved_rpo=r.duration("achieved_rpo"), evidence=r.get("evidence"),
         corrective_action=r.get("corrective_action"))

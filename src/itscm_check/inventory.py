@@ -129,6 +129,9 @@ class Exercise:
     type: str
     result: str
     source: Location  # where the record is written
+    # What identifies it within its plan, for fingerprints and messages: its id, else its date and
+    # type, with "#n" on the n-th repeat; never its position, which a reordered list changes.
+    key: str
     id: str | None = None
     scenarios: tuple[Any, ...] = ()
     achieved_rto: Duration | None = None
@@ -139,16 +142,6 @@ class Exercise:
     @property
     def rank(self) -> int:
         return EXERCISE_RANK[self.type]
-
-    @property
-    def key(self) -> str:
-        return exercise_key(self.id, self.date, self.type)
-
-
-def exercise_key(ident: str | None, date: dt.date, kind: str) -> str:
-    """What identifies an exercise within its plan, for fingerprints and messages: its id, else its
-    date and type (never its position, which a reordered list changes)."""
-    return ident or f"{date.isoformat()}/{kind}"
 
 
 @dataclass(frozen=True, slots=True)

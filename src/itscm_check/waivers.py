@@ -50,9 +50,10 @@ def apply_waivers(findings: list[Finding], waivers: tuple[Waiver, ...], as_of: d
                 if result[i].status == FAILED:
                     result[i] = replace(result[i], status=WAIVED, waiver=waiver)
     meta: list[Finding] = []
-    for position, waiver in enumerate(waivers):
+    for waiver in waivers:
         matched = failed.get((waiver.rule, waiver.target), [])
-        subject = waiver.id or f"#{position}"
+        # Never its position: moving a waiver to another file or line keeps the fingerprint.
+        subject = waiver.id or f"expires:{waiver.expires.isoformat()}"
         if waiver.expires < as_of:
             meta.append(_meta(EXPIRED, waiver, subject, _expired_message(waiver, [result[i] for i in matched])))
         if not matched:
