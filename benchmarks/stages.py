@@ -38,7 +38,8 @@ from itscm_check.assemble import assemble
 from itscm_check.cache import ParseCache, load_checked
 from itscm_check.errors import Location
 from itscm_check.formatters import render
-from itscm_check.pipeline import findings_of, inventory_files
+from itscm_check.loader import find_all_yaml_files
+from itscm_check.pipeline import findings_of
 from itscm_check.policy.loading import load_rules
 from itscm_check.provenance import Provenance, digest, git_state
 from itscm_check.report import build_report
@@ -50,7 +51,7 @@ mark = time.perf_counter(); times["imports"] = mark - start
 def stage(name):
     global mark
     now = time.perf_counter(); times[name] = now - mark; mark = now
-files, _ = inventory_files([inventory])
+files, _ = find_all_yaml_files([inventory])
 checked = load_checked(files, "inventory", ParseCache(cache_dir))
 assert not checked.errors, checked.errors[:3]
 stage("parse")

@@ -176,3 +176,19 @@ def test_a_run_imports_only_what_it_uses(workdir: Path) -> None:
     for _ in ("cold", "warm"):
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
         assert done.stdout.strip() == "" and (workdir / "r.json").is_file()
+
+
+def test_a_file_named_twice_is_read_once(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (workdir / "inv").mkdir()
+    write_inventory(workdir, CLEAN, "inv/all.yaml")
+    (workdir / "risks.yaml").write_text("waivers: [{id: w1, rule: ITSCM-001, target: tool, reason: r, "
+                                        "approved_by: CISO, expires: 2026-07-31}]\n")
+    # By name and by its folder, and a --waivers file that also sits in an --inventory folder:
+    # read twice, each would clash with itself ("duplicate team id 't'", "duplicate waiver id 'w1'").
+    assert main(["validate", "--inventory", "inv/all.yaml", "--inventory", "inv", "--inventory", "./inv/all.yaml"]) == 0
+    assert main(["validate", "--inventory", "inv", "--inventory", "risks.yaml", "--waivers", "risks.yaml",
+                 "--waivers", "risks.yaml"]) == 0
+    assert "duplicate" not in capsys.readouterr().err
+    assert main(["validate", "--inventory", "inv", "--waivers", "nowhere.yaml"]) == 2
+    assert "nowhere.yaml:0: no such file or directory (pass an existing file or folder with --waivers)" in \
+        capsys.readouterr().err

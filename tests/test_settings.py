@@ -38,6 +38,13 @@ def test_config_file_then_command_line(tmp_path: Path, monkeypatch: pytest.Monke
     assert _resolve("--as-of", "2026-02-01", "--fail-on", "low").as_of == dt.date(2026, 2, 1)
 
 
+def test_an_empty_fail_on_is_an_error_not_the_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InputErrors) as exc:
+        _resolve("--fail-on", "")
+    assert str(exc.value.errors[0]) == "--fail-on:0: '' is not a severity (use one of critical, high, medium, low, info or never)"
+
+
 def test_unknown_config_key_is_an_input_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / ".itscm-check.yaml").write_text("as_of: 2026-01-31\nfail-on: low\n")

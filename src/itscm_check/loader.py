@@ -218,6 +218,25 @@ def find_yaml_files(root: Path, flag: str = "--inventory") -> tuple[list[Path], 
     return files, errors
 
 
+def find_all_yaml_files(roots: Iterable[Path], flag: str = "--inventory", seen: set[str] | None = None
+                        ) -> tuple[list[Path], list[InputError]]:
+    """The YAML files under every root, each file once: a file named twice, or by name and by its
+    folder, would otherwise clash with itself (its ids defined twice). ``seen`` holds the real
+    paths of files found before, and gets those found now."""
+    files: list[Path] = []
+    errors: list[InputError] = []
+    seen = set() if seen is None else seen
+    for root in roots:
+        found, errs = find_yaml_files(root, flag)
+        errors += errs
+        for path in found:
+            real = os.path.realpath(path)
+            if real not in seen:
+                seen.add(real)
+                files.append(path)
+    return files, errors
+
+
 def _walk(folder: Path, ancestors: frozenset[str], files: list[Path], errors: list[InputError]) -> None:
     real = os.path.realpath(folder)
     if real in ancestors:

@@ -14,23 +14,13 @@ from itscm_check.engine import evaluate
 from itscm_check.errors import InputError, InputErrors, Location
 from itscm_check.findings import CheckResult, Finding
 from itscm_check.inventory import Inventory
-from itscm_check.loader import Document, display_path, find_yaml_files
+from itscm_check.loader import Document, display_path, find_all_yaml_files
 from itscm_check.policy.loading import load_rules, policy_files, policy_name
 from itscm_check.policy.model import Rule
 from itscm_check.provenance import Provenance, digest, git_state
 from itscm_check.report import Report, build_report
 from itscm_check.schema import load_schema
 from itscm_check.waivers import apply_waivers
-
-
-def inventory_files(paths: Sequence[Path]) -> tuple[list[Path], list[InputError]]:
-    files: list[Path] = []
-    errors: list[InputError] = []
-    for path in paths:
-        found, errs = find_yaml_files(path)
-        files += found
-        errors += errs
-    return files, errors
 
 
 def load_inventory(paths: Sequence[Path], waiver_files: Sequence[Path] = (),
@@ -42,8 +32,12 @@ def load_inventory(paths: Sequence[Path], waiver_files: Sequence[Path] = (),
 def _read_inventory(paths: Sequence[Path], waiver_files: Sequence[Path],
                     parse_cache: ParseCache | None) -> tuple[Inventory, str]:
     """The inventory and the digest of its files, each file read once."""
-    files, errors = inventory_files(paths)
+    seen: set[str] = set()
+    files, errors = find_all_yaml_files(paths, seen=seen)
     inventory = load_checked(files, "inventory", parse_cache)
+    # A --waivers file that is an inventory file too is read once, as an inventory file.
+    waiver_files, waiver_errors = find_all_yaml_files(waiver_files, "--waivers", seen)
+    errors += waiver_errors
     waivers = load_checked(waiver_files, "inventory", parse_cache)
     errors += inventory.errors + waivers.errors
     errors += [e for doc in waivers.documents for e in only_waivers(doc)]

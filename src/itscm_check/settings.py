@@ -63,7 +63,7 @@ def resolve(args: argparse.Namespace, now: dt.datetime) -> Settings:
             as_of = as_of_date(raw_as_of)
         except InputErrors as exc:
             errors += exc.errors
-    fail_on = args.fail_on or config.get("fail_on") or "high"
+    fail_on = args.fail_on if args.fail_on is not None else config.get("fail_on", "high")
     if fail_on not in (*SEVERITIES, NEVER):
         errors.append(InputError(Location("--fail-on", 0), f"'{fail_on}' is not a severity",
                                  f"use one of {', '.join(SEVERITIES)} or {NEVER}"))

@@ -13,7 +13,7 @@ import yaml
 
 from itscm_check.checks import CHECKS
 from itscm_check.errors import InputError, InputErrors
-from itscm_check.loader import Document, display_path, find_yaml_files, load_files
+from itscm_check.loader import Document, display_path, find_all_yaml_files, find_yaml_files, load_files
 from itscm_check.policy import names
 from itscm_check.policy.codegen import compile_test
 from itscm_check.policy.conditions import ConditionError, compile_condition, show
@@ -36,14 +36,9 @@ def builtin_digests() -> set[str]:
 def extra_policy_files(extra: Iterable[Path] = ()) -> tuple[list[Path], list[InputError]]:
     """The policy files under ``extra``, less copies of the built-in pack's files."""
     skip = builtin_digests()
-    files: list[Path] = []
-    errors: list[InputError] = []
-    for root in extra:
-        found, errs = find_yaml_files(root, "--policies")
-        errors += errs
-        # ./policies of a source checkout is the built-in pack itself: load it once.
-        files += [f for f in found if file_digest(f) not in skip]
-    return files, errors
+    found, errors = find_all_yaml_files(extra, "--policies")
+    # ./policies of a source checkout is the built-in pack itself: load it once.
+    return [f for f in found if file_digest(f) not in skip], errors
 
 
 def policy_files(extra: Iterable[Path] = ()) -> tuple[list[Path], list[InputError]]:
