@@ -75,6 +75,9 @@ def test_config_values_are_checked_against_the_config_schema(tmp_path: Path, mon
 def test_formats_pair_with_outputs() -> None:
     settings = _resolve("--format", "json", "--output", "r.json", "--format", "table=t.txt", "--format", "table")
     assert settings.outputs == (Output("json", Path("r.json")), Output("table", Path("t.txt")), Output("table", None))
+    # "-" is standard output, as for most command-line tools.
+    assert _resolve("--format", "sarif", "--output", "-", "--format", "json=-").outputs == (
+        Output("sarif", None), Output("json", None))
 
 
 def test_two_formats_cannot_share_a_file() -> None:

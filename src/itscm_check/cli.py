@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--as-of", metavar="YYYY-MM-DD", help="evaluation date (default: today, UTC)")
     check.add_argument("--format", action="append", metavar="FORMAT",
                        help=f"{'|'.join(FORMATS)}, or FORMAT=FILE (repeatable; default: table)")
-    check.add_argument("--output", action="append", metavar="FILE", help="file for the --format at the same position")
+    check.add_argument("--output", action="append", metavar="FILE", help="file for the --format at the same position (- for standard output)")
     check.add_argument("--fail-on", metavar="LEVEL", help=f"{'|'.join(SEVERITIES)}|{NEVER} (default: high)")
     check.add_argument("--baseline", metavar="REF",
                        help="git ref to compare with: only new findings count for the exit code")

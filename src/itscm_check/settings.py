@@ -108,7 +108,7 @@ def _outputs(formats: list[str], paths: list[str], errors: list[InputError]) -> 
                                      f"use one of {', '.join(FORMATS)}"))
             continue
         target = inline or (paths[i] if i < len(paths) else None)
-        outputs.append(Output(name, Path(target) if target else None))
+        outputs.append(Output(name, Path(target) if target and target != "-" else None))  # "-": stdout
     if len(paths) > len(formats):
         errors.append(InputError(Location("--output", 0), "more --output than --format options",
                                  "give one --format before each --output"))
