@@ -88,6 +88,39 @@ def test_all_errors_of_all_files_are_reported_together(tmp_path: Path) -> None:
     assert [e.split(":")[0] for e in errors] == ["a.yaml", "b.yaml"]
 
 
+def test_schema_errors_duplicates_and_dangling_references_are_reported_together(tmp_path: Path) -> None:
+    errors = _errors(tmp_path, {
+        "a.yaml": TEAM + "services:\n  - {id: pay, name: Pay, tier: 9}\n",
+        "b.yaml": "services:\n  - {id: pay, name: Pay again, owner: ghost}\n",
+    })
+    assert [e.split(" (")[0] for e in errors] == [
+        "a.yaml:3: services[0].tier: 9 is out of range",
+        "b.yaml:2: duplicate service id 'pay'",
+        "b.yaml:2: owner 'ghost' is not a team id"]
+
+
+def test_no_dangling_reference_is_claimed_when_a_file_did_not_parse(tmp_path: Path) -> None:
+    errors = _errors(tmp_path, {
+        "a.yaml": TEAM + "sites: [{id: dc1, failure_domain: x}\n",  # unclosed: team t and site dc1 are unknown
+        "b.yaml": "services:\n  - {id: pay, name: Pay, owner: t, sites: {primary: dc1}}\n  - {id: pay, name: P2}\n",
+    })
+    assert [e.split(":")[0:2] for e in errors] == [["a.yaml", "3"], ["b.yaml", "3"]]
+    assert "duplicate service id 'pay'" in errors[1]
+
+
+def test_misshapen_records_get_schema_errors_only(tmp_path: Path) -> None:
+    errors = _errors(tmp_path, {"a.yaml": TEAM + textwrap.dedent("""\
+        sites: site-1
+        services:
+          - 5
+          - {id: 7, name: Seven}
+          - {id: s, name: S, owner: [t], sites: [dc1], plans: {dr: 1}, backups: [{location: 3}]}
+        waivers: {rule: ITSCM-001}
+        """), "b.yaml": "services: {id: t}\n"})
+    assert errors and not any("dangling" in e or "is not a team id" in e or "is not defined" in e for e in errors)
+    assert all(e.startswith(("a.yaml:", "b.yaml:")) for e in errors)
+
+
 def test_alias_bomb_is_an_input_error(tmp_path: Path) -> None:
     lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
     for prev, name in zip("abcdefgh", "bcdefghi"):

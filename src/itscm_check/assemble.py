@@ -78,31 +78,14 @@ class _Record:
 
 
 def assemble(documents: list[Document]) -> m.Inventory:
-    """Build the Inventory, or raise InputErrors listing every duplicate and dangling reference."""
-    errors: list[InputError] = []
-    records: dict[str, list[_Record]] = {kind: [] for kind in _KINDS}
-    programme: _Record | None = None
-    for doc in documents:
-        for kind in _KINDS:
-            for i, item in enumerate(doc.data.get(kind) or ()):
-                records[kind].append(_Record(doc, (kind, i), item, []))
-        if doc.data.get("programme") is not None:
-            if programme is not None:
-                errors.append(InputError(doc.location(("programme",)),
-                                         f"programme is defined a second time (first at {programme.location})",
-                                         "keep one programme block for the whole inventory"))
-            else:
-                programme = _Record(doc, ("programme",), doc.data["programme"], [])
-    for kind in _KINDS:
-        errors.extend(_duplicate_ids(kind, records[kind]))
+    """Build the Inventory from valid documents, or raise InputErrors listing every duplicate and
+    dangling reference."""
+    records, programme, errors = _records(documents)
+    if errors:
+        raise InputErrors(errors)
     sites: dict[str, m.Site] = {}
     for r in records["sites"]:
         sites.setdefault(r.get("id"), _site(r))
-    team_ids = {r.get("id") for r in records["teams"]}
-    for r in records["services"]:
-        errors.extend(_dangling(r, team_ids, sites))
-    if errors:
-        raise InputErrors(errors)
     return m.Inventory(
         services=tuple(_service(r, sites) for r in records["services"]),
         teams=tuple(_team(r) for r in records["teams"]),
@@ -113,12 +96,52 @@ def assemble(documents: list[Document]) -> m.Inventory:
     )
 
 
+def reference_errors(documents: list[Document], dangling: bool = True) -> list[InputError]:
+    """Duplicate ids, a second programme and, with ``dangling``, references to teams and sites that
+    are not defined, in documents that may have failed schema validation: listed beside the schema
+    errors, so that one run shows every problem. What is not shaped like a record is left to the
+    schema errors. Pass ``dangling=False`` when a file could not be parsed: its definitions are
+    missing, and references to them would be reported wrongly."""
+    return _records(documents, dangling)[2]
+
+
+def _records(documents: list[Document], dangling: bool = True
+             ) -> tuple[dict[str, list[_Record]], _Record | None, list[InputError]]:
+    """Each kind's records, the programme, and every duplicate and dangling reference."""
+    errors: list[InputError] = []
+    records: dict[str, list[_Record]] = {kind: [] for kind in _KINDS}
+    programme: _Record | None = None
+    for doc in documents:
+        if not isinstance(doc.data, dict):
+            continue
+        for kind in _KINDS:
+            items = doc.data.get(kind)
+            for i, item in enumerate(items if isinstance(items, list) else ()):
+                if isinstance(item, dict):
+                    records[kind].append(_Record(doc, (kind, i), item, []))
+        if doc.data.get("programme") is not None:
+            if programme is not None:
+                errors.append(InputError(doc.location(("programme",)),
+                                         f"programme is defined a second time (first at {programme.location})",
+                                         "keep one programme block for the whole inventory"))
+            else:
+                programme = _Record(doc, ("programme",), doc.data["programme"], [])
+    for kind in _KINDS:
+        errors.extend(_duplicate_ids(kind, records[kind]))
+    if dangling:
+        site_ids = {r.get("id") for r in records["sites"] if isinstance(r.get("id"), str)}
+        team_ids = {r.get("id") for r in records["teams"] if isinstance(r.get("id"), str)}
+        for r in records["services"]:
+            errors.extend(_dangling(r, team_ids, site_ids))
+    return records, programme, errors
+
+
 def _duplicate_ids(kind: str, records: list[_Record]) -> list[InputError]:
     first: dict[str, Location] = {}
     errors = []
     for record in records:
         ident = record.get("id")
-        if ident is None:
+        if not isinstance(ident, str):  # absent, or not an identifier: a schema error
             continue
         if ident in first:
             errors.append(InputError(record.location, f"duplicate {kind[:-1]} id '{ident}' (first defined at {first[ident]})",
@@ -128,27 +151,33 @@ def _duplicate_ids(kind: str, records: list[_Record]) -> list[InputError]:
     return errors
 
 
-def _dangling(service: _Record, team_ids: set[str], sites: dict[str, m.Site]) -> list[InputError]:
+def _dangling(service: _Record, team_ids: set[str], site_ids: set[str]) -> list[InputError]:
     errors = []
     owner = service.get("owner")
-    if owner is not None and owner not in team_ids:
+    if isinstance(owner, str) and owner not in team_ids:
         errors.append(InputError(service.doc.location(service.where + ("owner",)), f"owner '{owner}' is not a team id",
                                  "define the team under teams: or fix the spelling"))
-    refs: list[tuple[DocPath, str]] = []
-    site_block = service.get("sites") or {}
-    if site_block.get("primary") is not None:
-        refs.append((("sites", "primary"), site_block["primary"]))
-    refs += [(("sites", "alternates", i), s) for i, s in enumerate(site_block.get("alternates") or ())]
-    for p, plan in enumerate(service.get("plans") or ()):
-        refs += [(("plans", p, "stored_copies", i), s) for i, s in enumerate(plan.get("stored_copies") or ())]
-    for b, backup in enumerate(service.get("backups") or ()):
-        if backup.get("location") is not None:
-            refs.append((("backups", b, "location"), backup["location"]))
+    refs: list[tuple[DocPath, Any]] = []
+    site_block = _mapping(service.get("sites"))
+    refs.append((("sites", "primary"), site_block.get("primary")))
+    refs += [(("sites", "alternates", i), s) for i, s in enumerate(_list(site_block.get("alternates")))]
+    for p, plan in enumerate(_list(service.get("plans"))):
+        refs += [(("plans", p, "stored_copies", i), s) for i, s in enumerate(_list(_mapping(plan).get("stored_copies")))]
+    for b, backup in enumerate(_list(service.get("backups"))):
+        refs.append((("backups", b, "location"), _mapping(backup).get("location")))
     for where, site in refs:
-        if site not in sites:
+        if isinstance(site, str) and site not in site_ids:  # None: not given; not text: a schema error
             errors.append(InputError(service.doc.location(service.where + where), f"site '{site}' is not defined",
                                      "define it under sites: or fix the spelling"))
     return errors
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _site(r: _Record) -> m.Site:

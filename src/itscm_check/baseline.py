@@ -84,7 +84,7 @@ def load_at_ref(ref: str, inventory_paths: Sequence[Path], policy_paths: Sequenc
 
     commit, root = _commit(ref)
     inventory_sources = _sources(commit, root, [*inventory_paths, *waiver_files], ref, set())
-    inventory_docs, errors = check_sources(inventory_sources, "inventory", parse_cache)
+    inventory_docs, errors, _ = check_sources(inventory_sources, "inventory", parse_cache)
     policy_docs = []
     for shown, content in _sources(commit, root, policy_paths, ref, builtin_digests()):
         try:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import metadata, resources
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from itscm_check import __version__
 from itscm_check.errors import InputError, Location
@@ -128,11 +128,13 @@ class ParseCache:
 
 @dataclass(frozen=True)
 class CheckedFiles:
-    """Documents that parsed, every parse and schema error, and each file's content sha256."""
+    """Documents that parsed, every parse and schema error, each file's content sha256, and whether
+    every file was read and parsed (so no document is missing; schema errors may remain)."""
 
     documents: list[Document]
     errors: list[InputError]
     content_digests: dict[Path, bytes]
+    complete: bool
 
 
 def load_checked(paths: Iterable[Path], schema: str, parse_cache: ParseCache | None) -> CheckedFiles:
@@ -151,19 +153,26 @@ def load_checked(paths: Iterable[Path], schema: str, parse_cache: ParseCache | N
             digests[path] = hashlib.sha256(content).digest()
             yield shown, content
 
-    documents, found_errors = check_sources(sources(), schema, parse_cache)
-    return CheckedFiles(documents, errors + found_errors, digests)
+    checked = check_sources(sources(), schema, parse_cache)
+    return CheckedFiles(checked.documents, errors + checked.errors, digests, checked.complete and not errors)
 
 
-def check_sources(sources: Iterable[tuple[str, bytes]], schema: str,
-                  parse_cache: ParseCache | None) -> tuple[list[Document], list[InputError]]:
+class Checked(NamedTuple):
+    """What parsing and validating a file, or a part of one, gave."""
+
+    documents: list[Document]
+    errors: list[InputError]
+    complete: bool  # no parse error: every document is in ``documents``, schema errors or not
+
+
+def check_sources(sources: Iterable[tuple[str, bytes]], schema: str, parse_cache: ParseCache | None) -> Checked:
     """Parse and validate each (shown path, content) pair, in order, through the cache when there is one.
 
     The unit of work is a part of a file (split_documents): one document of a multi-document file
     is parsed again when it changes, not the whole file. What the cache does not have is parsed in
     worker processes when there is enough of it.
     """
-    found: dict[int, tuple[list[Document], list[InputError]]] = {}
+    found: dict[int, Checked] = {}
     missing: list[tuple[int, str, bytes, str]] = []  # index, shown path, content, cache key
     offsets: list[int] = []  # each part's first line in its file: entries hold lines within the part
     parts = ((shown, offset, part) for shown, content in sources for offset, part in split_documents(content))
@@ -195,12 +204,12 @@ def check_sources(sources: Iterable[tuple[str, bytes]], schema: str,
     documents: list[Document] = []
     errors: list[InputError] = []
     for index in sorted(found):
-        part_documents, part_errors = found[index]
+        part_documents, part_errors, _ = found[index]
         if offsets[index]:
             part_documents, part_errors = _shifted(part_documents, part_errors, offsets[index])
         documents += part_documents
         errors += part_errors
-    return documents, errors
+    return Checked(documents, errors, all(part.complete for part in found.values()))
 
 
 def _shifted(documents: list[Document], errors: list[InputError],
@@ -253,18 +262,19 @@ def _key(content: bytes, schema: str) -> str:
     return total.hexdigest()
 
 
-def _check(content: bytes, shown: str, schema: str) -> tuple[list[Document], list[InputError]]:
+def _check(content: bytes, shown: str, schema: str) -> Checked:
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
-        return [], [InputError(Location(shown, 0), "file is not UTF-8 text", "save the file as UTF-8")]
+        return Checked([], [InputError(Location(shown, 0), "file is not UTF-8 text", "save the file as UTF-8")], False)
     documents, errors = load_text(text, shown)
+    complete = not errors
     for document in documents:
         errors += validate(document, schema)
-    return documents, errors
+    return Checked(documents, errors, complete)
 
 
-def _encode(documents: list[Document], errors: list[InputError]) -> bytes:
+def _encode(documents: list[Document], errors: list[InputError], complete: bool) -> bytes:
     """marshal data; the shown path is left out, as the same bytes may be read under another name."""
     stored_documents = []
     for document in documents:
@@ -274,17 +284,19 @@ def _encode(documents: list[Document], errors: list[InputError]) -> bytes:
         stored_documents.append((data, document.lines, document.timestamps))
     stored_errors = [(e.location.line, e.message, e.hint, e.first_line) for e in errors]
     try:
-        return marshal.dumps((stored_documents, stored_errors), _MARSHAL_VERSION)
+        return marshal.dumps((stored_documents, stored_errors, complete), _MARSHAL_VERSION)
     finally:
         for document in documents:  # the documents go on to be checked: give them back their timestamps
             for where in document.timestamps:
                 _retype(document.data, where, YamlTimestamp)
 
 
-def _decode(payload: bytes, shown: str) -> tuple[list[Document], list[InputError]] | None:
+def _decode(payload: bytes, shown: str) -> Checked | None:
     """The entry's documents and errors, or None when it is not what this version writes."""
     try:
-        stored_documents, stored_errors = marshal.loads(payload)
+        stored_documents, stored_errors, complete = marshal.loads(payload)
+        if type(complete) is not bool:
+            return None
         documents = []
         for data, lines, timestamps in stored_documents:
             if not isinstance(lines, tuple) or len(lines) != 4 or not isinstance(timestamps, tuple):
@@ -296,7 +308,7 @@ def _decode(payload: bytes, shown: str) -> tuple[list[Document], list[InputError
                   for line, message, hint, first_line in stored_errors]
     except (ValueError, TypeError, EOFError, KeyError, IndexError):
         return None  # not marshal data of this shape: a foreign or damaged entry
-    return documents, errors
+    return Checked(documents, errors, complete)
 
 
 def _retype(data: Any, where: tuple[Any, ...], kind: type) -> Any:

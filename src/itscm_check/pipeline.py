@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from itscm_check import __version__
-from itscm_check.assemble import assemble
+from itscm_check.assemble import assemble, reference_errors
 from itscm_check.baseline import Baseline, from_report_file, load_at_ref, with_baseline
 from itscm_check.cache import ParseCache, load_checked
 from itscm_check.engine import evaluate
@@ -33,18 +33,21 @@ def _read_inventory(paths: Sequence[Path], waiver_files: Sequence[Path],
                     parse_cache: ParseCache | None) -> tuple[Inventory, str]:
     """The inventory and the digest of its files, each file read once."""
     seen: set[str] = set()
-    files, errors = find_all_yaml_files(paths, seen=seen)
+    files, missing = find_all_yaml_files(paths, seen=seen)
     inventory = load_checked(files, "inventory", parse_cache)
     # A --waivers file that is an inventory file too is read once, as an inventory file.
-    waiver_files, waiver_errors = find_all_yaml_files(waiver_files, "--waivers", seen)
-    errors += waiver_errors
+    waiver_files, missing_waivers = find_all_yaml_files(waiver_files, "--waivers", seen)
     waivers = load_checked(waiver_files, "inventory", parse_cache)
-    errors += inventory.errors + waivers.errors
+    documents = inventory.documents + waivers.documents
+    errors = missing + missing_waivers + inventory.errors + waivers.errors
     errors += [e for doc in waivers.documents for e in only_waivers(doc)]
     if errors:
-        raise InputErrors(errors)
+        # Duplicates and dangling references too, so that one run lists every problem; but no
+        # dangling ones when a file is missing or did not parse, as its definitions are unknown.
+        complete = not (missing or missing_waivers) and inventory.complete and waivers.complete
+        raise InputErrors(errors + reference_errors(documents, dangling=complete))
     content_digests = {**inventory.content_digests, **waivers.content_digests}
-    return assemble(inventory.documents + waivers.documents), digest([*files, *waiver_files], content_digests)
+    return assemble(documents), digest([*files, *waiver_files], content_digests)
 
 
 def only_waivers(document: Document) -> list[InputError]:
