@@ -154,6 +154,31 @@ def test_malformed_policy_is_an_input_error_with_file_and_line(tmp_path: Path, t
     assert any(str(e).startswith(expected) for e in exc.value.errors), exc.value.errors
 
 
+def test_one_run_lists_the_problems_of_every_rule_and_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A schema error in one rule does not hide a misspelt name in the next, or a bad override.
+    monkeypatch.chdir(tmp_path)
+    policy = _policy(tmp_path, """\
+        rules:
+          - {id: ACME-1, title: t, description: d, remediation: r, severity: urgent, subject: service,
+             fail_when: {path: tier, present: false}}
+          - {id: ACME-2, title: t, description: d, remediation: r, severity: high, subject: service,
+             fail_when: {path: teir, present: false}}
+          - [not, a, rule]
+        overrides:
+          - {rule: ACME-1, severity: low}
+          - {rule: ITSCM-014, params: {max_days: 3}}
+          - {rule: ITSCM-015, enabled: maybe}
+        """)
+    with pytest.raises(InputErrors) as exc:
+        load_rules([Path(policy.name)])
+    assert [str(e).split(": ")[0:2] for e in exc.value.errors] == [
+        ["team-policy.yaml:2", "rules[0].severity"],
+        ["team-policy.yaml:5", "rules[1].fail_when.path"],
+        ["team-policy.yaml:6", "rules[2]"],
+        ["team-policy.yaml:9", "overrides[1].params.max_days"],
+        ["team-policy.yaml:10", "overrides[2].enabled"]]
+
+
 def test_the_repository_policies_folder_is_the_builtin_pack_loaded_once() -> None:
     repo_policies = Path(__file__).parents[1] / "policies"
     assert len(load_rules([repo_policies])) == len(load_rules()) == 36

@@ -88,6 +88,13 @@ def validate(document: Document, schema: str) -> list[InputError]:
     return errors
 
 
+def invalid_items(document: Document, schema: str, lists: tuple[str, ...]) -> set[DocPath]:
+    """The entries of the top-level ``lists`` that break ``schema``, as ``(list, index)``; the
+    caller can go on with the others, so that one run reports their problems as well."""
+    return {tuple(e.absolute_path)[:2] for e in _complete(schema).iter_errors(document.data)
+            if len(e.absolute_path) >= 2 and e.absolute_path[0] in lists}
+
+
 def problems(data: Any, schema: str, limit: int = 5) -> list[str]:
     """The first ``limit`` violations of ``schema`` by data that has no lines (a JSON file), as
     ``path: message``."""

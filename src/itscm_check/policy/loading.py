@@ -13,12 +13,12 @@ import yaml
 
 from itscm_check.checks import CHECKS
 from itscm_check.errors import InputError, InputErrors
-from itscm_check.loader import Document, display_path, find_all_yaml_files, find_yaml_files, load_files
+from itscm_check.loader import DocPath, Document, display_path, find_all_yaml_files, find_yaml_files, load_files
 from itscm_check.policy import names
 from itscm_check.policy.codegen import compile_test
 from itscm_check.policy.conditions import ConditionError, compile_condition, show
 from itscm_check.policy.model import SEVERITIES, TIERS, Rule, SeverityOf
-from itscm_check.schema import dotted, validate
+from itscm_check.schema import dotted, invalid_items, validate
 from itscm_check.values import parse_duration
 
 
@@ -61,21 +61,40 @@ def rules_from_documents(documents: list[Document], errors: list[InputError] | N
     builtin, errs = load_files(find_yaml_files(builtin_pack_dir())[0])
     found += errs
     rules: dict[str, Rule] = {}
-    valid = []
+    # A rule or override that breaks the schema is left out, and the others still go through every
+    # check, so that one run lists the problems of all of them.
+    readable: list[tuple[Document, set[DocPath]]] = []
     for doc in [*builtin, *documents]:
         errs = validate(doc, "policy")
         found += errs
-        if not errs:
-            valid.append(doc)
+        if isinstance(doc.data, dict):
+            readable.append((doc, invalid_items(doc, "policy", ("rules", "overrides")) if errs else set()))
+    # The ids of rules left out (None: one without a readable id): an override of one of them is
+    # not "of an unknown rule".
+    left_out = {_rule_id(doc, where) for doc, broken in readable for where in broken if where[0] == "rules"}
     # Every rule first, then every override: an override may change a rule of any file, whatever
     # the order the files are found in.
-    for doc in valid:
-        found += _add_rules(doc, rules, builtin=any(doc is b for b in builtin))
-    for doc in valid:
-        found += _apply_overrides(doc, rules)
+    for doc, broken in readable:
+        found += _add_rules(doc, rules, any(doc is b for b in builtin), broken)
+    for doc, broken in readable:
+        found += _apply_overrides(doc, rules, broken, left_out)
     if found:
         raise InputErrors(found)
     return sorted(rules.values(), key=lambda r: r.id)
+
+
+def _entries(doc: Document, key: str, broken: set[DocPath]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """The entries of the list ``key`` that fit the schema, with their positions."""
+    items = doc.data.get(key)
+    for i, spec in enumerate(items if isinstance(items, list) else ()):
+        if (key, i) not in broken:
+            yield i, spec
+
+
+def _rule_id(doc: Document, where: DocPath) -> str | None:
+    item = doc.data[where[0]][where[1]]
+    ident = item.get("id") if isinstance(item, dict) else None
+    return ident if isinstance(ident, str) else None
 
 
 def policy_name(path: Path) -> str:
@@ -91,11 +110,12 @@ def file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _add_rules(doc: Document, rules: dict[str, Rule], builtin: bool) -> list[InputError]:
+def _add_rules(doc: Document, rules: dict[str, Rule], builtin: bool, broken: set[DocPath]) -> list[InputError]:
     errors: list[InputError] = []
-    pack = (doc.data.get("metadata") or {}).get("name", doc.path)
+    metadata = doc.data.get("metadata")
+    pack = metadata.get("name", doc.path) if isinstance(metadata, dict) else doc.path
     by_folded_id = {rule_id.casefold(): rule for rule_id, rule in rules.items()}
-    for i, spec in enumerate(doc.data.get("rules") or ()):
+    for i, spec in _entries(doc, "rules", broken):
         try:
             rule = _rule(spec, doc, ("rules", i), pack)
         except ConditionError as exc:
@@ -117,10 +137,13 @@ def _add_rules(doc: Document, rules: dict[str, Rule], builtin: bool) -> list[Inp
     return errors
 
 
-def _apply_overrides(doc: Document, rules: dict[str, Rule]) -> list[InputError]:
+def _apply_overrides(doc: Document, rules: dict[str, Rule], broken: set[DocPath], left_out: set[str | None]
+                     ) -> list[InputError]:
     errors: list[InputError] = []
-    for i, spec in enumerate(doc.data.get("overrides") or ()):
+    for i, spec in _entries(doc, "overrides", broken):
         where = ("overrides", i)
+        if spec["rule"] in left_out or (spec["rule"] not in rules and None in left_out):
+            continue  # its rule is left out for a schema error (or has no readable id): said already
         if spec["rule"] not in rules:
             errors.append(InputError(doc.location(where + ("rule",)), f"override of unknown rule {spec['rule']}",
                                      "check the rule id with `itscm-check rules`"))
