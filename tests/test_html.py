@@ -91,6 +91,10 @@ def test_waiver_register_rows_and_statuses(tmp_path: Path) -> None:
             '<td class="mono">RISK-7</td><td><span class="badge status-active">active</span>') in text
     assert f'<td class="reason" colspan="7"><b>Reason:</b> {ESCAPED}</td>' in text
     assert "status-expired\">expired, unused</span>" in text
+    # A waiver without an id is matched to its own ITSCM-900/901 findings too.
+    report = check(tmp_path, {**INVENTORY, "waivers": [{k: v for k, v in w.items() if k != "id"}
+                                                       for w in INVENTORY["waivers"]]})
+    assert sorted(w["status"] for w in html.view(report)["waivers"]) == ["active", "expired, unused"]
 
 
 def test_service_sheets_show_last_exercise_and_evidence(tmp_path: Path) -> None:

@@ -252,6 +252,12 @@ class Waiver:
     def target_label(self) -> str:
         return f"waiver:{self.rule}/{self.target}"
 
+    @property
+    def key(self) -> str:
+        """What names it in the subject of its ITSCM-900/901/902 findings: its id, else its expiry
+        date; never its position, so moving it keeps their fingerprints."""
+        return self.id or f"expires:{self.expires.isoformat()}"
+
 
 @dataclass(frozen=True)
 class Inventory:

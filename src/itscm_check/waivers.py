@@ -52,17 +52,15 @@ def apply_waivers(findings: list[Finding], waivers: tuple[Waiver, ...], as_of: d
     meta: list[Finding] = []
     for waiver in waivers:
         matched = failed.get((waiver.rule, waiver.target), [])
-        # Never its position: moving a waiver to another file or line keeps the fingerprint.
-        subject = waiver.id or f"expires:{waiver.expires.isoformat()}"
         if waiver.expires < as_of:
-            meta.append(_meta(EXPIRED, waiver, subject, _expired_message(waiver, [result[i] for i in matched])))
+            meta.append(_meta(EXPIRED, waiver, _expired_message(waiver, [result[i] for i in matched])))
         if not matched:
-            meta.append(_meta(UNUSED, waiver, subject, f"matches no failed finding of {waiver.rule} on {waiver.target}"))
+            meta.append(_meta(UNUSED, waiver, f"matches no failed finding of {waiver.rule} on {waiver.target}"))
         start = waiver.created or as_of
         if (waiver.expires - start).days > max_days:
             since = "its creation" if waiver.created else "the as-of date"
-            meta.append(_meta(LIFETIME, waiver, subject, f"expires {(waiver.expires - start).days} days after {since}, "
-                                                         f"more than the {max_days}-day maximum"))
+            meta.append(_meta(LIFETIME, waiver, f"expires {(waiver.expires - start).days} days after {since}, "
+                                                f"more than the {max_days}-day maximum"))
     return result + meta
 
 
@@ -74,7 +72,7 @@ def _expired_message(waiver: Waiver, covered: list[Finding]) -> str:
     return message
 
 
-def _meta(rule: MetaRule, waiver: Waiver, subject: str, message: str) -> Finding:
-    target = waiver.target_label
+def _meta(rule: MetaRule, waiver: Waiver, message: str) -> Finding:
+    target, subject = waiver.target_label, waiver.key
     return Finding(rule_id=rule.id, severity=rule.severity, target=target, message=message, location=waiver.source,
                    controls=rule.controls, fingerprint=fingerprint(rule.id, target, subject), subject=subject)

@@ -168,10 +168,9 @@ def _waivers(report: Report) -> list[dict[str, Any]]:
     meta = {(f.rule_id, f.target, f.subject) for f in report.findings}
     expiring = set(report.expiring_waivers())
     rows = []
-    for position, waiver in enumerate(report.inventory.waivers):
-        subject = waiver.id or f"#{position}"  # how waivers.apply_waivers names a waiver in its meta-findings
+    for waiver in report.inventory.waivers:
         status = [name for rule, name in ((EXPIRED, "expired"), (UNUSED, "unused"), (LIFETIME, "lifetime too long"))
-                  if (rule.id, waiver.target_label, subject) in meta]
+                  if (rule.id, waiver.target_label, waiver.key) in meta]
         if waiver in expiring:
             status.append(f"expires within {report.warn_expiring_days} days")
         rows.append({"id": waiver.id or "", "rule": waiver.rule, "target": waiver.target,
