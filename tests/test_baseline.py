@@ -182,3 +182,26 @@ def test_the_baseline_reads_unchanged_files_from_the_parse_cache(repo: git.Repo,
     Path("inventory/a.yaml").write_text(yaml.safe_dump({"services": [_service("a")]}), encoding="utf-8")
     with pytest.raises(InputErrors, match=rf"a.yaml@{broken}:2: services\[0\]: missing required key 'name'"):
         run_check([Path("inventory")], [], AS_OF, baseline_ref=broken, parse_cache=parse_cache)
+
+
+def test_a_waived_finding_the_base_had_is_existing_and_the_verdict_says_why_it_passes(repo: git.Repo) -> None:
+    waiver = {"rule": "ITSCM-028", "target": "a", "reason": "r", "approved_by": "CISO", "expires": "2026-12-31"}
+    base = _commit(repo, {"inventory/all.yaml": {**TEAMS, "waivers": [waiver], "services": [
+        _service("a", dependencies=[{"ref": "ghost"}]), _service("b", tier=1)]}}, "base")
+    _commit(repo, {"inventory/all.yaml": {**TEAMS, "waivers": [waiver], "services": [
+        _service("a", dependencies=[{"ref": "ghost"}]), _service("b", tier=1, owner=None)]}}, "no owner")
+    report = _check(base)
+    [waived] = [f for f in report.findings if f.status == "waived"]
+    assert waived.baseline == "existing"  # not a new alert in code scanning on every pull request
+    assert {f.baseline for f in report.failed if f.rule_id == "ITSCM-001"} == {"new"}
+    report = run_check([Path("inventory")], [], AS_OF, baseline_ref=base, fail_on="critical")
+    # Existing high and critical findings are not "below critical": they pass because they are not new.
+    assert f"passed with {len(report.failed)} failed finding(s), none of them new at or above critical" in \
+        render("markdown", report)
+
+
+def test_an_inventory_inside_a_dot_folder_is_read_at_the_baseline_too(repo: git.Repo) -> None:
+    base = _commit(repo, {".itscm/inventory/all.yaml": {**TEAMS, "services": [
+        _service("a", dependencies=[{"ref": "ghost"}])]}}, "base")
+    report = run_check([Path(".itscm/inventory")], [], AS_OF, baseline_ref=base)
+    assert report.failed and {f.baseline for f in report.findings} == {"existing"} and not report.fixed

@@ -1,7 +1,8 @@
 """Baselines: classify findings as new or existing against a git ref or an earlier JSON report.
 
-A finding is existing only when the baseline had the same fingerprint failing (not waived) at the
-same or a higher severity: a baseline can never hide a problem that is new or got worse.
+A failed finding is existing only when the baseline had the same fingerprint failing (not waived)
+at the same or a higher severity: a baseline can never hide a problem that is new or got worse. A
+waived finding is existing when the baseline had it too, failing or waived.
 """
 
 from __future__ import annotations
@@ -38,13 +39,18 @@ def with_baseline(report: Report, baseline: Baseline) -> Report:
     """The report with every finding classified and the baseline's vanished findings listed as fixed."""
     from itscm_check.report import sort_findings
 
-    worst: dict[str, int] = {}
+    worst_failed: dict[str, int] = {}
+    worst: dict[str, int] = {}  # failed or waived
     for old in baseline.findings:
+        rank = SEVERITY_RANK[old.severity]
+        worst[old.fingerprint] = min(worst.get(old.fingerprint, 99), rank)
         if old.status == FAILED:
-            worst[old.fingerprint] = min(worst.get(old.fingerprint, 99), SEVERITY_RANK[old.severity])
+            worst_failed[old.fingerprint] = min(worst_failed.get(old.fingerprint, 99), rank)
     current = {f.fingerprint for f in report.findings}
-    classified = [replace(f, baseline=EXISTING if SEVERITY_RANK[f.severity] >= worst.get(f.fingerprint, 99) else NEW)
-                  for f in report.findings]
+    classified = []
+    for finding in report.findings:
+        before = (worst_failed if finding.status == FAILED else worst).get(finding.fingerprint, 99)
+        classified.append(replace(finding, baseline=EXISTING if SEVERITY_RANK[finding.severity] >= before else NEW))
     fixed = [f for f in baseline.findings if f.status == FAILED and f.fingerprint not in current]
     return replace(report, findings=sort_findings(classified), baseline=baseline.label, fixed=sort_findings(fixed))
 
@@ -121,8 +127,10 @@ def _commit(ref: str):  # noqa: ANN202 - a git.Commit; gitpython is imported onl
 
 def _sources(commit, root: Path, paths: Sequence[Path], ref: str,  # noqa: ANN001 - a git.Commit
              skip: set[str]) -> list[tuple[str, bytes]]:
-    """Shown path and content of the YAML files under ``paths`` at ``commit``, less those whose digest is in ``skip``."""
+    """Shown path and content of the YAML files under ``paths`` at ``commit``, each once, less those
+    whose digest is in ``skip``; as in the working tree, dot-names are skipped below each path."""
     sources: list[tuple[str, bytes]] = []
+    seen: set[str] = set()
     for path in paths:
         try:
             relative = PurePosixPath(Path(path).resolve().relative_to(root.resolve()).as_posix())
@@ -136,9 +144,12 @@ def _sources(commit, root: Path, paths: Sequence[Path], ref: str,  # noqa: ANN00
         blobs = [item] if item.type == "blob" else sorted(
             (b for b in item.traverse() if b.type == "blob"), key=lambda b: b.path)
         for blob in blobs:
-            parts = PurePosixPath(blob.path).parts
+            parts = PurePosixPath(blob.path).relative_to(PurePosixPath(item.path)).parts
             if blob is not item and (not blob.path.endswith((".yaml", ".yml")) or any(p.startswith(".") for p in parts)):
                 continue
+            if blob.path in seen:
+                continue
+            seen.add(blob.path)
             data = blob.data_stream.read()
             if hashlib.sha256(data).hexdigest() not in skip:
                 sources.append((f"{display_path(root / blob.path)}@{ref}", data))

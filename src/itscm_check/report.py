@@ -73,6 +73,13 @@ def build_report(provenance: Provenance, inventory: Inventory, rules: list[Rule]
                   fail_on, warn_expiring_days)
 
 
+def why_not_blocking(report: Report) -> str:
+    """Why the failed findings of a passing run do not fail it, e.g. "3 failed finding(s) below high"."""
+    if report.baseline is None:
+        return f"{len(report.failed)} failed finding(s) below {report.fail_on}"
+    return f"{len(report.failed)} failed finding(s), none of them new at or above {report.fail_on}"
+
+
 def blocking(report: Report, fail_on: str | None = None) -> tuple[Finding, ...]:
     """The failed (unwaived) findings at or above ``fail_on`` (default: the report's threshold)."""
     level = fail_on or report.fail_on

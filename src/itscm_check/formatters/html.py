@@ -13,7 +13,7 @@ from itscm_check.controls import Control, parse
 from itscm_check.findings import FAILED, WAIVED, Finding
 from itscm_check.inventory import Service
 from itscm_check.policy.model import TIERS, Rule
-from itscm_check.report import NEVER, Report, blocking
+from itscm_check.report import NEVER, Report, blocking, why_not_blocking
 from itscm_check.values import Duration
 from itscm_check.waivers import EXPIRED, LIFETIME, UNUSED
 
@@ -94,7 +94,7 @@ def _summary(report: Report, services: dict[str, Service]) -> dict[str, Any]:
     elif report.fail_on == NEVER:
         verdict = f"REPORT ONLY: {len(report.failed)} failed finding(s)"
     elif report.failed:
-        verdict = f"PASS with {len(report.failed)} failed finding(s) below {report.fail_on}"
+        verdict = f"PASS with {why_not_blocking(report)}"
     else:
         verdict = "PASS: no failed finding"
     # Checks on teams, vendors, waivers and the programme belong to no service tier.

@@ -7,7 +7,7 @@ from markupsafe import Markup, escape
 
 from itscm_check.findings import NEW
 from itscm_check.formatters import printable
-from itscm_check.report import NEVER, Report, blocking
+from itscm_check.report import NEVER, Report, blocking, why_not_blocking
 
 MAX_ROWS = 50  # a PR comment stays readable; the full list is in the other formats
 
@@ -84,7 +84,7 @@ def render(report: Report, *, color: bool = False) -> str:
     elif report.fail_on == NEVER:
         icon, verdict = "✅", f"report only, {len(failed)} failed finding(s)"
     else:
-        icon, verdict = "✅", "passed" if not failed else f"passed with {len(failed)} finding(s) below {report.fail_on}"
+        icon, verdict = "✅", "passed" if not failed else f"passed with {why_not_blocking(report)}"
     return _env.from_string(_TEMPLATE).render(
         icon=icon, verdict=verdict, as_of=report.as_of.isoformat(), services=report.services,
         rules=len(report.rules), fail_on=report.fail_on, counts=report.by_severity(), waived=report.waived,
