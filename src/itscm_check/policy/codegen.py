@@ -16,7 +16,7 @@ import itertools
 from collections.abc import Callable
 from typing import Any
 
-from itscm_check.policy.conditions import Env, among, coerce, is_present
+from itscm_check.policy.conditions import Env, among, coerce, is_present, overlaps
 from itscm_check.policy.scope import Scope
 
 Test = Callable[[Scope, Env], bool]
@@ -30,7 +30,7 @@ def compile_test(spec: dict[str, Any], name: str) -> Test:
     expression = writer.condition(spec, "scope")
     source = f"def test(scope, env):\n    return bool({expression})\n"
     namespace: dict[str, Any] = {"c": tuple(writer.constants), "Scope": Scope, "coerce": coerce, "among": among,
-                                 "is_present": is_present, "ABSENT": object()}
+                                 "is_present": is_present, "overlaps": overlaps, "ABSENT": object()}
     exec(compile(source, f"<condition of {name}>", "exec"), namespace)  # noqa: S102 - source built above
     return namespace["test"]
 
@@ -118,5 +118,5 @@ class _Writer:
         if op == "in":
             return f"({both} and among({left}, {right}))"
         if op == "contains_any":
-            return f"({both} and bool(set({left}) & set({right})))"
+            return f"({both} and overlaps({left}, {right}))"
         return f"({both} and {left} {_COMPARE[op]} coerce({left}, {right}))"

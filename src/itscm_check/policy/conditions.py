@@ -166,6 +166,8 @@ def coerce(left: Any, right: Any) -> Any:
     Raises ValueError when it cannot be: a bare number against a duration has no unit, as it has
     none in the inventory.
     """
+    if isinstance(left, (list, tuple)) and not isinstance(right, (list, tuple)):
+        raise TypeError(f"{show(left)} is a list, compared with one value; use contains_any or any_item")
     if isinstance(left, Duration) and not isinstance(right, Duration):
         return parse_duration(right)
     if isinstance(left, dt.date) and isinstance(right, str):
@@ -177,9 +179,20 @@ def among(left: Any, values: Any) -> bool:
     """``left in values``, each value read as ``coerce`` reads it (``in: [1h, 4h]`` on a duration)."""
     if not isinstance(values, (list, tuple)):
         raise ValueError(f"'in' takes a list, not {show(values)}")
+    if isinstance(left, (list, tuple)):
+        raise TypeError(f"{show(left)} is a list: 'in' compares one value; use contains_any")
     if isinstance(left, (Duration, dt.date)):
         return any(left == coerce(left, value) for value in values)
     return left in values
+
+
+def overlaps(left: Any, values: Any) -> bool:
+    """Whether the list ``left`` shares an entry with ``values`` (never the letters of a text)."""
+    if not isinstance(left, (list, tuple)):
+        raise TypeError(f"{show(left)} is not a list: contains_any compares the entries of a list; use in")
+    if not isinstance(values, (list, tuple)):
+        raise ValueError(f"contains_any takes a list, not {show(values)}")
+    return bool(set(left) & set(values))
 
 
 def _compile_leaf(spec: dict[str, Any], keys: set[str], where: tuple[Any, ...]) -> Condition:
@@ -229,7 +242,7 @@ def _comparison(op: str, name: str, path: tuple[str, ...], operand: Operand) -> 
         if op == "in":
             return [f"{name} is {show(left)}"] if among(left, right) else None
         if op == "contains_any":
-            return [f"{name} includes {show(left)}"] if set(left) & set(right) else None
+            return [f"{name} includes {show(left)}"] if overlaps(left, right) else None
         test, words = _COMPARE[op]
         right = coerce(left, right)
         return [f"{name} {show(left)} {words} {show(right)}"] if test(left, right) else None

@@ -19,7 +19,7 @@ from itscm_check.policy.codegen import compile_test
 from itscm_check.policy.conditions import ConditionError, compile_condition, show
 from itscm_check.policy.model import SEVERITIES, TIERS, Rule, SeverityOf
 from itscm_check.schema import dotted, invalid_items, validate
-from itscm_check.values import parse_duration
+from itscm_check.values import YamlTimestamp, parse_duration
 
 
 def builtin_pack_dir() -> Path:
@@ -165,7 +165,9 @@ def _rule(spec: dict[str, Any], doc: Document, where: tuple[Any, ...], pack: str
     params = {name: _param(value, where + ("params", name)) for name, value in (spec.get("params") or {}).items()}
     if "check" in spec:
         _fits_check(spec, subjects, params, where)
-    for at, why in names.problems(spec, tuple(subjects), set(params), where):
+    declared = {name: value.get("type") if isinstance(value, dict) else None
+                for name, value in (spec.get("params") or {}).items()}
+    for at, why in names.problems(spec, tuple(subjects), declared, where):
         raise ConditionError(at, why)
     for at, name in _param_refs({key: spec[key] for key in ("where", "fail_when", "severity") if key in spec}, where):
         if not isinstance(name, str):
@@ -187,9 +189,17 @@ def _rule(spec: dict[str, Any], doc: Document, where: tuple[Any, ...], pack: str
         where_test=compile_test(spec["where"], f"{spec['id']} where") if "where" in spec else None,
         test=compile_test(spec["fail_when"], spec["id"]) if "fail_when" in spec else None,
         check=spec.get("check"), message=spec.get("message"), help_uri=spec.get("help_uri"),
-        logic=yaml.safe_dump({k: spec[k] for k in ("where", "fail_when", "check") if k in spec}, sort_keys=False),
+        logic=yaml.dump({k: spec[k] for k in ("where", "fail_when", "check") if k in spec}, Dumper=_LogicDumper,
+                        sort_keys=False),
         enabled=spec.get("enabled", True), pack=pack, source=doc.location(where),
     )
+
+
+class _LogicDumper(yaml.SafeDumper):
+    """Writes a rule's logic back out for `explain`, an unquoted date of the policy included."""
+
+
+_LogicDumper.add_representer(YamlTimestamp, yaml.representer.SafeRepresenter.represent_str)
 
 
 def _override(rule: Rule, spec: dict[str, Any], doc: Document, where: tuple[Any, ...]) -> Rule:

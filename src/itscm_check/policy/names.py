@@ -5,11 +5,16 @@ would make a rule that never fails, or (with `present: false`) one that fails ev
 names come from the model itself: the fields and properties of the records and views, with their
 type hints, walked segment by segment. Where a value may be anything (free text, labels), the
 names below it are not checked.
+
+The same types say when an operator or a value cannot fit what a path reads: a record compared
+with its id, a list compared with one value, the age of something that is not a date, "4hours"
+against a duration. Such a condition would also never hold, silently.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import functools
 import types
 import typing
@@ -17,14 +22,16 @@ from collections.abc import Iterator
 from typing import Any
 
 from itscm_check.subjects import SCOPE_TYPES
+from itscm_check.values import Duration, parse_date, parse_duration
 
 Where = tuple[Any, ...]
+Params = dict[str, "str | None"]  # a rule's parameters, each with its declared type (None: not declared)
 
 _QUANTIFIERS = ("any_item", "no_item", "all_items")
 _UNCHECKED = object()  # a value of any shape: labels, free text, a value the model does not type
 
 
-def problems(spec: dict[str, Any], subjects: tuple[str, ...], params: set[str], where: Where) -> list[tuple[Where, str]]:
+def problems(spec: dict[str, Any], subjects: tuple[str, ...], params: Params, where: Where) -> list[tuple[Where, str]]:
     """Unknown names in a rule's conditions and messages: those no subject kind of the rule has
     (a rule over plans and exercises may read a name only exercises have)."""
     found: dict[Where, str] | None = None
@@ -35,7 +42,7 @@ def problems(spec: dict[str, Any], subjects: tuple[str, ...], params: set[str], 
     return sorted((found or {}).items(), key=lambda item: [str(step) for step in item[0]])
 
 
-def _rule_names(spec: dict[str, Any], chain: tuple[Any, ...], params: set[str], where: Where,
+def _rule_names(spec: dict[str, Any], chain: tuple[Any, ...], params: Params, where: Where,
                 kind: str) -> Iterator[tuple[Where, str]]:
     for key in ("where", "fail_when"):
         if key in spec:
@@ -44,10 +51,10 @@ def _rule_names(spec: dict[str, Any], chain: tuple[Any, ...], params: set[str], 
     if isinstance(severity, dict) and "when" in severity:
         yield from _condition(severity["when"], chain, params, where + ("severity", "when"), kind)
     if isinstance(spec.get("message"), str):
-        yield from _placeholders(spec["message"], chain, params | {"reasons"}, where + ("message",), kind)
+        yield from _placeholders(spec["message"], chain, {**params, "reasons": None}, where + ("message",), kind)
 
 
-def _condition(spec: Any, chain: tuple[Any, ...], params: set[str], where: Where, kind: str) -> Iterator[tuple[Where, str]]:
+def _condition(spec: Any, chain: tuple[Any, ...], params: Params, where: Where, kind: str) -> Iterator[tuple[Where, str]]:
     if not isinstance(spec, dict):
         return  # compile_condition reports it
     for op in ("all", "any"):
@@ -64,6 +71,7 @@ def _condition(spec: Any, chain: tuple[Any, ...], params: set[str], where: Where
     if why:
         yield where + ("path",), why
         return
+    yield from _fits(spec, value, params, where)
     item = _UNCHECKED if value is _UNCHECKED else _item(value)
     inner = (item, *chain)  # the scope of a quantifier's entries
     for op in (*_QUANTIFIERS, "count"):
@@ -82,7 +90,91 @@ def _condition(spec: Any, chain: tuple[Any, ...], params: set[str], where: Where
                 yield where + (op, "path"), why
 
 
-def _placeholders(template: str, chain: tuple[Any, ...], params: set[str], where: Where,
+_VALUE_OPS = ("equals", "in", "gt", "ge", "lt", "le")
+_AGE_OPS = ("older_than", "within")
+# The declared parameter types a value of each type may be compared with.
+_PARAM_FITS = {Duration: ("duration",), int: ("days", "integer"), bool: ("boolean",), str: ("string",),
+               dt.date: ("string",)}
+
+
+def _fits(spec: dict[str, Any], hint: Any, params: Params, where: Where) -> Iterator[tuple[Where, str]]:
+    """An operator or operand of a leaf condition that cannot fit the type its path reads."""
+    op = next((o for o in (*_VALUE_OPS, *_AGE_OPS, "contains_any") if o in spec), None)
+    plain = _plain(hint)
+    if op is None or plain is _UNCHECKED:
+        return
+    path, at, operand = spec["path"], where + (op,), spec[op]
+    item = _item(hint)
+    if item is not None:
+        if op != "contains_any":
+            yield at, f"'{path}' is a list: compare its entries with contains_any, any_item, no_item, all_items or count"
+        elif item is not _UNCHECKED and _names(item):
+            yield at, f"the entries of '{path}' are records ({_kind(item)}): compare their ids with " \
+                      f"{{path: {path}, any_item: {{path: id, in: [...]}}}}"
+        return
+    if _names(plain):
+        field = f"'{path}.id'" if "id" in _names(plain) else "one of its fields"
+        yield at, f"'{path}' is a record ({_kind(plain)}), not a value: compare {field}"
+        return
+    if op == "contains_any":
+        yield at, f"'{path}' is not a list: contains_any compares the entries of a list; use in"
+        return
+    if op in _AGE_OPS:
+        if plain is not dt.date:
+            yield where + ("path",), f"'{path}' is not a date: {op} reads the age of a date"
+        elif _param_name(operand) is not None:
+            declared = params.get(_param_name(operand))
+            if declared not in (None, "days", "integer"):
+                yield at, f"{op} counts days: parameter '{_param_name(operand)}' is of type {declared}; declare it days"
+        elif not isinstance(operand, dict) and (isinstance(operand, bool) or not isinstance(operand, int)):
+            yield at, f"{op} takes a number of days, not {operand!r}"
+        return
+    for value in operand if op == "in" and isinstance(operand, list) else [operand]:
+        name = _param_name(value)
+        if name is not None:
+            declared = params.get(name)
+            if op != "in" and declared is not None and declared not in _PARAM_FITS.get(plain, (declared,)):
+                yield at, f"'{path}' is {_kind(plain)}: parameter '{name}' of type {declared} cannot be compared with it"
+        elif not isinstance(value, dict):
+            why = _literal_misfit(plain, value)
+            if why:
+                yield at, f"'{path}' is {_kind(plain)}: {why}"
+
+
+def _param_name(operand: Any) -> str | None:
+    """The parameter an operand names (one not named by text is reported where parameters are checked)."""
+    if isinstance(operand, dict) and set(operand) == {"param"} and isinstance(operand["param"], str):
+        return operand["param"]
+    return None
+
+
+def _literal_misfit(plain: Any, value: Any) -> str:
+    """Why the literal ``value`` can never equal or be compared with a value of type ``plain``."""
+    try:
+        if plain is Duration:
+            parse_duration(value)
+        elif plain is dt.date:
+            parse_date(value)
+        elif plain is bool:
+            if not isinstance(value, bool):
+                return f"{value!r} is not true or false"
+        elif plain is int:
+            if isinstance(value, bool) or not isinstance(value, int):
+                return f"{value!r} is not a whole number"
+        elif plain is str and not isinstance(value, str):
+            return f"{value!r} is not text (quote it)"
+    except ValueError as exc:
+        return str(exc)
+    return ""
+
+
+def _kind(plain: Any) -> str:
+    """How messages name a type: "a duration", "a site" (a record or view)."""
+    named = {Duration: "a duration", dt.date: "a date", bool: "true or false", int: "a whole number", str: "text"}
+    return named.get(plain) or f"a {getattr(plain, '__name__', str(plain)).removesuffix('View').lower()}"
+
+
+def _placeholders(template: str, chain: tuple[Any, ...], params: Params, where: Where,
                   kind: str) -> Iterator[tuple[Where, str]]:
     rest = template
     while "{" in rest:
