@@ -144,6 +144,19 @@ def test_overrides_change_parameters_severity_and_enabled_state(tmp_path: Path) 
      "team-policy.yaml:3: overrides[0].params.max_age_days.type: parameter 'max_age_days' of rule ITSCM-014 is of "
      "type days, not duration"),
     ("overrides:\n  - rule: ITSCM-014\n    params: {max_days: 3}\n", "team-policy.yaml:3: overrides[0].params.max_days: rule ITSCM-014 has no parameter 'max_days'"),
+    ("overrides:\n  - rule: ITSCM-032\n    severity: {when: {path: critical_consumr, equals: true}, then: critical, else: low}\n",
+     "team-policy.yaml:3: overrides[0].severity.when.path: a vendor has no 'critical_consumr'"),
+    ("overrides:\n  - rule: ITSCM-032\n    severity: {when: {path: id, in: {param: nope}}, then: critical, else: low}\n",
+     "team-policy.yaml:3: overrides[0].severity.when.in: rule ITSCM-032 has no parameter 'nope'"),
+    # Vendors and the programme have no tier: tiers and by_tier would make a rule that never fails there.
+    ("rules:\n  - {id: X, title: t, description: d, remediation: r, severity: high, subject: vendor, tiers: [1],"
+     " fail_when: {path: exit_plan, present: false}}\n",
+     "team-policy.yaml:2: rules[0].tiers: a vendor has no tier: tiers: would leave every vendor out"),
+    ("rules:\n  - {id: X, title: t, description: d, remediation: r, severity: {by_tier: {1: high, default: low}},"
+     " subject: programme, fail_when: {path: programme, present: false}}\n",
+     "team-policy.yaml:2: rules[0].severity: a programme has no tier: by_tier would always give its default"),
+    ("overrides:\n  - rule: ITSCM-032\n    severity: {by_tier: {1: critical, default: low}}\n",
+     "team-policy.yaml:3: overrides[0].severity: a vendor has no tier: by_tier would always give its default"),
     # What a condition compares must fit the type of its path, or the rule would silently never fail.
     *((f"rules:\n  - {{id: X, title: t, description: d, remediation: r, severity: high, {rule}}}\n",
        f"team-policy.yaml:2: rules[0].fail_when.{why}") for rule, why in [

@@ -161,6 +161,8 @@ def _rule(spec: dict[str, Any], doc: Document, where: tuple[Any, ...], pack: str
     if "check" in spec and spec["check"] not in CHECKS:
         raise ConditionError(where + ("check",), f"unknown check '{spec['check']}'; known checks: {', '.join(sorted(CHECKS))}")
     subjects = spec["subject"] if isinstance(spec["subject"], list) else [spec["subject"]]
+    if "check" not in spec:  # a named check decides itself what tiers mean to it
+        _tiers_fit(spec, subjects, where)
     severity_of, severity_text, severities = _severity(spec["severity"], where + ("severity",))
     params = {name: _param(value, where + ("params", name)) for name, value in (spec.get("params") or {}).items()}
     if "check" in spec:
@@ -202,11 +204,45 @@ class _LogicDumper(yaml.SafeDumper):
 _LogicDumper.add_representer(YamlTimestamp, yaml.representer.SafeRepresenter.represent_str)
 
 
+# Subjects that have no tier: a tiers: list leaves them out, and a by_tier table gives its default.
+_TIERLESS = ("vendor", "programme")
+
+
+def _tiers_fit(spec: dict[str, Any], subjects: Iterable[str], where: tuple[Any, ...]) -> None:
+    """Refuse what tiers cannot mean on the rule's subjects, which would make it silently never fail
+    (``tiers:`` on vendors) or always take its default (``by_tier`` on nothing but vendors)."""
+    tierless = [kind for kind in subjects if kind in _TIERLESS]
+    if not tierless:
+        return
+    if "tiers" in spec:
+        raise ConditionError(where + ("tiers",), f"a {tierless[0]} has no tier: tiers: would leave every "
+                                                 f"{tierless[0]} out; remove tiers: or use where:")
+    if len(tierless) < len(list(subjects)):
+        return  # by_tier picks the value for the subjects that have a tier, the default for the others
+    tables = [("severity",)] if isinstance(spec.get("severity"), dict) and "by_tier" in spec["severity"] else []
+    tables += [("params", name) for name, value in (spec.get("params") or {}).items()
+               if isinstance(value, dict) and "by_tier" in value]
+    if tables:
+        raise ConditionError(where + tables[0], f"a {tierless[0]} has no tier: by_tier would always give its "
+                                                "default; give one value (a severity may depend on the "
+                                                "record with when:)")
+
+
 def _override(rule: Rule, spec: dict[str, Any], doc: Document, where: tuple[Any, ...]) -> Rule:
+    if rule.check is None:
+        _tiers_fit(spec, rule.subjects, where)
     changes: dict[str, Any] = {"source": doc.location(where)}
     if "enabled" in spec:
         changes["enabled"] = spec["enabled"]
     if "severity" in spec:
+        # A `when:` is checked as a rule's is: its names on the rule's subjects, its parameters.
+        declared = {name: rule.param_types.get(name) for name in rule.param_text}
+        for at, why in names.problems({"severity": spec["severity"]}, rule.subjects, declared, where):
+            raise ConditionError(at, why)
+        for at, name in _param_refs({"severity": spec["severity"]}, where):
+            if name not in declared:
+                raise ConditionError(at, f"rule {rule.id} has no parameter {name!r}; "
+                                         f"it has: {', '.join(declared) or 'none'}")
         changes["severity_of"], changes["severity_text"], changes["severities"] = _severity(
             spec["severity"], where + ("severity",))
     if "params" in spec:
