@@ -15,7 +15,7 @@ from itscm_check.inventory import Service
 from itscm_check.policy.model import TIERS, Rule
 from itscm_check.report import NEVER, Report, blocking, why_not_blocking
 from itscm_check.values import Duration
-from itscm_check.waivers import EXPIRED, LIFETIME, UNUSED
+from itscm_check.waivers import EXPIRED, LIFETIME, META_RULES, UNUSED, MetaRule
 
 ORG_WIDE = "organisation-wide"
 DASH = "—"
@@ -102,8 +102,11 @@ def _summary(report: Report, services: dict[str, Service]) -> dict[str, Any]:
     for result in report.results:
         service = services.get(result.target)
         groups[f"Tier {service.effective_tier}" if service else ORG_WIDE].append(result.passed)
+    # A waiver rule has no passing checks: each of its findings counts as one failed check, as in JUnit.
+    groups[ORG_WIDE] += [False] * len(_waiver_findings(report))
+    marks = [mark for group in groups.values() for mark in group]
     return {"verdict": verdict, "failing": bool(blocked), "services": report.services, "rules": len(report.rules),
-            "overall": _rate(sum(r.passed for r in report.results), len(report.results)),
+            "overall": _rate(sum(marks), len(marks)),
             "tiers": [{"label": label, **_rate(sum(marks), len(marks))} for label, marks in groups.items()],
             "severities": [{"name": s, "count": n} for s, n in report.by_severity().items()],
             "failed": len(report.failed), "waived": len(report.waived)}
@@ -114,12 +117,17 @@ def _natural(control: Control) -> tuple[Any, ...]:
     return tuple(int(p) if i % 2 else p for i, p in enumerate(re.split(r"(\d+)", control.clause)))
 
 
+def _waiver_findings(report: Report) -> list[Finding]:
+    meta = {rule.id for rule in META_RULES}
+    return [f for f in report.findings if f.rule_id in meta]
+
+
 def _coverage(report: Report) -> list[dict[str, Any]]:
     passed = Counter(r.rule_id for r in report.results if r.passed)
     failed = Counter(f.rule_id for f in report.findings if f.status == FAILED)
     waived = Counter(f.rule_id for f in report.findings if f.status == WAIVED)
-    by_control: dict[Control, list[Rule]] = {}
-    for rule in report.rules:
+    by_control: dict[Control, list[Rule | MetaRule]] = {}
+    for rule in [*report.rules, *(meta for meta in META_RULES if failed[meta.id])]:
         for reference in rule.controls:
             by_control.setdefault(parse(reference), []).append(rule)
     frameworks: dict[str, list[dict[str, Any]]] = {}
