@@ -36,8 +36,13 @@ def test_commit_dirty_flag_and_https_remote(tmp_path: Path) -> None:
     state = git_state(tmp_path)
     assert state is not None and (state.commit, state.dirty, state.branch) == (sha, False, "main")
     assert state.remote_url == "https://github.com/acme/continuity"
+    # A report left by an earlier run is no change to the inputs; a change to an input is.
+    (tmp_path / "itscm-report.html").write_text("<html></html>")
+    assert not git_state(tmp_path, [tmp_path / "a.yaml"]).dirty and git_state(tmp_path).dirty
+    (tmp_path / "b.yaml").write_text("services: []\n")  # untracked, but an input when its folder is
+    assert git_state(tmp_path, [tmp_path]).dirty and not git_state(tmp_path, [tmp_path / "a.yaml"]).dirty
     (tmp_path / "a.yaml").write_text("services: [{id: x, name: X}]\n")
-    assert git_state(tmp_path).dirty
+    assert git_state(tmp_path, [tmp_path / "a.yaml", Path("/nonexistent/outside")]).dirty
 
 
 def test_sarif_paths_are_relative_to_the_repository_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -109,7 +109,8 @@ def run_check(inventory_paths: Sequence[Path], policy_paths: Sequence[Path], as_
     provenance = Provenance(
         tool_version=__version__, as_of=as_of,
         generated_at=generated_at,
-        git=git_state(inventory_paths[0] if inventory_paths else Path.cwd()),
+        git=git_state(inventory_paths[0] if inventory_paths else Path.cwd(),
+                      [*inventory_paths, *policy_paths, *waiver_files]),
         inventory_digest=inventory_digest,
         policies_digest=digest(policy_files(policy_paths)[0], name=policy_name))
     report = build_report(provenance, inventory, rules, findings, results, fail_on, warn_expiring_days)

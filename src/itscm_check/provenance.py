@@ -5,11 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from itscm_check.loader import display_path
+
+if TYPE_CHECKING:
+    import git
 
 
 @dataclass(frozen=True)
@@ -46,7 +50,7 @@ class Provenance:
     def source_text(self) -> str:
         if self.git is None:
             return "not a git repository"
-        state = "with uncommitted changes" if self.git.dirty else "clean"
+        state = "inputs with uncommitted changes" if self.git.dirty else "clean"
         return f"git commit {self.git.commit} ({state})"
 
 
@@ -64,8 +68,13 @@ def digest(files: Iterable[Path], content_digests: Mapping[Path, bytes] | None =
     return total.hexdigest()
 
 
-def git_state(where: Path) -> GitState | None:
-    """The repository around ``where``, or None when there is none (or git itself is missing)."""
+def git_state(where: Path, inputs: Sequence[Path] = ()) -> GitState | None:
+    """The repository around ``where``, or None when there is none (or git itself is missing).
+
+    It is dirty when one of ``inputs`` in the repository (or, with none given, anything in it) has
+    changes that are not committed, untracked files included: what the report was computed from
+    differs from the commit. Other files, such as the reports of an earlier run, do not count.
+    """
     try:
         import git  # gitpython needs the git executable: without it there is no git provenance
     except ImportError:
@@ -73,13 +82,22 @@ def git_state(where: Path) -> GitState | None:
     try:
         repo = git.Repo(where, search_parent_directories=True)
         commit = repo.head.commit.hexsha  # ValueError in a repository without commits
-        dirty = repo.is_dirty(untracked_files=True)
+        root = os.path.realpath(repo.working_tree_dir) if repo.working_tree_dir else None
+        dirty = _dirty(repo, root, inputs)
         branch = None if repo.head.is_detached else repo.active_branch.name
         remote = _https(repo.remotes.origin.url) if "origin" in [r.name for r in repo.remotes] else None
-        root = os.path.realpath(repo.working_tree_dir) if repo.working_tree_dir else None
     except (git.InvalidGitRepositoryError, git.NoSuchPathError, git.GitCommandError, ValueError, OSError):
         return None
     return GitState(commit, dirty, branch, remote, root)
+
+
+def _dirty(repo: git.Repo, root: str | None, inputs: Sequence[Path]) -> bool:
+    if not inputs or root is None:
+        return repo.is_dirty(untracked_files=True)
+    # An input outside the repository is not part of its state.
+    inside = [os.path.relpath(real, root) for real in map(os.path.realpath, inputs)
+              if os.path.commonpath([real, root]) == root]
+    return bool(inside) and bool(repo.git.status("--porcelain", "--", *inside))
 
 
 def _https(url: str) -> str | None:
