@@ -17,15 +17,15 @@ def _check_step() -> dict:
     return next(step for step in action["runs"]["steps"] if step.get("id") == "check")
 
 
-def _run_step(tmp_path: Path, **inputs: str) -> tuple[dict[str, str], str, subprocess.CompletedProcess]:
+def _run_step(tmp_path: Path, cwd: Path = ROOT, **inputs: str) -> tuple[dict[str, str], str, subprocess.CompletedProcess]:
     step = _check_step()
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", "NO_COLOR": "1",
            "RUNNER_TEMP": str(tmp_path), "GITHUB_OUTPUT": str(tmp_path / "output"),
            "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
-           "INVENTORY": "inventory", "POLICIES": "", "FAIL_ON": "high", "FORMATS": "", "AS_OF": "2026-11-24",
+           "INVENTORY": "inventory", "POLICIES": "", "FAIL_ON": "", "FORMATS": "", "AS_OF": "2026-11-24",
            "BASELINE": "", "CACHE": "true",
            **inputs}
-    done = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=ROOT, env=env, capture_output=True, text=True,
+    done = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=cwd, env=env, capture_output=True, text=True,
                           check=False)
     outputs = dict(line.split("=", 1) for line in (tmp_path / "output").read_text().splitlines())
     return outputs, (tmp_path / "summary.md").read_text(), done
@@ -42,8 +42,11 @@ def test_action_writes_summary_sarif_and_reports_the_exit_code(tmp_path: Path) -
 
 def test_action_keeps_the_parse_cache_where_actions_cache_saves_it(tmp_path: Path) -> None:
     action = yaml.safe_load((ROOT / "action.yml").read_text())
-    [restore] = [step for step in action["runs"]["steps"] if str(step.get("uses", "")).startswith("actions/cache@")]
-    assert restore["with"]["path"] == "${{ runner.temp }}/itscm-cache"
+    steps = {step.get("uses", "").split("@")[0]: step for step in action["runs"]["steps"]}
+    restore, save = steps["actions/cache/restore"], steps["actions/cache/save"]
+    assert restore["with"]["path"] == save["with"]["path"] == "${{ runner.temp }}/itscm-cache"
+    assert restore["with"]["key"] == save["with"]["key"]
+    assert save["if"].startswith("${{ always()")  # a run with findings fails the job: save the cache anyway
     _run_step(tmp_path)
     assert any((tmp_path / "itscm-cache").iterdir())
     without = tmp_path / "without-cache"
@@ -55,6 +58,17 @@ def test_action_keeps_the_parse_cache_where_actions_cache_saves_it(tmp_path: Pat
 def test_action_passes_fail_on_never(tmp_path: Path) -> None:
     outputs, summary, _ = _run_step(tmp_path, FAIL_ON="never")
     assert outputs["exit-code"] == "0" and "✅" in summary
+
+
+def test_action_inputs_left_empty_keep_the_config_files_values(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    (project / "continuity").mkdir(parents=True)
+    (project / "continuity" / "inv.yaml").write_text("services: [{id: a, name: A}]\n")  # no owner: ITSCM-001 (high)
+    (project / ".itscm-check.yaml").write_text("inventory: continuity\nfail_on: never\n")
+    outputs, _, done = _run_step(tmp_path, cwd=project, INVENTORY="", FAIL_ON="")
+    assert outputs["exit-code"] == "0", done.stderr
+    outputs, _, _ = _run_step(tmp_path, cwd=project, INVENTORY="", FAIL_ON="high")
+    assert outputs["exit-code"] == "1"
 
 
 def test_pre_commit_hook_runs_the_check_on_inventory_changes() -> None:
