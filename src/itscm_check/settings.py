@@ -78,11 +78,14 @@ def resolve(args: argparse.Namespace, now: dt.datetime) -> Settings:
         errors.append(InputError(Location("--baseline", 0), "give --baseline or --baseline-report, not both"))
     cache_dir = None if getattr(args, "no_cache", False) else Path(
         getattr(args, "cache_dir", None) or config.get("cache_dir") or DEFAULT_CACHE_DIR)
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "")
+    if epoch and not epoch.isdigit():  # as the reproducible-builds specification asks: never guess
+        errors.append(InputError(Location("SOURCE_DATE_EPOCH", 0), f"'{epoch}' is not a number of seconds since 1970",
+                                 "unset it, or give a whole number such as 1767225600"))
     if errors:
         raise InputErrors(errors)
     color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
-    epoch = os.environ.get("SOURCE_DATE_EPOCH", "")
-    generated_at = dt.datetime.fromtimestamp(int(epoch), dt.timezone.utc) if epoch.isdigit() else None
+    generated_at = dt.datetime.fromtimestamp(int(epoch), dt.timezone.utc) if epoch else None
     return Settings(tuple(Path(p) for p in inventory), tuple(Path(p) for p in policies), as_of, outputs,
                     fail_on, color, generated_at, tuple(Path(p) for p in waivers),
                     max_days, warn_days, baseline_ref, Path(baseline_report) if baseline_report else None, cache_dir)
