@@ -73,6 +73,9 @@ def test_overrides_change_parameters_severity_and_enabled_state(tmp_path: Path) 
     assert not rules["ITSCM-002"].enabled
     assert rules["ITSCM-007"].params_for(1)["rto_ceiling"] == 4 * 3600  # tiers not overridden keep their value
     assert rules["ITSCM-007"].param_text["rto_ceiling"] == "T1: 4h, T2: 1h, T3: 3d"  # as `explain` shows it
+    # explain still names where the rule is defined, and then the overrides.
+    assert rules["ITSCM-007"].source.path.endswith("itscm-default.yaml")
+    assert [(Path(at.path).name, at.line) for at in rules["ITSCM-007"].overridden_at] == [("team-policy.yaml", 4)]
 
 
 @pytest.mark.parametrize("text, expected", [

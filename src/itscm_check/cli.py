@@ -250,6 +250,8 @@ def _explanation(rule: Rule) -> str:
     lines = [f"{rule.id}  {rule.title}", "", f"severity: {rule.severity_text}",
              f"applies to: {', '.join(rule.subjects)} ({tiers}; production services only)",
              f"controls: {', '.join(rule.controls)}", f"defined in: {rule.source} (pack {rule.pack})"]
+    if rule.overridden_at:
+        lines.append(f"overridden at: {', '.join(map(str, rule.overridden_at))}")
     if not rule.enabled:
         lines.append("disabled by an override")
     lines += ["", rule.description, "", f"How to fix: {rule.remediation}"]

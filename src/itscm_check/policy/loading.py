@@ -231,7 +231,7 @@ def _tiers_fit(spec: dict[str, Any], subjects: Iterable[str], where: tuple[Any, 
 def _override(rule: Rule, spec: dict[str, Any], doc: Document, where: tuple[Any, ...]) -> Rule:
     if rule.check is None:
         _tiers_fit(spec, rule.subjects, where)
-    changes: dict[str, Any] = {"source": doc.location(where)}
+    changes: dict[str, Any] = {"overridden_at": (*rule.overridden_at, doc.location(where))}
     if "enabled" in spec:
         changes["enabled"] = spec["enabled"]
     if "severity" in spec:

@@ -45,7 +45,8 @@ class Rule:
     logic: str = ""  # the rule's where/fail_when/check as written, for `explain`
     enabled: bool = True
     pack: str = ""
-    source: Location = Location("", 0)
+    source: Location = Location("", 0)  # where the rule is defined
+    overridden_at: tuple[Location, ...] = ()  # the overrides applied to it, in order
     param_types: dict[str, str] = field(repr=False, default_factory=dict)  # declared types: overrides are read as them
 
     @property
