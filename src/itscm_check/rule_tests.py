@@ -103,7 +103,7 @@ def _run_case(doc: Document, i: int, case: dict[str, Any], rules: list[Rule], as
     failed = [f for f in findings if f.rule_id == rule_id and f.status == FAILED]
     return CaseResult(
         rule=rule_id, name=case["name"], location=doc.location(("cases", i)),
-        expected=tuple(sorted((e["target"], e["severity"]) for e in case["expect"] or ())),
+        expected=tuple(sorted((e["target"], e["severity"]) for e in case["expect"])),
         got=tuple(sorted((f.target, f.severity) for f in failed)),
         messages=tuple(f"{f.target}: {f.message}" for f in failed))
 
