@@ -151,6 +151,9 @@ def test_overrides_change_parameters_severity_and_enabled_state(tmp_path: Path) 
      "team-policy.yaml:3: overrides[0].severity.when.path: a vendor has no 'critical_consumr'"),
     ("overrides:\n  - rule: ITSCM-032\n    severity: {when: {path: id, in: {param: nope}}, then: critical, else: low}\n",
      "team-policy.yaml:3: overrides[0].severity.when.in: rule ITSCM-032 has no parameter 'nope'"),
+    ("rules:\n  - {id: X, title: t, description: d, remediation: r, severity: {by_tier: {1: high}}, tiers: [1, 2],"
+     " subject: service, fail_when: {path: tier, present: false}}\n",
+     "team-policy.yaml:2: rules[0].severity: severity by_tier has no value for tier 2; add it or a default"),
     # Vendors and the programme have no tier: tiers and by_tier would make a rule that never fails there.
     ("rules:\n  - {id: X, title: t, description: d, remediation: r, severity: high, subject: vendor, tiers: [1],"
      " fail_when: {path: exit_plan, present: false}}\n",
@@ -347,3 +350,10 @@ def test_an_unquoted_date_in_a_condition_loads_and_explains(tmp_path: Path, monk
     policy = _policy(tmp_path, _rule_text("{path: bia.completed_on, le: 2026-01-10}"))
     [rule] = [r for r in load_rules([Path(policy.name)]) if r.id == "ACME-009"]
     assert "le: '2026-01-10'" in rule.logic  # what `explain` prints
+
+
+def test_a_severity_table_covers_the_tiers_the_rule_is_scoped_to(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    policy = _policy(tmp_path, "rules:\n  - {id: ACME-009, title: t, description: d, remediation: r, subject: service,"
+                               " severity: {by_tier: {2: high}}, tiers: [2], fail_when: {path: tier, equals: 2}}\n")
+    assert _findings(tmp_path, Path(policy.name), "ACME-009") == [("api", "high", "tier is 2")]

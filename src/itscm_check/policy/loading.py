@@ -163,7 +163,8 @@ def _rule(spec: dict[str, Any], doc: Document, where: tuple[Any, ...], pack: str
     subjects = spec["subject"] if isinstance(spec["subject"], list) else [spec["subject"]]
     if "check" not in spec:  # a named check decides itself what tiers mean to it
         _tiers_fit(spec, subjects, where)
-    severity_of, severity_text, severities = _severity(spec["severity"], where + ("severity",))
+    severity_of, severity_text, severities = _severity(spec["severity"], where + ("severity",),
+                                                       spec.get("tiers") or TIERS)
     params = {name: _param(value, where + ("params", name)) for name, value in (spec.get("params") or {}).items()}
     if "check" in spec:
         _fits_check(spec, subjects, params, where)
@@ -244,7 +245,7 @@ def _override(rule: Rule, spec: dict[str, Any], doc: Document, where: tuple[Any,
                 raise ConditionError(at, f"rule {rule.id} has no parameter {name!r}; "
                                          f"it has: {', '.join(declared) or 'none'}")
         changes["severity_of"], changes["severity_text"], changes["severities"] = _severity(
-            spec["severity"], where + ("severity",))
+            spec["severity"], where + ("severity",), sorted(rule.tiers or TIERS))
     if "params" in spec:
         params = dict(rule.params)
         text = dict(rule.param_text)
@@ -344,14 +345,18 @@ def _convert(convert: Any, value: Any) -> Any:
     return None if value is None else convert(value)
 
 
-def _severity(spec: Any, where: tuple[Any, ...]) -> tuple[SeverityOf, str, tuple[str, ...]]:
+def _severity(spec: Any, where: tuple[Any, ...], tiers: Iterable[int]) -> tuple[SeverityOf, str, tuple[str, ...]]:
+    """How a severity is picked, its text and every severity it can give; ``tiers`` are those the
+    rule is scoped to, which a by_tier table must cover."""
     if isinstance(spec, str):
         return (lambda scope, env, tier: spec), spec, (spec,)
     if "by_tier" in spec:
         table = {int(k) if k != "default" else None: v for k, v in spec["by_tier"].items()}
         fallback = table.get(None)
-        if fallback is None and set(table) != set(TIERS):
-            raise ConditionError(where, "severity by_tier needs a value for tiers 1-4 or a default")
+        missing = [tier for tier in tiers if tier not in table]
+        if fallback is None and missing:
+            raise ConditionError(where, f"severity by_tier has no value for tier {', '.join(map(str, missing))}; "
+                                        "add it or a default")
         text = ", ".join(f"{v} (T{k})" if k is not None else f"{v} (otherwise)" for k, v in table.items())
         strictest = min(table.values(), key=SEVERITIES.index)
         return (lambda scope, env, tier: table.get(tier, fallback) or strictest), text, tuple(table.values())
