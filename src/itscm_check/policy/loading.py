@@ -121,6 +121,9 @@ def _add_rules(doc: Document, rules: dict[str, Rule], builtin: bool, broken: set
         except ConditionError as exc:
             errors.append(InputError(doc.location(exc.where), f"{dotted(exc.where)}: {exc}"))
             continue
+        except NameProblems as exc:
+            errors += [InputError(doc.location(at), f"{dotted(at)}: {why}") for at, why in exc.problems]
+            continue
         same = by_folded_id.get(rule.id.casefold())
         if rule.id in rules:
             errors.append(InputError(rule.source, f"rule {rule.id} is already defined at {rules[rule.id].source}",
@@ -152,6 +155,8 @@ def _apply_overrides(doc: Document, rules: dict[str, Rule], broken: set[DocPath]
             rules[spec["rule"]] = _override(rules[spec["rule"]], spec, doc, where)
         except ConditionError as exc:
             errors.append(InputError(doc.location(exc.where), f"{dotted(exc.where)}: {exc}"))
+        except NameProblems as exc:
+            errors += [InputError(doc.location(at), f"{dotted(at)}: {why}") for at, why in exc.problems]
     return errors
 
 
@@ -170,14 +175,8 @@ def _rule(spec: dict[str, Any], doc: Document, where: tuple[Any, ...], pack: str
         _fits_check(spec, subjects, params, where)
     declared = {name: value.get("type") if isinstance(value, dict) else None
                 for name, value in (spec.get("params") or {}).items()}
-    for at, why in names.problems(spec, tuple(subjects), declared, where):
-        raise ConditionError(at, why)
-    for at, name in _param_refs({key: spec[key] for key in ("where", "fail_when", "severity") if key in spec}, where):
-        if not isinstance(name, str):
-            raise ConditionError(at, f"a parameter is named by text, {{param: NAME}}, not {name!r}")
-        if name not in params:
-            raise ConditionError(at, f"rule {spec['id']} has no parameter '{name}'; "
-                                     f"it has: {', '.join(params) or 'none'} (define it under params:)")
+    _names_fit({key: spec[key] for key in ("where", "fail_when", "severity", "message") if key in spec},
+               spec["id"], tuple(subjects), declared, where, " (define it under params:)")
     return Rule(
         id=spec["id"], title=spec["title"], description=spec["description"].strip(),
         remediation=spec["remediation"].strip(), severity_of=severity_of, severity_text=severity_text,
@@ -238,12 +237,7 @@ def _override(rule: Rule, spec: dict[str, Any], doc: Document, where: tuple[Any,
     if "severity" in spec:
         # A `when:` is checked as a rule's is: its names on the rule's subjects, its parameters.
         declared = {name: rule.param_types.get(name) for name in rule.param_text}
-        for at, why in names.problems({"severity": spec["severity"]}, rule.subjects, declared, where):
-            raise ConditionError(at, why)
-        for at, name in _param_refs({"severity": spec["severity"]}, where):
-            if name not in declared:
-                raise ConditionError(at, f"rule {rule.id} has no parameter {name!r}; "
-                                         f"it has: {', '.join(declared) or 'none'}")
+        _names_fit({"severity": spec["severity"]}, rule.id, rule.subjects, declared, where)
         changes["severity_of"], changes["severity_text"], changes["severities"] = _severity(
             spec["severity"], where + ("severity",), sorted(rule.tiers or TIERS))
     if "params" in spec:
@@ -277,6 +271,29 @@ def _fits_check(spec: dict[str, Any], subjects: list[str], params: dict[str, Any
     missing = [name for name in check.params if name not in params]
     if missing:
         raise ConditionError(where, f"check {spec['check']} needs the parameter {', '.join(missing)} under params:")
+
+
+class NameProblems(Exception):
+    """Every unknown or misfitting name and parameter of one rule, each with where it is."""
+
+    def __init__(self, problems: list[tuple[tuple[Any, ...], str]]) -> None:
+        super().__init__(problems[0][1])
+        self.problems = problems
+
+
+def _names_fit(spec: dict[str, Any], rule_id: str, subjects: tuple[str, ...], declared: dict[str, str | None],
+               where: tuple[Any, ...], hint: str = "") -> None:
+    """Raise NameProblems listing every name the conditions of ``spec`` read that its subjects lack
+    or that does not fit, and every ``{param: NAME}`` the rule does not declare."""
+    problems = names.problems(spec, subjects, declared, where)
+    for at, name in _param_refs(spec, where):
+        if not isinstance(name, str):
+            problems.append((at, f"a parameter is named by text, {{param: NAME}}, not {name!r}"))
+        elif name not in declared:
+            problems.append((at, f"rule {rule_id} has no parameter '{name}'; it has: {', '.join(declared) or 'none'}"
+                                 f"{hint}"))
+    if problems:
+        raise NameProblems(problems)
 
 
 def _param_refs(spec: Any, where: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], str]]:
