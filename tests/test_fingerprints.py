@@ -66,6 +66,8 @@ def test_waiver_findings_keep_fingerprints_when_waivers_move(tmp_path: Path) -> 
     before = _fingerprints(tmp_path / "a", {"all.yaml": {**TEAMS, "services": [service], "waivers": [expired, unused]}})
     after = _fingerprints(tmp_path / "b", {"all.yaml": {**TEAMS, "services": [service], "waivers": [expired]},
                                            "0-waivers.yaml": {"waivers": [unused]}})  # read first
+    twice = _fingerprints(tmp_path / "c", {"all.yaml": {**TEAMS, "services": [service], "waivers": [unused, unused]}})
+    assert sorted(k[2] for k in twice if k[0] == "ITSCM-901") == ["expires:2026-12-31", "expires:2026-12-31#1"]
     meta = {k: v for k, v in before.items() if k[0] in ("ITSCM-900", "ITSCM-901")}
     assert {k[:2] for k in meta} == {("ITSCM-900", "waiver:ITSCM-001/api"), ("ITSCM-901", "waiver:ITSCM-001/api"),
                                      ("ITSCM-901", "waiver:ITSCM-002/api")}

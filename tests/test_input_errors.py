@@ -121,6 +121,13 @@ def test_misshapen_records_get_schema_errors_only(tmp_path: Path) -> None:
     assert all(e.startswith(("a.yaml:", "b.yaml:")) for e in errors)
 
 
+
+def test_no_dangling_reference_is_claimed_to_a_misshapen_definition(tmp_path: Path) -> None:
+    errors = _errors(tmp_path, {"a.yaml": "teams: {t1: {name: T}}\nsites: [dc1]\nservices:\n"
+                                          "  - {id: s, name: S, owner: t1, sites: {primary: dc1}}\n"})
+    assert [e.split(":")[1] for e in errors] == ["1", "2"]  # the two schema errors, nothing about s's references
+
+
 def test_alias_bomb_is_an_input_error(tmp_path: Path) -> None:
     lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
     for prev, name in zip("abcdefgh", "bcdefghi"):

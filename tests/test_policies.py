@@ -357,3 +357,17 @@ def test_a_severity_table_covers_the_tiers_the_rule_is_scoped_to(tmp_path: Path,
     policy = _policy(tmp_path, "rules:\n  - {id: ACME-009, title: t, description: d, remediation: r, subject: service,"
                                " severity: {by_tier: {2: high}}, tiers: [2], fail_when: {path: tier, equals: 2}}\n")
     assert _findings(tmp_path, Path(policy.name), "ACME-009") == [("api", "high", "tier is 2")]
+
+
+@pytest.mark.parametrize("rule", [
+    "subject: backup, fail_when: {path: location, equals: {path: sites.primary}}",  # two records
+    "subject: edge, fail_when: {path: target, equals: {path: source}}",
+    "subject: exercise, fail_when: {path: achieved_rto, gt: {path: objectives.rto}}",
+    "subject: service, params: {kinds: {type: list, value: [service]}}, fail_when: {path: kind, in: {param: kinds}}",
+    "subject: vendor, fail_when: {path: critical_consumer, equals: true}",
+    "subject: plan, fail_when: {path: stored_copies, any_item: {path: id, in: [dc1]}}",
+])
+def test_comparisons_that_fit_their_types_load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rule: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    policy = _policy(tmp_path, f"rules:\n  - {{id: ACME-1, title: t, description: d, remediation: r, severity: low, {rule}}}\n")
+    assert "ACME-1" in {r.id for r in load_rules([Path(policy.name)])}

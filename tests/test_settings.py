@@ -105,7 +105,8 @@ def test_only_source_date_epoch_gives_a_generation_time(monkeypatch: pytest.Monk
     assert _resolve().generated_at is None  # the clock would make two runs' reports differ
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")
     assert _resolve().generated_at == dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
-    monkeypatch.setenv("SOURCE_DATE_EPOCH", "yesterday")
-    with pytest.raises(InputErrors) as exc:
-        _resolve()
-    assert str(exc.value.errors[0]).startswith("SOURCE_DATE_EPOCH:0: 'yesterday' is not a number of seconds")
+    for bad in ("yesterday", "99999999999999999", "²"):
+        monkeypatch.setenv("SOURCE_DATE_EPOCH", bad)
+        with pytest.raises(InputErrors) as exc:
+            _resolve()
+        assert str(exc.value.errors[0]).startswith(f"SOURCE_DATE_EPOCH:0: '{bad}' is not a number of seconds")

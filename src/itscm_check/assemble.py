@@ -91,7 +91,7 @@ def assemble(documents: list[Document]) -> m.Inventory:
         teams=tuple(_team(r) for r in records["teams"]),
         sites=tuple(sites.values()),
         vendors=tuple(_vendor(r) for r in records["vendors"]),
-        waivers=tuple(_waiver(r) for r in records["waivers"]),
+        waivers=_waivers(records["waivers"]),
         programme=_programme(programme) if programme is not None else None,
     )
 
@@ -110,15 +110,20 @@ def _records(documents: list[Document], dangling: bool = True
     """Each kind's records, the programme, and every duplicate and dangling reference."""
     errors: list[InputError] = []
     records: dict[str, list[_Record]] = {kind: [] for kind in _KINDS}
+    misshapen: set[str] = set()  # kinds with a definition that may be missed: their ids are not all known
     programme: _Record | None = None
     for doc in documents:
         if not isinstance(doc.data, dict):
             continue
         for kind in _KINDS:
             items = doc.data.get(kind)
+            if items is not None and not isinstance(items, list):
+                misshapen.add(kind)
             for i, item in enumerate(items if isinstance(items, list) else ()):
                 if isinstance(item, dict):
                     records[kind].append(_Record(doc, (kind, i), item, []))
+                if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+                    misshapen.add(kind)
         if doc.data.get("programme") is not None:
             if programme is not None:
                 errors.append(InputError(doc.location(("programme",)),
@@ -129,8 +134,9 @@ def _records(documents: list[Document], dangling: bool = True
     for kind in _KINDS:
         errors.extend(_duplicate_ids(kind, records[kind]))
     if dangling:
-        site_ids = {r.get("id") for r in records["sites"] if isinstance(r.get("id"), str)}
-        team_ids = {r.get("id") for r in records["teams"] if isinstance(r.get("id"), str)}
+        # No reference to a kind with a misshapen definition is called dangling: it may point there.
+        site_ids = None if "sites" in misshapen else {r.get("id") for r in records["sites"]}
+        team_ids = None if "teams" in misshapen else {r.get("id") for r in records["teams"]}
         for r in records["services"]:
             errors.extend(_dangling(r, team_ids, site_ids))
     return records, programme, errors
@@ -151,12 +157,15 @@ def _duplicate_ids(kind: str, records: list[_Record]) -> list[InputError]:
     return errors
 
 
-def _dangling(service: _Record, team_ids: set[str], site_ids: set[str]) -> list[InputError]:
+def _dangling(service: _Record, team_ids: set[str] | None, site_ids: set[str] | None) -> list[InputError]:
+    """References to teams and sites that are not defined; None: those ids are not all known."""
     errors = []
     owner = service.get("owner")
-    if isinstance(owner, str) and owner not in team_ids:
+    if team_ids is not None and isinstance(owner, str) and owner not in team_ids:
         errors.append(InputError(service.doc.location(service.where + ("owner",)), f"owner '{owner}' is not a team id",
                                  "define the team under teams: or fix the spelling"))
+    if site_ids is None:
+        return errors
     refs: list[tuple[DocPath, Any]] = []
     site_block = _mapping(service.get("sites"))
     refs.append((("sites", "primary"), site_block.get("primary")))
@@ -278,8 +287,19 @@ def _backup(r: _Record, sites: dict[str, m.Site]) -> m.Backup:
         if test else None)
 
 
-def _waiver(r: _Record) -> m.Waiver:
-    return m.Waiver(rule=r.get("rule"), target=r.get("target"), reason=r.get("reason"),
+def _waivers(records: list[_Record]) -> tuple[m.Waiver, ...]:
+    seen: dict[tuple[str, str, str], int] = {}
+    waivers = []
+    for r in records:
+        key = r.get("id") or f"expires:{parse_date(r.get('expires')).isoformat()}"
+        alike = (r.get("rule"), r.get("target"), key)
+        seen[alike] = seen.get(alike, -1) + 1
+        waivers.append(_waiver(r, f"{key}#{seen[alike]}" if seen[alike] else key))
+    return tuple(waivers)
+
+
+def _waiver(r: _Record, key: str) -> m.Waiver:
+    return m.Waiver(rule=r.get("rule"), target=r.get("target"), reason=r.get("reason"), key=key,
                     approved_by=r.get("approved_by"), expires=parse_date(r.get("expires")), source=r.location,
                     id=r.get("id"), created=parse_date(r.get("created")) if r.get("created") is not None else None,
                     ticket=r.get("ticket"))

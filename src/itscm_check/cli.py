@@ -19,7 +19,7 @@ from itscm_check.engine import RuleError
 from itscm_check.errors import InputErrors
 from itscm_check.formatters import FORMATS, render
 from itscm_check.policy.model import SEVERITIES
-from itscm_check.report import NEVER, Report, exit_code
+from itscm_check.report import NEVER, exit_code
 
 if TYPE_CHECKING:
     from pathlib import Path

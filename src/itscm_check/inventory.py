@@ -244,6 +244,9 @@ class Waiver:
     approved_by: Any
     expires: dt.date
     source: Location  # where the record is written
+    # What names it in the subject of its ITSCM-900/901/902 findings: its id, else its expiry date,
+    # with "#n" on the n-th alike waiver; never its position, so moving it keeps their fingerprints.
+    key: str
     id: str | None = None
     created: dt.date | None = None
     ticket: Any = None
@@ -251,12 +254,6 @@ class Waiver:
     @property
     def target_label(self) -> str:
         return f"waiver:{self.rule}/{self.target}"
-
-    @property
-    def key(self) -> str:
-        """What names it in the subject of its ITSCM-900/901/902 findings: its id, else its expiry
-        date; never its position, so moving it keeps their fingerprints."""
-        return self.id or f"expires:{self.expires.isoformat()}"
 
 
 @dataclass(frozen=True)

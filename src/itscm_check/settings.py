@@ -78,17 +78,28 @@ def resolve(args: argparse.Namespace, now: dt.datetime) -> Settings:
         errors.append(InputError(Location("--baseline", 0), "give --baseline or --baseline-report, not both"))
     cache_dir = None if getattr(args, "no_cache", False) else Path(
         getattr(args, "cache_dir", None) or config.get("cache_dir") or DEFAULT_CACHE_DIR)
-    epoch = os.environ.get("SOURCE_DATE_EPOCH", "")
-    if epoch and not epoch.isdigit():  # as the reproducible-builds specification asks: never guess
-        errors.append(InputError(Location("SOURCE_DATE_EPOCH", 0), f"'{epoch}' is not a number of seconds since 1970",
-                                 "unset it, or give a whole number such as 1767225600"))
+    generated_at = _source_date_epoch(os.environ.get("SOURCE_DATE_EPOCH", ""), errors)
     if errors:
         raise InputErrors(errors)
     color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
-    generated_at = dt.datetime.fromtimestamp(int(epoch), dt.timezone.utc) if epoch else None
     return Settings(tuple(Path(p) for p in inventory), tuple(Path(p) for p in policies), as_of, outputs,
                     fail_on, color, generated_at, tuple(Path(p) for p in waivers),
                     max_days, warn_days, baseline_ref, Path(baseline_report) if baseline_report else None, cache_dir)
+
+
+def _source_date_epoch(epoch: str, errors: list[InputError]) -> dt.datetime | None:
+    """The time SOURCE_DATE_EPOCH gives; a value that is none is an error, as the reproducible-builds
+    specification asks (never a guess)."""
+    if not epoch:
+        return None
+    try:
+        if epoch.isascii() and epoch.isdigit():
+            return dt.datetime.fromtimestamp(int(epoch), dt.timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        pass
+    errors.append(InputError(Location("SOURCE_DATE_EPOCH", 0), f"'{epoch}' is not a number of seconds since 1970",
+                             "unset it, or give a whole number such as 1767225600"))
+    return None
 
 
 def _days(flag: str, given: object, configured: object, default: int, errors: list[InputError]) -> int:
@@ -111,7 +122,8 @@ def _outputs(formats: list[str], paths: list[str], errors: list[InputError]) -> 
                                      f"use one of {', '.join(FORMATS)}"))
             continue
         target = inline or (paths[i] if i < len(paths) else None)
-        outputs.append(Output(name, Path(target) if target and target != "-" else None))  # "-": stdout
+        # "-" is standard output, as for most command-line tools.
+        outputs.append(Output(name, Path(target) if target and target != "-" else None))
     if len(paths) > len(formats):
         errors.append(InputError(Location("--output", 0), "more --output than --format options",
                                  "give one --format before each --output"))

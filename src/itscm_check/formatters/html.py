@@ -72,11 +72,11 @@ def _finding(finding: Finding) -> dict[str, Any]:
 
 def _provenance(report: Report) -> dict[str, Any]:
     p = report.provenance
-    at = p.generated_at
     git = None if p.git is None else {"commit": p.git.commit, "dirty": p.git.dirty,
                                       "branch": _text(p.git.branch), "remote": _text(p.git.remote_url)}
     return {"tool_version": p.tool_version, "as_of": p.as_of.isoformat(),
-            "generated_at": at.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if at else None, "git": git,
+            "generated_at": None if p.generated_at is None
+            else p.generated_at.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "git": git,
             "source": p.source_text, "inventory_digest": p.inventory_digest, "policies_digest": p.policies_digest,
             "fails_on": "never (report only)" if report.fail_on == NEVER else f"{report.fail_on} and above",
             "baseline": report.baseline}
@@ -104,9 +104,9 @@ def _summary(report: Report, services: dict[str, Service]) -> dict[str, Any]:
         groups[f"Tier {service.effective_tier}" if service else ORG_WIDE].append(result.passed)
     # A waiver rule has no passing checks: each of its findings counts as one failed check, as in JUnit.
     groups[ORG_WIDE] += [False] * len(_waiver_findings(report))
-    marks = [mark for group in groups.values() for mark in group]
+    checks = [passed for group in groups.values() for passed in group]
     return {"verdict": verdict, "failing": bool(blocked), "services": report.services, "rules": len(report.rules),
-            "overall": _rate(sum(marks), len(marks)),
+            "overall": _rate(sum(checks), len(checks)),
             "tiers": [{"label": label, **_rate(sum(marks), len(marks))} for label, marks in groups.items()],
             "severities": [{"name": s, "count": n} for s, n in report.by_severity().items()],
             "failed": len(report.failed), "waived": len(report.waived)}

@@ -31,11 +31,15 @@ Operand = Callable[[Scope, Env], Any]
 
 
 class ConditionError(Exception):
-    """A malformed condition; ``where`` is the path inside the rule's ``fail_when``/``where``."""
+    """A malformed condition; ``where`` is the path inside the rule's ``fail_when``/``where``.
 
-    def __init__(self, where: tuple[Any, ...], message: str) -> None:
+    ``problems`` lists it with any others found in the same rule, each with where it is."""
+
+    def __init__(self, where: tuple[Any, ...], message: str,
+                 others: list[tuple[tuple[Any, ...], str]] | None = None) -> None:
         super().__init__(message)
         self.where = where
+        self.problems = [(where, message), *(others or ())]
 
 
 _LOGIC = ("all", "any", "not", "if")

@@ -119,10 +119,7 @@ def _add_rules(doc: Document, rules: dict[str, Rule], builtin: bool, broken: set
         try:
             rule = _rule(spec, doc, ("rules", i), pack)
         except ConditionError as exc:
-            errors.append(InputError(doc.location(exc.where), f"{dotted(exc.where)}: {exc}"))
-            continue
-        except NameProblems as exc:
-            errors += [InputError(doc.location(at), f"{dotted(at)}: {why}") for at, why in exc.problems]
+            errors += _located(doc, exc)
             continue
         same = by_folded_id.get(rule.id.casefold())
         if rule.id in rules:
@@ -154,9 +151,7 @@ def _apply_overrides(doc: Document, rules: dict[str, Rule], broken: set[DocPath]
         try:
             rules[spec["rule"]] = _override(rules[spec["rule"]], spec, doc, where)
         except ConditionError as exc:
-            errors.append(InputError(doc.location(exc.where), f"{dotted(exc.where)}: {exc}"))
-        except NameProblems as exc:
-            errors += [InputError(doc.location(at), f"{dotted(at)}: {why}") for at, why in exc.problems]
+            errors += _located(doc, exc)
     return errors
 
 
@@ -175,8 +170,8 @@ def _rule(spec: dict[str, Any], doc: Document, where: tuple[Any, ...], pack: str
         _fits_check(spec, subjects, params, where)
     declared = {name: value.get("type") if isinstance(value, dict) else None
                 for name, value in (spec.get("params") or {}).items()}
-    _names_fit({key: spec[key] for key in ("where", "fail_when", "severity", "message") if key in spec},
-               spec["id"], tuple(subjects), declared, where, " (define it under params:)")
+    _raise_all(names.problems({key: spec[key] for key in ("where", "fail_when", "severity", "message") if key in spec},
+                              spec["id"], tuple(subjects), declared, where, " (define it under params:)"))
     return Rule(
         id=spec["id"], title=spec["title"], description=spec["description"].strip(),
         remediation=spec["remediation"].strip(), severity_of=severity_of, severity_text=severity_text,
@@ -218,7 +213,7 @@ def _tiers_fit(spec: dict[str, Any], subjects: Iterable[str], where: tuple[Any, 
         raise ConditionError(where + ("tiers",), f"a {tierless[0]} has no tier: tiers: would leave every "
                                                  f"{tierless[0]} out; remove tiers: or use where:")
     if len(tierless) < len(list(subjects)):
-        return  # by_tier picks the value for the subjects that have a tier, the default for the others
+        return  # by_tier picks the value of the subjects that have a tier; the others get its default
     tables = [("severity",)] if isinstance(spec.get("severity"), dict) and "by_tier" in spec["severity"] else []
     tables += [("params", name) for name, value in (spec.get("params") or {}).items()
                if isinstance(value, dict) and "by_tier" in value]
@@ -237,7 +232,7 @@ def _override(rule: Rule, spec: dict[str, Any], doc: Document, where: tuple[Any,
     if "severity" in spec:
         # A `when:` is checked as a rule's is: its names on the rule's subjects, its parameters.
         declared = {name: rule.param_types.get(name) for name in rule.param_text}
-        _names_fit({"severity": spec["severity"]}, rule.id, rule.subjects, declared, where)
+        _raise_all(names.problems({"severity": spec["severity"]}, rule.id, rule.subjects, declared, where))
         changes["severity_of"], changes["severity_text"], changes["severities"] = _severity(
             spec["severity"], where + ("severity",), sorted(rule.tiers or TIERS))
     if "params" in spec:
@@ -273,40 +268,14 @@ def _fits_check(spec: dict[str, Any], subjects: list[str], params: dict[str, Any
         raise ConditionError(where, f"check {spec['check']} needs the parameter {', '.join(missing)} under params:")
 
 
-class NameProblems(Exception):
-    """Every unknown or misfitting name and parameter of one rule, each with where it is."""
-
-    def __init__(self, problems: list[tuple[tuple[Any, ...], str]]) -> None:
-        super().__init__(problems[0][1])
-        self.problems = problems
-
-
-def _names_fit(spec: dict[str, Any], rule_id: str, subjects: tuple[str, ...], declared: dict[str, str | None],
-               where: tuple[Any, ...], hint: str = "") -> None:
-    """Raise NameProblems listing every name the conditions of ``spec`` read that its subjects lack
-    or that does not fit, and every ``{param: NAME}`` the rule does not declare."""
-    problems = names.problems(spec, subjects, declared, where)
-    for at, name in _param_refs(spec, where):
-        if not isinstance(name, str):
-            problems.append((at, f"a parameter is named by text, {{param: NAME}}, not {name!r}"))
-        elif name not in declared:
-            problems.append((at, f"rule {rule_id} has no parameter '{name}'; it has: {', '.join(declared) or 'none'}"
-                                 f"{hint}"))
+def _raise_all(problems: list[tuple[tuple[Any, ...], str]]) -> None:
     if problems:
-        raise NameProblems(problems)
+        (where, message), *others = problems
+        raise ConditionError(where, message, others)
 
 
-def _param_refs(spec: Any, where: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], str]]:
-    """Every ``{param: NAME}`` operand in ``spec``, with where it is."""
-    if isinstance(spec, dict):
-        if set(spec) == {"param"}:
-            yield where, spec["param"]
-            return
-        for key, value in spec.items():
-            yield from _param_refs(value, where + (key,))
-    elif isinstance(spec, list):
-        for i, value in enumerate(spec):
-            yield from _param_refs(value, where + (i,))
+def _located(doc: Document, exc: ConditionError) -> list[InputError]:
+    return [InputError(doc.location(at), f"{dotted(at)}: {why}") for at, why in exc.problems]
 
 
 def _merged_text(values: dict[int | None, Any]) -> str:

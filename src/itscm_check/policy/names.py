@@ -31,15 +31,37 @@ _QUANTIFIERS = ("any_item", "no_item", "all_items")
 _UNCHECKED = object()  # a value of any shape: labels, free text, a value the model does not type
 
 
-def problems(spec: dict[str, Any], subjects: tuple[str, ...], params: Params, where: Where) -> list[tuple[Where, str]]:
-    """Unknown names in a rule's conditions and messages: those no subject kind of the rule has
-    (a rule over plans and exercises may read a name only exercises have)."""
+def problems(spec: dict[str, Any], rule_id: str, subjects: tuple[str, ...], params: Params, where: Where,
+             params_hint: str = "") -> list[tuple[Where, str]]:
+    """Unknown or misfitting names in a rule's conditions and messages (those no subject kind of the
+    rule has: a rule over plans and exercises may read a name only exercises have), and every
+    ``{param: NAME}`` the rule does not declare, ``params_hint`` saying where to declare it."""
     found: dict[Where, str] | None = None
     for kind in subjects:
         chain = SCOPE_TYPES[kind]
         here = dict(_rule_names(spec, chain, params, where, kind))
         found = here if found is None else {at: why for at, why in found.items() if at in here}
-    return sorted((found or {}).items(), key=lambda item: [str(step) for step in item[0]])
+    listed = sorted((found or {}).items(), key=lambda item: [str(step) for step in item[0]])
+    for at, name in _param_refs(spec, where):
+        if not isinstance(name, str):
+            listed.append((at, f"a parameter is named by text, {{param: NAME}}, not {name!r}"))
+        elif name not in params:
+            listed.append((at, f"rule {rule_id} has no parameter '{name}'; it has: {', '.join(params) or 'none'}"
+                               f"{params_hint}"))
+    return listed
+
+
+def _param_refs(spec: Any, where: Where) -> Iterator[tuple[Where, Any]]:
+    """Every ``{param: NAME}`` operand in ``spec``, with where it is."""
+    if isinstance(spec, dict):
+        if set(spec) == {"param"}:
+            yield where, spec["param"]
+            return
+        for key, value in spec.items():
+            yield from _param_refs(value, where + (key,))
+    elif isinstance(spec, list):
+        for i, value in enumerate(spec):
+            yield from _param_refs(value, where + (i,))
 
 
 def _rule_names(spec: dict[str, Any], chain: tuple[Any, ...], params: Params, where: Where,
@@ -104,6 +126,8 @@ def _fits(spec: dict[str, Any], hint: Any, params: Params, where: Where) -> Iter
     if op is None or plain is _UNCHECKED:
         return
     path, at, operand = spec["path"], where + (op,), spec[op]
+    if isinstance(operand, dict) and "path" in operand:
+        return  # two names compared (location with sites.primary): their types are the model's business
     item = _item(hint)
     if item is not None:
         if op != "contains_any":
