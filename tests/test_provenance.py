@@ -75,3 +75,27 @@ def test_the_policies_digest_does_not_depend_on_where_it_runs(tmp_path: Path, mo
         monkeypatch.chdir(where)
         digests.add(run_check([Path(inventory)], [], dt.date(2026, 6, 30)).provenance.policies_digest)
     assert len(digests) == 1
+
+
+def test_a_changed_config_file_is_an_uncommitted_input(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    from itscm_check.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    repo = git.Repo.init(tmp_path, initial_branch="main")
+    with repo.config_writer() as config:
+        config.set_value("user", "name", "T").set_value("user", "email", "t@example.org")
+    (tmp_path / "inventory").mkdir()
+    (tmp_path / "inventory" / "a.yaml").write_text("services: []\n")
+    (tmp_path / ".itscm-check.yaml").write_text("fail_on: high\n")
+    repo.index.add(["inventory/a.yaml", ".itscm-check.yaml"])
+    repo.index.commit("one")
+
+    def dirty() -> bool:
+        assert main(["check", "--as-of", "2026-06-30", "--format", "html", "--no-cache"]) == 0
+        return "inputs (inventory, policies, waivers, config) had uncommitted changes" in capsys.readouterr().out
+
+    (tmp_path / "report.html").write_text("an earlier run's report, not an input")
+    assert dirty() is False
+    (tmp_path / ".itscm-check.yaml").write_text("fail_on: never\n")  # it decides what fails the build
+    assert dirty() is True

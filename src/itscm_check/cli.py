@@ -134,7 +134,7 @@ def _check(args: argparse.Namespace) -> int:
                        fail_on=settings.fail_on, generated_at=settings.generated_at,
                        max_waiver_days=settings.max_waiver_days, warn_expiring_days=settings.warn_expiring_days,
                        baseline_ref=settings.baseline_ref, baseline_report=settings.baseline_report,
-                       parse_cache=parse_cache)
+                       parse_cache=parse_cache, config_file=settings.config_file)
     _cache_done(parse_cache)
     for output in settings.outputs:
         text = render(output.format, report, color=settings.color and output.path is None)

@@ -93,7 +93,8 @@ def findings_of(inventory: Inventory, rules: list[Rule], as_of: dt.date, root: L
 def run_check(inventory_paths: Sequence[Path], policy_paths: Sequence[Path], as_of: dt.date, *,
               waiver_files: Sequence[Path] = (), fail_on: str = "high", generated_at: dt.datetime | None = None,
               max_waiver_days: int = 365, warn_expiring_days: int = 30, baseline_ref: str | None = None,
-              baseline_report: Path | None = None, parse_cache: ParseCache | None = None) -> Report:
+              baseline_report: Path | None = None, parse_cache: ParseCache | None = None,
+              config_file: Path | None = None) -> Report:
     """The whole pipeline; ``generated_at`` (SOURCE_DATE_EPOCH's time, or None) is only reported."""
     inventory, rules, inventory_digest = load_inputs(inventory_paths, policy_paths, waiver_files, parse_cache)
     root = Location(display_path(inventory_paths[0]) if inventory_paths else ".", 0)
@@ -110,7 +111,7 @@ def run_check(inventory_paths: Sequence[Path], policy_paths: Sequence[Path], as_
         tool_version=__version__, as_of=as_of,
         generated_at=generated_at,
         git=git_state(inventory_paths[0] if inventory_paths else Path.cwd(),
-                      [*inventory_paths, *policy_paths, *waiver_files]),
+                      [*inventory_paths, *policy_paths, *waiver_files, *([config_file] if config_file else [])]),
         inventory_digest=inventory_digest,
         policies_digest=digest(policy_files(policy_paths)[0], name=policy_name))
     report = build_report(provenance, inventory, rules, findings, results, fail_on, warn_expiring_days)

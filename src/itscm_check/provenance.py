@@ -71,9 +71,10 @@ def digest(files: Iterable[Path], content_digests: Mapping[Path, bytes] | None =
 def git_state(where: Path, inputs: Sequence[Path] = ()) -> GitState | None:
     """The repository around ``where``, or None when there is none (or git itself is missing).
 
-    It is dirty when one of ``inputs`` in the repository (or, with none given, anything in it) has
-    changes that are not committed, untracked files included: what the report was computed from
-    differs from the commit. Other files, such as the reports of an earlier run, do not count.
+    It is dirty when one of ``inputs`` (inventory, policies, waivers, config file) in the repository
+    (or, with none given, anything in it) has changes that are not committed, untracked files
+    included: what the report was computed from differs from the commit. Other files, such as the
+    reports of an earlier run, do not count.
     """
     try:
         import git  # gitpython needs the git executable: without it there is no git provenance

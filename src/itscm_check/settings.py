@@ -42,6 +42,7 @@ class Settings:
     baseline_ref: str | None = None
     baseline_report: Path | None = None
     cache_dir: Path | None = DEFAULT_CACHE_DIR  # None: --no-cache
+    config_file: Path | None = None  # the config file read, if there was one
 
 
 def resolve(args: argparse.Namespace, now: dt.datetime) -> Settings:
@@ -52,7 +53,8 @@ def resolve(args: argparse.Namespace, now: dt.datetime) -> Settings:
     reproducible-builds convention, gives one for the HTML report's provenance.
     """
     today = now.date()
-    config = _read_config(Path(args.config) if args.config else CONFIG_FILE, required=bool(args.config))
+    config_file = Path(args.config) if args.config else CONFIG_FILE
+    config = _read_config(config_file, required=bool(args.config))
     errors: list[InputError] = []
     inventory = args.inventory or _as_list(config.get("inventory")) or ["inventory"]
     policies = args.policies or _as_list(config.get("policies")) or default_policies()
@@ -84,7 +86,8 @@ def resolve(args: argparse.Namespace, now: dt.datetime) -> Settings:
     color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
     return Settings(tuple(Path(p) for p in inventory), tuple(Path(p) for p in policies), as_of, outputs,
                     fail_on, color, generated_at, tuple(Path(p) for p in waivers),
-                    max_days, warn_days, baseline_ref, Path(baseline_report) if baseline_report else None, cache_dir)
+                    max_days, warn_days, baseline_ref, Path(baseline_report) if baseline_report else None, cache_dir,
+                    config_file if config_file.is_file() else None)
 
 
 def _source_date_epoch(epoch: str, errors: list[InputError]) -> dt.datetime | None:
