@@ -259,13 +259,18 @@ def _plan(r: _Record, sites: dict[str, m.Site]) -> m.Plan:
 def _exercise_keys(exercises: list[dict[str, Any]]) -> list[str]:
     """Each exercise's key (see Exercise.key): findings on it, and on its date, keep their
     fingerprints when the list is reordered, and two alike exercises still get two."""
-    seen: dict[str, int] = {}
-    keys = []
-    for data in exercises:
-        key = data.get("id") or f"{parse_date(data['date']).isoformat()}/{data['type']}"
-        seen[key] = seen.get(key, -1) + 1
-        keys.append(f"{key}#{seen[key]}" if seen[key] else key)
-    return keys
+    return _numbered([((), data.get("id") or f"{parse_date(data['date']).isoformat()}/{data['type']}")
+                      for data in exercises])
+
+
+def _numbered(keys: list[tuple[Any, str]]) -> list[str]:
+    """Each (group, key)'s key, with "#n" on the n-th repeat of the same group and key."""
+    seen: dict[tuple[Any, str], int] = {}
+    numbered = []
+    for group_key in keys:
+        seen[group_key] = seen.get(group_key, -1) + 1
+        numbered.append(f"{group_key[1]}#{seen[group_key]}" if seen[group_key] else group_key[1])
+    return numbered
 
 
 def _exercise(r: _Record, key: str) -> m.Exercise:
@@ -288,14 +293,10 @@ def _backup(r: _Record, sites: dict[str, m.Site]) -> m.Backup:
 
 
 def _waivers(records: list[_Record]) -> tuple[m.Waiver, ...]:
-    seen: dict[tuple[str, str, str], int] = {}
-    waivers = []
-    for r in records:
-        key = r.get("id") or f"expires:{parse_date(r.get('expires')).isoformat()}"
-        alike = (r.get("rule"), r.get("target"), key)
-        seen[alike] = seen.get(alike, -1) + 1
-        waivers.append(_waiver(r, f"{key}#{seen[alike]}" if seen[alike] else key))
-    return tuple(waivers)
+    # Alike waivers are those of the same rule and target: their findings share a target.
+    keys = _numbered([((r.get("rule"), r.get("target")),
+                       r.get("id") or f"expires:{parse_date(r.get('expires')).isoformat()}") for r in records])
+    return tuple(_waiver(r, key) for r, key in zip(records, keys))
 
 
 def _waiver(r: _Record, key: str) -> m.Waiver:
