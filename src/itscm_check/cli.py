@@ -91,6 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from itscm_check.fast_yaml import unavailable_reason  # after parse_args: `--help` stays fast
+
+    if (reason := unavailable_reason()) is not None:
+        print(f"itscm-check: note: {reason}", file=sys.stderr)
     # A run is short and makes almost no cyclic garbage, while the collector's repeated scans of
     # a large loaded inventory make load time grow faster than the inventory.
     gc.disable()

@@ -24,7 +24,7 @@ from itscm_check.values import YamlTimestamp
 
 _MAP = "tag:yaml.org,2002:map"
 _SEQ = "tag:yaml.org,2002:seq"
-_STR = "tag:yaml.org,2002:str"
+STR_TAG = "tag:yaml.org,2002:str"
 _RESOLVED: dict[str, str] = {}
 
 
@@ -37,13 +37,21 @@ class _Resolver(yaml.resolver.Resolver):
         if kind is not yaml.ScalarNode:
             return _SEQ if kind is yaml.SequenceNode else _MAP
         if not implicit[0]:
-            return _STR
+            return STR_TAG
         tag = _RESOLVED.get(value)
         if tag is None:
             tag = super().resolve(kind, value, implicit)
             if len(value) <= 20:
                 _RESOLVED[value] = tag
         return tag
+
+
+_PLAIN_RESOLVER = _Resolver()
+
+
+def resolve_plain(text: str) -> str:
+    """The tag PyYAML gives a plain (unquoted) scalar with this text."""
+    return _PLAIN_RESOLVER.resolve(yaml.ScalarNode, text, (True, False))
 
 
 try:  # libyaml's C parser is several times faster; PyYAML without it still works.
@@ -77,7 +85,7 @@ else:
             _Resolver.__init__(self)
 
 
-def _shallow(text: str) -> bool:
+def shallow(text: str) -> bool:
     """Whether ``text`` cannot nest anywhere near the depth that crashes libyaml's composer.
 
     Each level of nesting takes a bracket, a new line or (``- - x``) two more columns of a line,
@@ -89,17 +97,17 @@ def _shallow(text: str) -> bool:
 
 DocPath = tuple[Any, ...]
 
-_NULL = "tag:yaml.org,2002:null"
-_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+NULL_TAG = "tag:yaml.org,2002:null"
+TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 _MERGE_TAGS = frozenset(("tag:yaml.org,2002:merge", "tag:yaml.org,2002:value"))  # what flatten_mapping rewrites
-_MAX_DEPTH = 64
+MAX_DEPTH = 64
 # A document may not expand to more nodes than this many per byte of its file (plus a floor):
 # aliases are fine for sharing a contact block, not for a "billion laughs" bomb.
 _NODES_PER_BYTE = 2
 _NODE_FLOOR = 10_000
 # Keys and short values (ids, types, results, team and site refs) repeat thousands of times in a
 # large inventory: one shared copy of each halves the memory the loaded documents take.
-_INTERN_MAX = 64
+INTERN_MAX = 64
 
 
 # Lines of a mapping or list, nested like the data: (its own line, whether it is a list, the line
@@ -108,6 +116,8 @@ _INTERN_MAX = 64
 # tuples take a fraction of the memory of a table keyed by full paths, which mattered at
 # 100,000 services.
 LineTree = tuple[int, bool, tuple[Any, ...], "tuple[Any, ...] | None"]
+# A document's data, its LineTree and where it holds a YamlTimestamp, before it is given a file.
+ParsedDocument = tuple[Any, LineTree, tuple[DocPath, ...]]
 
 
 @dataclass(frozen=True)
@@ -281,8 +291,15 @@ def load_file(path: Path) -> tuple[list[Document], list[InputError]]:
 
 
 def load_text(text: str, shown: str) -> tuple[list[Document], list[InputError]]:
-    """Parse YAML text that reports call ``shown``."""
-    loader = (_CLoader if _shallow(text) else _Loader)(text)
+    """Parse YAML text that reports call ``shown``: with the fast path when it can read the text,
+    else with PyYAML, which also gives every error its line."""
+    from itscm_check import fast_yaml  # imported here: it builds on this module
+
+    if fast_yaml.enabled():
+        parsed = fast_yaml.load(text)
+        if parsed is not None:
+            return [Document(shown, data, lines, timestamps) for data, lines, timestamps in parsed], []
+    loader = (_CLoader if shallow(text) else _Loader)(text)
     documents: list[Document] = []
     errors: list[InputError] = []
     budget = _NODE_FLOOR + _NODES_PER_BYTE * len(text)
@@ -344,7 +361,7 @@ class _Builder:
             if type(value) is YamlTimestamp:
                 self.timestamps.append(where)
             return value
-        if id(node) in ancestors or depth > _MAX_DEPTH:
+        if id(node) in ancestors or depth > MAX_DEPTH:
             self.error(node, "recursive alias or nesting too deep", "write the structure out without self-reference")
             return None
         inner = ancestors | {id(node)}
@@ -374,10 +391,10 @@ class _Builder:
         return items
 
     def scalar(self, node: yaml.ScalarNode) -> Any:
-        if node.tag == _STR:  # nine scalars in ten: skip the constructor's bookkeeping
+        if node.tag == STR_TAG:  # nine scalars in ten: skip the constructor's bookkeeping
             value = node.value
-            return sys.intern(value) if len(value) <= _INTERN_MAX else value
-        if node.tag == _TIMESTAMP:
+            return sys.intern(value) if len(value) <= INTERN_MAX else value
+        if node.tag == TIMESTAMP_TAG:
             # Dates stay text (as in JSON, and as JSON Schema sees them); values.parse_date reads them.
             return YamlTimestamp(node.value)
         try:
@@ -414,7 +431,7 @@ class _Builder:
                 children[key] = self.tree
             else:
                 children.pop(key, None)  # an own key overriding a merged mapping or list
-            if value is not None or value_node.tag != _NULL:
+            if value is not None or value_node.tag != NULL_TAG:
                 result[key] = value
         self.tree = (self.line(node), False, tuple(chain.from_iterable(key_lines.items())),
                      tuple(chain.from_iterable(children.items())) or None)

@@ -1,0 +1,156 @@
+"""The fast parse path (yaml_rs and our line scanner) against the PyYAML path: the same data, with
+the same types, the same line of every key and item, and the same timestamps, or a refusal that
+hands the file to PyYAML."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from itscm_check import cli, fast_yaml, loader
+
+ROOT = Path(__file__).resolve().parent.parent
+needs_yaml_rs = pytest.mark.skipif(fast_yaml.yaml_rs is None, reason="yaml_rs has no wheel for this platform")
+
+
+def typed(value: Any) -> Any:
+    """``value`` with the type of every part spelt out: True and 1, a date and its text differ."""
+    if type(value) is dict:
+        return ("dict", [(typed(k), typed(v)) for k, v in value.items()])
+    if type(value) is list:
+        return ("list", [typed(v) for v in value])
+    return (type(value).__name__, repr(value))
+
+
+def pyyaml_read(text: str, monkeypatch: pytest.MonkeyPatch) -> tuple[list[Any], list[str]]:
+    with monkeypatch.context() as patch:
+        patch.setenv(fast_yaml.PARSER_VARIABLE, "pyyaml")
+        documents, errors = loader.load_text(text, "f.yaml")
+    return [(typed(d.data), d.lines, d.timestamps) for d in documents], [str(e) for e in errors]
+
+
+def fast_read(text: str) -> list[Any] | None:
+    parsed = fast_yaml.load(text)
+    return None if parsed is None else [(typed(data), lines, timestamps) for data, lines, timestamps in parsed]
+
+
+def agree(text: str, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """Whether the fast path took ``text``; fails the test when it read it otherwise than PyYAML."""
+    fast = fast_read(text)
+    if fast is None:
+        return False
+    reference, errors = pyyaml_read(text, monkeypatch)
+    assert not errors, f"the fast path accepted what PyYAML rejects: {errors}\n{text}"
+    assert fast == reference, text
+    return True
+
+
+def fixture_files() -> list[Path]:
+    roots = [ROOT / "inventory", ROOT / "policies", ROOT / "tests", ROOT / "src" / "itscm_check"]
+    return sorted(path for root in roots for pattern in ("*.yaml", "*.yml") for path in root.rglob(pattern))
+
+
+@needs_yaml_rs
+def test_every_fixture_reads_alike_on_both_paths(monkeypatch: pytest.MonkeyPatch) -> None:
+    taken = {path: agree(path.read_text(encoding="utf-8-sig"), monkeypatch) for path in fixture_files()}
+    assert len(taken) >= 40
+    # The example inventory and the built-in pack are what a large inventory looks like: the fast
+    # path must take them, not quietly refuse everything.
+    for path, took in taken.items():
+        if path.is_relative_to(ROOT / "inventory") or path.is_relative_to(ROOT / "src"):
+            assert took, f"the fast path refused {path}"
+    assert sum(taken.values()) > 0.9 * len(taken)
+
+
+# Scalars that YAML 1.1 (PyYAML) and YAML 1.2 (yaml_rs) read differently, or that look alike.
+SCALARS = ["yes", "No", "NO", "on", "OFF", "y", "n", "true", "False", "012", "0o12", "0x1F", "1_000", "1:30", "190:20:30",
+           "1e3", "1.0e3", "1.5e+3", "6.8523015e+5", "1.5", "1.", ".5", "-.inf", ".NaN", "+12", "-0", "0b101", "~", "null",
+           "Null", "2026-01-05", "2026-1-5", "2026-01-05T10:00:00Z", "2026-01-05 10:00:00.5 +02:00", "4h", "P1D",
+           "'yes'", '"012"', "'2026-01-05'", '"a\\tb\\u00e9"', "'it''s'", "x#y", "http://host:80/path?q=1", "-5",
+           "a b  # c", '""', "''"]
+KEYS = ["yes", "No", "012", "0o12", "1:30", "1e3", "~", "null", "2026-01-05", "true", "'yes'", '"012"', "x#y", "-5", "1.5",
+        "'it''s'", "http://h", "a b", "'a: b'", '"#"']
+
+
+@needs_yaml_rs
+@pytest.mark.parametrize("scalar", SCALARS)
+def test_scalars_read_as_yaml_1_1(scalar: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    block = f"plain: {scalar}\nitems:\n  - {scalar}\n  - k: {scalar}\n    z: 1\n"
+    assert agree(block, monkeypatch), block
+    bare = scalar.split(" #")[0]
+    agree(f"flow: {{a: {bare}, b: [{bare}, x]}}\n", monkeypatch)  # refused where only the quoting would tell
+
+
+@needs_yaml_rs
+@pytest.mark.parametrize("key", KEYS)
+def test_keys_are_the_text_written(key: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    text = f"{key}: 1\nlist:\n  - {key}: x\n    other: y\n"
+    assert agree(text, monkeypatch), text
+
+
+@needs_yaml_rs
+@pytest.mark.parametrize("text", [
+    "a: !!str 1\n", "a: !custom x\n", "a: &x 1\nb: *x\n", "base: &b {x: 1}\nc:\n  <<: *b\n", "<<: {a: 1}\n",
+    "a: 1\n---\nb: 2\n", "%YAML 1.1\n---\na: 1\n", "a: 1\n...\n", "? complex\n: 1\n", "a: [1,\n  2]\n",
+    "a: 'two\n  lines'\n", "a: plain\n  continued\n", "a:\tb\n", "a: 1\r\nb: 2\r\n", "a: {b:, c}\n", "a: |2\n   x\n",
+    "a: 1\na: 2\n", "1: x\n'1': y\n", "a: [b, c\n", "a: |\n    x\n  y\n", "- a\nb: 1\n", "a: =\n", "a: b: c\n",
+    "a: |\n  x\n\n  y\n", "a: |+\n  x\n\nb: 1\n", "a: |\n\nb: 1\n", "a: >\n  x\n   more\n",
+    "deep:\n" + "".join("  " * i + "- k:\n" for i in range(70)),
+])
+def test_what_the_scanner_does_not_follow_goes_to_pyyaml(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert fast_read(text) is None
+    monkeypatch.delenv(fast_yaml.PARSER_VARIABLE, raising=False)
+    assert ([(typed(d.data), d.lines, d.timestamps) for d in loader.load_text(text, "f.yaml")[0]],
+            [str(e) for e in loader.load_text(text, "f.yaml")[1]]) == pyyaml_read(text, monkeypatch)
+
+
+@needs_yaml_rs
+def test_block_scalars_comments_and_empty_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    text = ("---  # first\nsvc:\n  - id: a  # trailing\n    notes: |\n      line one\n        - not an item: x\n"
+            "    folded: >-\n      one\n      two\n    empty:\n    none: ~\n    list:\n    - x\n    -\n    - - y\n"
+            "      - z\n    map: {}\n    seq: []\n  -\n    id: b\n  - 'quoted'\n  - [1, 2]\n")
+    assert agree(text, monkeypatch)
+
+
+@needs_yaml_rs
+def test_mutated_files_read_alike_or_go_to_pyyaml(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A seeded fuzz: YAML-significant edits to real files. Each result is PyYAML's or a refusal."""
+    rng = random.Random(6)
+    corpus = [path.read_text(encoding="utf-8") for path in fixture_files() if path.stat().st_size < 20_000]
+    edits = [": ", "- ", "#", " #", "'", '"', "[", "]", "{", "}", ",", ":", "&", "*", "!", "|", ">", "?", "\n", "\n  ",
+             "\t", "yes", "012", "1:30", "2026-01-05", "~", "", "---\n"]
+    taken = 0
+    for _ in range(300):
+        lines = rng.choice(corpus).split("\n")
+        for _ in range(rng.randint(1, 3)):
+            i = rng.randrange(len(lines))
+            position = rng.randint(0, len(lines[i]))
+            lines[i] = lines[i][:position] + rng.choice(edits) + lines[i][position + rng.randint(0, 2):]
+        taken += agree("\n".join(lines), monkeypatch)
+    assert taken > 30  # the edits leave many files readable: the comparison really ran
+
+
+def test_forcing_pyyaml_skips_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(fast_yaml.PARSER_VARIABLE, "pyyaml")
+
+    def fail(text: str) -> None:
+        raise AssertionError("the fast path ran")
+
+    monkeypatch.setattr(fast_yaml, "load", fail)
+    documents, errors = loader.load_text("a: 1\n", "f.yaml")
+    assert documents[0].data == {"a": 1} and not errors
+
+
+def test_without_yaml_rs_the_run_says_so_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv(fast_yaml.PARSER_VARIABLE, raising=False)
+    monkeypatch.setattr(fast_yaml, "yaml_rs", None)
+    for name in ("a", "b", "c"):
+        (tmp_path / f"{name}.yaml").write_text(f"teams:\n  - id: {name}\n    name: {name}\n", encoding="utf-8")
+    code = cli.main(["validate", "--inventory", str(tmp_path), "--no-cache"])
+    err = capsys.readouterr().err
+    assert code == 0
+    assert err.count("yaml_rs is not installed") == 1, err
