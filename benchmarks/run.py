@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import importlib.metadata
 import json
 import os
 import platform
@@ -242,11 +243,21 @@ def table(results: list[Result]) -> str:
     return "\n".join([header, rule, *map(row, results)])
 
 
+def parse_path() -> str:
+    """Which parser the checker runs with: the child inherits ITSCM_CHECK_PARSER from this process."""
+    if os.environ.get("ITSCM_CHECK_PARSER", "").lower() == "pyyaml":
+        return "PyYAML (ITSCM_CHECK_PARSER=pyyaml)"
+    try:
+        return f"yaml_rs {importlib.metadata.version('yaml_rs')}, PyYAML for the files it cannot take"
+    except importlib.metadata.PackageNotFoundError:
+        return "PyYAML (yaml_rs not installed)"
+
+
 def environment(results: list[Result], args: argparse.Namespace) -> str:
     version = results[0].version if results else "?"
     cpu = platform.processor() or platform.machine()
     return (f"itscm-check {version}, Python {platform.python_version()} ({platform.python_implementation()}), "
-            f"PyYAML {yaml.__version__}, {platform.system()} {platform.release()} {cpu}, "
+            f"PyYAML {yaml.__version__}, parse path {parse_path()}, {platform.system()} {platform.release()} {cpu}, "
             f"{os.cpu_count()} CPUs; as-of {args.as_of}, seed {args.seed}, best of {args.repeat}, "
             f"{'one file' if args.single_file else f'{args.services_per_file} services per file'}")
 

@@ -34,25 +34,32 @@ from itscm_check.values import YamlTimestamp
 
 _FORMAT = b"itscm-check parse cache 1\n"
 # What decides an entry's content: a change to any of these is a new tool as far as the cache goes.
-_CODE = ("__init__.py", "cache.py", "loader.py", "schema.py", "values.py", "schemas/inventory.schema.json")
+_CODE = ("__init__.py", "cache.py", "loader.py", "fast_yaml.py", "schema.py", "values.py", "schemas/inventory.schema.json")
 _MARSHAL_VERSION = 4
 _ENTRY_NAME = re.compile(r"[0-9a-f]{64}")
 _PRUNE_AFTER_DAYS = 30
 
 
 # The libraries whose behaviour is part of an entry: the YAML parser and the two validators.
-_LIBRARIES = ("pyyaml", "fastjsonschema", "jsonschema")
+_LIBRARIES = ("pyyaml", "yaml_rs", "fastjsonschema", "jsonschema")
 
 
 @cache
 def tool_fingerprint() -> bytes:
     """The tool version, the Python that writes marshal data, the libraries and the code that read a file."""
-    libraries = "\0".join(f"{name} {metadata.version(name)}" for name in _LIBRARIES)
+    libraries = "\0".join(f"{name} {_version(name)}" for name in _LIBRARIES)
     total = hashlib.sha256(f"{__version__}\0{sys.version}\0{libraries}\0".encode())
     package = resources.files("itscm_check")
     for name in _CODE:
         total.update(package.joinpath(name).read_bytes())
     return total.digest()
+
+
+def _version(library: str) -> str:
+    try:
+        return metadata.version(library)
+    except metadata.PackageNotFoundError:  # yaml_rs, where it has no wheel
+        return "absent"
 
 
 @dataclass
