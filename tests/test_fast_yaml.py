@@ -98,6 +98,11 @@ def test_keys_are_the_text_written(key: str, monkeypatch: pytest.MonkeyPatch) ->
     "a: 'two\n  lines'\n", "a: plain\n  continued\n", "a:\tb\n", "a: 1\r\nb: 2\r\n", "a: {b:, c}\n", "a: |2\n   x\n",
     "a: 1\na: 2\n", "1: x\n'1': y\n", "a: [b, c\n", "a: |\n    x\n  y\n", "- a\nb: 1\n", "a: =\n", "a: b: c\n",
     "a: |\n  x\n\n  y\n", "a: |+\n  x\n\nb: 1\n", "a: |\n\nb: 1\n", "a: >\n  x\n   more\n",
+    # Found by review: a block scalar ending a text without a line break, spaces beyond the
+    # indentation in a trailing line, an empty or collection key in a flow collection, escaped
+    # surrogates (yaml_rs joins them, libyaml refuses them), "---" without a blank, a bad number.
+    "a: |\n  x", "a: |\n  x\n     \nb: 1\n", "a: {: ~}\n", "a: [{: ~}, 1]\n", "a: {[1]: b}\n", "a: [[a]: b]\n",
+    'a: "\\ud83d\\ude00"\n', '- ["\\uD83D\\uDE00"]\n', "---#x\na: 1\n", "a: 0x_\n", "a: [a, , b]\n", "a: [a,]\n",
     "deep:\n" + "".join("  " * i + "- k:\n" for i in range(70)),
 ])
 def test_what_the_scanner_does_not_follow_goes_to_pyyaml(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -113,6 +118,22 @@ def test_block_scalars_comments_and_empty_values(monkeypatch: pytest.MonkeyPatch
             "    folded: >-\n      one\n      two\n    empty:\n    none: ~\n    list:\n    - x\n    -\n    - - y\n"
             "      - z\n    map: {}\n    seq: []\n  -\n    id: b\n  - 'quoted'\n  - [1, 2]\n")
     assert agree(text, monkeypatch)
+
+
+@needs_yaml_rs
+@pytest.mark.parametrize("text", [
+    "x: {a: , ~: 5, 6: ~}\n", "a: {b: , null: [~]}\n", "a: [{a: , null: }, ~]\n", "a: {b, c: 1}\n", "a: [b: ]\n",
+    "0x_: 1\n", "a: [x" + " " * 20_000 + "y]\n", "a: |\n  x" + " " * 20_000 + "y\n", "- a" + " " * 20_000 + "b\n",
+])
+def test_empty_nodes_odd_keys_and_long_blank_runs(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert agree(text, monkeypatch)
+
+
+def test_text_that_yaml_1_1_takes_for_a_number_is_an_input_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    documents, errors = loader.load_text("ok: 1\nbad: 0x_\n", "f.yaml")
+    assert not documents
+    assert [str(e) for e in errors] == ["f.yaml:2: '0x_' is not a valid int (write the number out, or quote it to keep "
+                                        "it as text)"]
 
 
 @needs_yaml_rs

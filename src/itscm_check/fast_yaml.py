@@ -16,6 +16,7 @@ which also gives every error its exact line.
 from __future__ import annotations
 
 import functools
+import math
 import os
 import re
 import sys
@@ -53,22 +54,28 @@ _UNSUPPORTED = re.compile("[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uf
 # level takes a column of indentation or of "- ", and yaml_rs itself refuses deep flow nesting.
 _DEEP = re.compile(r"\n[ -]{5000}")
 _MAX_LEAD = 5000
-_DOCUMENT_START = re.compile(r"--- *(?:#.*)?$")
+_DOCUMENT_START = re.compile(r"---(?: +(?:#.*)?)?")
 
 # A line: its indentation, the "- " of list items, a key (quoted, double-quoted without escapes,
 # or plain without a leading indicator and without " #", then ":" and a blank or the end of the line),
 # and the rest. Groups that did not match are empty strings (re.findall).
-_LINE = re.compile(r"""^( *)((?:-(?: +|$))*)(?:(?:("[^"\\\n]*"|'(?:[^'\n]|'')*')|([^\s#'"\[\]{},&*!|>%@`?:](?:[^#\n]|(?<=\S)#)*?)) *:(?: +|$))?(.*)$""",
+_LINE = re.compile(r"""^( *)((?:-(?: +|$))*)(?:(?:("[^"\\\n]*"|'(?:[^'\n]|'')*')|([^\s#'"\[\]{},&*!|>%@`?:](?:[^\s:]|:(?! |$)| +(?=[^ \n:#]|:(?! |$)))*)) *:(?: +|$))?(.*)$""",
                    re.MULTILINE)
 _DASH = re.compile(r"-")
 _NOT_PLAIN = frozenset("#\"'|>[{&*!%@`?:,]}-")
 _DOUBLE_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
 _SINGLE_QUOTED = re.compile(r"'(?:[^']|'')*'")
-# A part of a flow collection: a quoted scalar, a plain one (which ends before ": ", ":" and an
-# indicator, or an indicator), or an indicator.
+# A part of a flow collection: a quoted scalar, a plain one (which ends before ":" and a blank or
+# an indicator, before an indicator, and before blanks that end the line or come before one of
+# those or a comment), or an indicator. No lazy quantifiers: a long run of blanks costs linear time.
 _FLOW_PART = re.compile(r""" *(?:("(?:[^"\\]|\\.)*"|'(?:[^']|'')*')"""
-                        r"""|([^ \[\]{},#'"&*!|>%@`?:-][^\[\]{},]*?|-[^ \[\]{},][^\[\]{},]*?)"""
-                        r"""(?= *(?::(?:[ \[\]{},]|$)|[\[\]{},]|$))|([\[\]{},:]))""")
+                        r"""|((?:[^ \[\]{},#'"&*!|>%@`?:-]|-(?=[^ \[\]{},]))"""
+                        r"""(?:[^ \[\]{},:]|:(?![ \[\]{},]|$)| +(?=[^ \[\]{},:#]|:(?![ \[\]{},]|$)))*)"""
+                        r"""|([\[\]{},:]))""")
+# Surrogate escapes: yaml_rs joins a pair into one character, libyaml refuses them.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]|\\U0000[dD][89a-fA-F]")
+# The text of an empty node in a flow collection (`{a: , b}`), in the list of its scalars' texts.
+_EMPTY_NODE = ("", False)
 _COLON_IN_FLOW = re.compile(r":[,?\[\]{}]")
 _AFTER_VALUE = re.compile(r" *(?: #.*)?")
 _BLOCK_HEADER = re.compile(r"[|>][+-]? *(?: #.*)?")
@@ -127,8 +134,10 @@ def load(text: str) -> list[ParsedDocument] | None:
         value, tree = walker.document(data)
     except _Refused:
         return None
-    except Exception:  # noqa: BLE001 - see above; and tokens that run out (IndexError) are a mismatch too
-        return None
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException:  # noqa: BLE001 - see above; a Rust panic arrives as a BaseException, and
+        return None  # tokens that run out (IndexError) are a mismatch too
     return [(value, tree, tuple(walker.timestamps))]
 
 
@@ -175,7 +184,7 @@ def _scan(text: str, start: int, first_line: int) -> list[tuple[Any, ...]]:
                     block, block_indent, block_token, block_line = dash_column, 0, len(tokens) - 1, line_number
                 continue
         if plain:
-            if len(plain) > _MAX_KEY or plain == "<<":  # PyYAML's limit; a merge key
+            if plain == "<<":  # a merge key
                 raise _Refused
             key, key_is_plain = plain, True
         elif quoted:
@@ -184,6 +193,8 @@ def _scan(text: str, start: int, first_line: int) -> list[tuple[Any, ...]]:
             continue  # a blank or comment line
         else:
             raise _Refused  # a line of a multi-line scalar or flow collection
+        if len(key) > _MAX_KEY:
+            raise _Refused
         if value and value[0] not in _NOT_PLAIN and " #" not in value and ": " not in value and value[-1] != ":":
             kind, scalar = PLAIN, value.rstrip(" ")  # most values: skip _classify
         else:
@@ -192,6 +203,8 @@ def _scan(text: str, start: int, first_line: int) -> list[tuple[Any, ...]]:
         if kind == BLOCK:
             block, block_indent, block_token, block_line = column, 0, len(tokens) - 1, line_number
     if block >= 0:
+        if not text.endswith("\n"):
+            raise _Refused  # libyaml keeps no line break at the end of a text without one
         tokens[block_token] = _with_block_value(tokens[block_token], (lines or text.split("\n"))[block_line:])
     return tokens
 
@@ -202,11 +215,14 @@ def _with_block_value(token: tuple[Any, ...], content: list[str]) -> tuple[Any, 
     empty ones, and the spec's rules for blank and more-indented lines are subtle."""
     header = token[6]
     style, chomp = header[0], header[1:2]
+    blank = 0
     while content and not content[-1].strip(" "):
-        content.pop()  # trailing blank lines: clipping and stripping drop them
+        blank = max(blank, len(content.pop()))  # trailing blank lines: clipping and stripping drop them
     if not content or chomp == "+" or any(not line.strip(" ") for line in content):
         raise _Refused
     indent = len(content[0]) - len(content[0].lstrip(" "))
+    if blank > indent:
+        raise _Refused  # spaces beyond the indentation are content
     if style == ">" and any(line[indent] == " " for line in content):
         raise _Refused  # a more-indented line is not folded
     value = ("\n" if style == "|" else " ").join(line[indent:] for line in content)
@@ -222,7 +238,7 @@ def _classify(value: str) -> tuple[int, str | None]:
         match = (_DOUBLE_QUOTED if first == '"' else _SINGLE_QUOTED).match(value)
         if match is None or not _AFTER_VALUE.fullmatch(value, match.end()):
             raise _Refused  # a quoted scalar going on over the next lines
-        return QUOTED, None
+        return QUOTED, match.group()
     if first == "|" or first == ">":
         if not _BLOCK_HEADER.fullmatch(value):
             raise _Refused  # an indentation indicator
@@ -241,28 +257,92 @@ def _classify(value: str) -> tuple[int, str | None]:
 
 
 def _flow_scalars(value: str) -> list[tuple[str, bool]]:
-    """The scalars of a flow collection, in order, each with whether it is quoted. Refuses one that
-    does not close on its line: its items would have other lines."""
+    """The scalars of a flow collection, in order, each with whether it is quoted, and _EMPTY_NODE
+    for each empty key or value (`{a: , b}`). Refuses what libyaml rejects or this path does not
+    follow: a collection or an empty node as a key, a missing or doubled entry, and a collection
+    that does not close on its line, whose items would have other lines."""
     scalars: list[tuple[str, bool]] = []
-    depth, position = 0, 0
+    brackets: list[str] = []
+    previous = ""  # the indicator before, or "s" after a scalar
+    key_waits = False  # in a mapping, a key was read that has no ":" yet
+    position = 0
     while True:
         match = _FLOW_PART.match(value, position)
         if match is None:
             raise _Refused
         quoted, plain, indicator = match.groups()
         position = match.end()
-        if plain is not None and " #" in plain:
-            raise _Refused  # a comment: the collection goes on over the next lines
         if indicator is None:
-            scalars.append((quoted, True) if plain is None else (plain.rstrip(" "), False))
+            if previous not in _BEFORE_NODE:
+                raise _Refused
+            scalars.append((quoted, True) if plain is None else (plain, False))
+            key_waits = brackets[-1] == "{" and previous in "{,"
+            previous = "s"
+            continue
+        if indicator == ":":
+            if previous != "s":
+                raise _Refused  # an empty key, or a collection as a key
+            key_waits = False
         elif indicator in "[{":
-            depth += 1
-        elif indicator in "]}":
-            depth -= 1
-            if depth == 0:
-                if not _AFTER_VALUE.fullmatch(value, position):
+            if previous not in _BEFORE_NODE or (brackets and brackets[-1] == "{" and previous in "{,"):
+                raise _Refused  # a collection as a key
+            brackets.append(indicator)
+        else:
+            if previous not in _BEFORE_END and not (indicator != "," and previous == brackets[-1]):
+                raise _Refused  # `[a, , b]`, `[a,]`
+            if previous == ":" or key_waits:
+                scalars.append(_EMPTY_NODE)
+            key_waits = False
+            if indicator != ",":
+                if brackets.pop() != ("[" if indicator == "]" else "{"):
                     raise _Refused
-                return scalars
+                if not brackets:
+                    if not _AFTER_VALUE.fullmatch(value, position):
+                        raise _Refused
+                    return scalars
+        previous = indicator
+
+
+# What may come before a node in a flow collection, and before "," or a closing bracket.
+_BEFORE_NODE = frozenset(("", "[", "{", ",", ":"))
+_BEFORE_END = frozenset(("s", "]", "}", ":"))
+
+
+def _quoted(value: Any, text: str) -> str:
+    """yaml_rs's reading of the quoted scalar ``text``, checked against it where that is simple."""
+    body = text[1:-1]
+    if type(value) is not str:
+        raise _Refused
+    if text[0] == "'":
+        if value != body.replace("''", "'"):
+            raise _Refused
+    elif "\\" not in body:
+        if value != body:
+            raise _Refused
+    elif _SURROGATE_ESCAPE.search(body):
+        raise _Refused
+    return sys.intern(value) if len(value) <= INTERN_MAX else value
+
+
+def _reads_as(value: Any, text: str) -> bool:
+    """Whether yaml_rs's number, boolean or null ``value`` is what the plain ``text`` says."""
+    if value is None:
+        return text in ("~", "null", "Null", "NULL")
+    if type(value) is bool:
+        return text in (("true", "True", "TRUE") if value else ("false", "False", "FALSE"))
+    digits = text.replace("_", "")
+    bare = digits.lstrip("+-").lower()
+    sign = -1 if digits[:1] == "-" else 1
+    try:
+        if type(value) is int:
+            return value == sign * int(bare, 0 if bare[:2] in ("0x", "0o", "0b") else 10)
+        if type(value) is float:
+            if bare == ".nan":
+                return value != value
+            return value == (sign * math.inf if bare == ".inf" else float(digits))
+    except ValueError:
+        return False
+    return False
 
 
 class _Walker:
@@ -324,7 +404,7 @@ class _Walker:
                 raise _Refused
             index += 1
             if key != text:
-                if type(key) is str or not key_is_plain:
+                if type(key) is str or not key_is_plain or not _reads_as(key, text):
                     raise _Refused
                 all_text = False  # a plain key is the text written, whatever it resolves to, on both paths
             name = _intern(text)
@@ -380,26 +460,24 @@ class _Walker:
             raise _Refused
         if kind == PLAIN:
             return self.plain(value, plain, where, step), None  # type: ignore[arg-type]
-        if type(value) is not str or (kind == BLOCK and value != plain):  # text on both paths
+        if kind == QUOTED:
+            return _quoted(value, plain), None  # type: ignore[arg-type]
+        if value != plain:  # a block scalar
             raise _Refused
         return (sys.intern(value) if len(value) <= INTERN_MAX else value), None
 
     def plain(self, value: Any, text: str, where: DocPath, step: Any) -> Any:
         """A plain scalar as PyYAML reads its text (YAML 1.1), checked against yaml_rs's reading."""
-        tag = _tag_of(text)
-        if tag == STR_TAG:
-            # yaml_rs reads some text as a YAML 1.2 number (`0o12`, `1e3`); other text must be alike.
-            if value != text and type(value) not in (int, float):
-                raise _Refused
-            return sys.intern(text) if len(text) <= INTERN_MAX else text
-        if type(value) is str and value != text:
+        # yaml_rs's reading must fit the text: a check that the walker gave the value its own text.
+        if value != text if type(value) is str else not _reads_as(value, text):
             raise _Refused
+        tag = _tag_of(text)
+        if tag == STR_TAG:  # yaml_rs may have read it as a YAML 1.2 number (`0o12`, `1e3`)
+            return sys.intern(text) if len(text) <= INTERN_MAX else text
         if tag == TIMESTAMP_TAG:
             self.timestamps.append(where + (step,))
             return YamlTimestamp(text)
         if tag == NULL_TAG:
-            if value is not None:
-                raise _Refused
             return None
         constructed = self.constructed.get(text)
         if constructed is None:
@@ -424,19 +502,19 @@ class _Walker:
             result: dict[str, Any] = {}
             key_lines: list[Any] = []
             children: list[Any] = []
+            names: set[str] = set()
             for key, value in data.items():
                 text, quoted = self.scalar_text()
-                if type(key) is str:
-                    if not quoted and key != text:
-                        raise _Refused
-                    text = key
-                elif quoted:
+                if len(text) > _MAX_KEY or (text, quoted) == _EMPTY_NODE or (text == "<<" and not quoted):
+                    raise _Refused  # PyYAML's limit, an empty key, a merge key
+                if quoted:
+                    text = _quoted(key, text)
+                elif key != text if type(key) is str else not _reads_as(key, text):
                     raise _Refused
-                if text == "<<" and not quoted:
-                    raise _Refused  # a merge key
                 name = sys.intern(text) if len(text) <= INTERN_MAX else text
-                if name in result or name in key_lines[::2]:
-                    raise _Refused
+                if name in names:
+                    raise _Refused  # `1` and `'1'`: one key to the PyYAML path, which reports it
+                names.add(name)
                 key_lines += (name, line)
                 item, tree = self.flow_item(value, line, where, name, depth)
                 if tree is not None:
@@ -463,16 +541,11 @@ class _Walker:
     def flow_item(self, value: Any, line: int, where: DocPath, step: Any, depth: int) -> tuple[Any, LineTree | None]:
         if type(value) is dict or type(value) is list:
             return self.flow_collection(value, line, where + (step,), depth + 1)
-        if value is None:
-            # An empty value (`{a: }`, `{a}`) has no text; a written null does.
-            if self.next_scalar < len(self.scalars):
-                text, quoted = self.scalars[self.next_scalar]
-                if not quoted and _tag_of(text) == NULL_TAG:
-                    self.next_scalar += 1
-            return None, None
         text, quoted = self.scalar_text()
         if quoted:
-            if type(value) is not str:
+            return _quoted(value, text), None
+        if (text, quoted) == _EMPTY_NODE:
+            if value is not None:
                 raise _Refused
-            return (sys.intern(value) if len(value) <= INTERN_MAX else value), None
+            return None, None
         return self.plain(value, text, where, step), None

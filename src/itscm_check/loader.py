@@ -99,6 +99,7 @@ DocPath = tuple[Any, ...]
 
 NULL_TAG = "tag:yaml.org,2002:null"
 TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+_TEXT_KEY_TAGS = frozenset(f"tag:yaml.org,2002:{kind}" for kind in ("str", "int", "float", "bool", "null", "timestamp"))
 _MERGE_TAGS = frozenset(("tag:yaml.org,2002:merge", "tag:yaml.org,2002:value"))  # what flatten_mapping rewrites
 MAX_DEPTH = 64
 # A document may not expand to more nodes than this many per byte of its file (plus a floor):
@@ -402,6 +403,10 @@ class _Builder:
         except yaml.constructor.ConstructorError:
             self.error(node, f"unsupported or unsafe tag {node.tag!r}", "remove the tag; only plain YAML is accepted")
             return None
+        except ValueError:  # text that YAML 1.1 takes for a number but is none (`0x_`)
+            kind = node.tag.rpartition(":")[2]
+            self.error(node, f"'{node.value}' is not a valid {kind}", "write the number out, or quote it to keep it as text")
+            return None
 
     def mapping(self, node: yaml.MappingNode, where: DocPath, ancestors: frozenset[int], depth: int) -> dict:
         key_lines: dict[Any, int] = {}
@@ -416,9 +421,12 @@ class _Builder:
             if not isinstance(key_node, yaml.ScalarNode):
                 self.error(key_node, "a mapping key must be a plain scalar")
                 continue
-            key = self.scalar(key_node)
-            if type(key) is not str:
-                key = sys.intern(key_node.value)  # `yes:`, `1:` or a date as a key means the text the user wrote
+            if key_node.tag in _TEXT_KEY_TAGS:  # `yes:`, `1:` or a date as a key means the text the user wrote
+                key = sys.intern(key_node.value)
+            else:
+                key = self.scalar(key_node)
+                if type(key) is not str:
+                    key = sys.intern(key_node.value)
             line, mine = self.line(key_node), own is None or id(key_node) in own
             if key in seen and mine and seen[key][1]:
                 self.error(key_node, f"duplicate key '{key}'", "remove one of them; YAML would silently keep only the last",
