@@ -276,7 +276,7 @@ def _flow_scalars(value: str) -> list[tuple[str, bool]]:
             if previous not in _BEFORE_NODE:
                 raise _Refused
             scalars.append((quoted, True) if plain is None else (plain, False))
-            key_waits = brackets[-1] == "{" and previous in "{,"
+            key_waits = brackets[-1] == "{" and previous in ("{", ",")
             previous = "s"
             continue
         if indicator == ":":
@@ -284,7 +284,7 @@ def _flow_scalars(value: str) -> list[tuple[str, bool]]:
                 raise _Refused  # an empty key, or a collection as a key
             key_waits = False
         elif indicator in "[{":
-            if previous not in _BEFORE_NODE or (brackets and brackets[-1] == "{" and previous in "{,"):
+            if previous not in _BEFORE_NODE or (brackets and brackets[-1] == "{" and previous in ("{", ",")):
                 raise _Refused  # a collection as a key
             brackets.append(indicator)
         else:
