@@ -129,11 +129,11 @@ def test_empty_nodes_odd_keys_and_long_blank_runs(text: str, monkeypatch: pytest
     assert agree(text, monkeypatch)
 
 
-def test_text_that_yaml_1_1_takes_for_a_number_is_an_input_error(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_text_that_yaml_1_1_takes_for_a_number_is_an_input_error() -> None:
     documents, errors = loader.load_text("ok: 1\nbad: 0x_\n", "f.yaml")
     assert not documents
-    assert [str(e) for e in errors] == ["f.yaml:2: '0x_' is not a valid int (write the number out, or quote it to keep "
-                                        "it as text)"]
+    message = "f.yaml:2: '0x_' is not a valid int (write the number out, or quote it to keep it as text)"
+    assert [str(e) for e in errors] == [message]
 
 
 @needs_yaml_rs

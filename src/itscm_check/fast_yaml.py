@@ -338,7 +338,7 @@ def _reads_as(value: Any, text: str) -> bool:
             return value == sign * int(bare, 0 if bare[:2] in ("0x", "0o", "0b") else 10)
         if type(value) is float:
             if bare == ".nan":
-                return value != value
+                return math.isnan(value)
             return value == (sign * math.inf if bare == ".inf" else float(digits))
     except ValueError:
         return False
