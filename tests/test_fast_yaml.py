@@ -175,3 +175,18 @@ def test_without_yaml_rs_the_run_says_so_once(tmp_path: Path, monkeypatch: pytes
     err = capsys.readouterr().err
     assert code == 0
     assert err.count("yaml_rs is not installed") == 1, err
+
+
+@needs_yaml_rs
+def test_reports_of_the_example_inventory_are_byte_identical_on_both_paths(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)  # paths in the report are relative to the working directory
+    reports = {}
+    for parser in ("fast", "pyyaml"):
+        monkeypatch.setenv(fast_yaml.PARSER_VARIABLE, parser)
+        output = tmp_path / f"{parser}.json"
+        cli.main(["check", "--inventory", "inventory", "--as-of", "2026-06-30", "--no-cache",
+                  "--format", "json", "--output", str(output)])
+        reports[parser] = output.read_bytes()
+    assert reports["fast"] == reports["pyyaml"]
+    assert b'"findings"' in reports["fast"]
