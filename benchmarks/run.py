@@ -245,12 +245,11 @@ def table(results: list[Result]) -> str:
 
 def parse_path() -> str:
     """Which parser the checker runs with: the child inherits ITSCM_CHECK_PARSER from this process."""
-    if os.environ.get("ITSCM_CHECK_PARSER", "").lower() == "pyyaml":
-        return "PyYAML (ITSCM_CHECK_PARSER=pyyaml)"
-    try:
+    from itscm_check import fast_yaml
+
+    if fast_yaml.enabled():
         return f"yaml_rs {importlib.metadata.version('yaml_rs')}, PyYAML for the files it cannot take"
-    except importlib.metadata.PackageNotFoundError:
-        return "PyYAML (yaml_rs not installed)"
+    return "PyYAML" + (" (yaml_rs not available)" if fast_yaml.yaml_rs is None else f" ({fast_yaml.PARSER_VARIABLE}=pyyaml)")
 
 
 def environment(results: list[Result], args: argparse.Namespace) -> str:

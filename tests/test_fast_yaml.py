@@ -16,6 +16,11 @@ ROOT = Path(__file__).resolve().parent.parent
 needs_yaml_rs = pytest.mark.skipif(fast_yaml.yaml_rs is None, reason="yaml_rs has no wheel for this platform")
 
 
+@pytest.fixture(autouse=True)
+def parse_path() -> None:
+    """These tests choose the parse path themselves: they run once, not once per path (conftest)."""
+
+
 def typed(value: Any) -> Any:
     """``value`` with the type of every part spelt out: True and 1, a date and its text differ."""
     if type(value) is dict:
@@ -105,11 +110,8 @@ def test_keys_are_the_text_written(key: str, monkeypatch: pytest.MonkeyPatch) ->
     'a: "\\ud83d\\ude00"\n', '- ["\\uD83D\\uDE00"]\n', "---#x\na: 1\n", "a: 0x_\n", "a: [a, , b]\n", "a: [a,]\n",
     "deep:\n" + "".join("  " * i + "- k:\n" for i in range(70)),
 ])
-def test_what_the_scanner_does_not_follow_goes_to_pyyaml(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_what_the_scanner_does_not_follow_goes_to_pyyaml(text: str) -> None:
     assert fast_read(text) is None
-    monkeypatch.delenv(fast_yaml.PARSER_VARIABLE, raising=False)
-    assert ([(typed(d.data), d.lines, d.timestamps) for d in loader.load_text(text, "f.yaml")[0]],
-            [str(e) for e in loader.load_text(text, "f.yaml")[1]]) == pyyaml_read(text, monkeypatch)
 
 
 @needs_yaml_rs
@@ -129,11 +131,16 @@ def test_empty_nodes_odd_keys_and_long_blank_runs(text: str, monkeypatch: pytest
     assert agree(text, monkeypatch)
 
 
-def test_text_that_yaml_1_1_takes_for_a_number_is_an_input_error() -> None:
-    documents, errors = loader.load_text("ok: 1\nbad: 0x_\n", "f.yaml")
+@pytest.mark.parametrize(("text", "problem", "kind"), [
+    ("0x_", "'0x_' is not a valid int", "int"),
+    ("!!bool maybe", "'maybe' is not a valid bool", "bool"),
+    ("!!int ''", "'' is not a valid int", "int"),
+])
+def test_a_value_that_is_no_valid_number_is_an_input_error(text: str, problem: str, kind: str) -> None:
+    documents, errors = loader.load_text(f"ok: 1\nbad: {text}\n", "f.yaml")
     assert not documents
-    message = "f.yaml:2: '0x_' is not a valid int (write the number out, or quote it to keep it as text)"
-    assert [str(e) for e in errors] == [message]
+    hint = f"write a valid {kind}, or quote the text (without a tag) to keep it as text"
+    assert [str(e) for e in errors] == [f"f.yaml:2: {problem} ({hint})"]
 
 
 @needs_yaml_rs
@@ -174,7 +181,25 @@ def test_without_yaml_rs_the_run_says_so_once(tmp_path: Path, monkeypatch: pytes
     code = cli.main(["validate", "--inventory", str(tmp_path), "--no-cache"])
     err = capsys.readouterr().err
     assert code == 0
-    assert err.count("yaml_rs is not installed") == 1, err
+    assert err.count("yaml_rs is not available") == 1, err
+    assert cli.main(["rules"]) == 0
+    assert "yaml_rs" not in capsys.readouterr().err  # commands that read no inventory stay quiet
+
+
+def test_an_unknown_parser_is_an_input_error(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv(fast_yaml.PARSER_VARIABLE, "yaml_rs")
+    assert cli.main(["validate", "--no-cache"]) == 2
+    assert "ITSCM_CHECK_PARSER is 'yaml_rs'; use one of: fast, pyyaml, or leave it unset" in capsys.readouterr().err
+
+
+def test_the_cache_keeps_the_paths_apart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Forcing PyYAML rules the fast path out even on a warm cache."""
+    (tmp_path / "inv.yaml").write_text("teams:\n  - id: a\n    name: A\n", encoding="utf-8")
+    cache = tmp_path / "cache"
+    for parser in fast_yaml.PARSERS:
+        monkeypatch.setenv(fast_yaml.PARSER_VARIABLE, parser)
+        assert cli.main(["validate", "--inventory", str(tmp_path / "inv.yaml"), "--cache-dir", str(cache)]) == 0
+    assert len(list(cache.glob("[0-9a-f]" * 64))) == 2
 
 
 @needs_yaml_rs
@@ -182,11 +207,11 @@ def test_reports_of_the_example_inventory_are_byte_identical_on_both_paths(tmp_p
                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)  # paths in the report are relative to the working directory
     reports = {}
-    for parser in ("fast", "pyyaml"):
+    for parser in fast_yaml.PARSERS:
         monkeypatch.setenv(fast_yaml.PARSER_VARIABLE, parser)
         output = tmp_path / f"{parser}.json"
-        cli.main(["check", "--inventory", "inventory", "--as-of", "2026-06-30", "--no-cache",
-                  "--format", "json", "--output", str(output)])
+        code = cli.main(["check", "--inventory", "inventory", "--as-of", "2026-06-30", "--no-cache",
+                         "--format", "json", "--output", str(output)])
+        assert code == 1  # the example inventory has findings on purpose
         reports[parser] = output.read_bytes()
     assert reports["fast"] == reports["pyyaml"]
-    assert b'"findings"' in reports["fast"]

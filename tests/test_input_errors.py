@@ -194,10 +194,10 @@ def test_deep_nesting_is_an_input_error_not_a_crash(tmp_path: Path) -> None:
 
 def test_nesting_below_the_parsers_limit_is_an_input_error_too(tmp_path: Path) -> None:
     """Shallow-looking input goes to libyaml's own composer; the builder still stops at 64 levels."""
-    from itscm_check.loader import shallow
+    from itscm_check.loader import _shallow
 
     text = "a: " + "[\n" * 200 + "]" * 200 + "\n"
-    assert shallow(text) and not shallow("a: " + "[" * 6000 + "]" * 6000 + "\n")
+    assert _shallow(text) and not _shallow("a: " + "[" * 6000 + "]" * 6000 + "\n")
     errors = _errors(tmp_path, {"deep.yaml": text})
     assert errors == ["deep.yaml:65: recursive alias or nesting too deep "
                       "(write the structure out without self-reference)"]

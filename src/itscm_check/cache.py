@@ -25,7 +25,7 @@ from importlib import metadata, resources
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from itscm_check import __version__
+from itscm_check import __version__, fast_yaml
 from itscm_check.errors import InputError, Location
 from itscm_check.loader import Document, display_path, load_text, split_documents
 from itscm_check.parallel import forked_cpus
@@ -34,13 +34,13 @@ from itscm_check.values import YamlTimestamp
 
 _FORMAT = b"itscm-check parse cache 1\n"
 # What decides an entry's content: a change to any of these is a new tool as far as the cache goes.
-_CODE = ("__init__.py", "cache.py", "loader.py", "fast_yaml.py", "schema.py", "values.py", "schemas/inventory.schema.json")
+_CODE = ("__init__.py", "cache.py", "loader.py", "fast_yaml.py", "yaml_lines.py", "schema.py", "values.py", "schemas/inventory.schema.json")
 _MARSHAL_VERSION = 4
 _ENTRY_NAME = re.compile(r"[0-9a-f]{64}")
 _PRUNE_AFTER_DAYS = 30
 
 
-# The libraries whose behaviour is part of an entry: the YAML parser and the two validators.
+# The libraries whose behaviour is part of an entry: the YAML parsers and the two validators.
 _LIBRARIES = ("pyyaml", "yaml_rs", "fastjsonschema", "jsonschema")
 
 
@@ -264,6 +264,8 @@ def _check_chunk(jobs: list[tuple[bytes, str, str]]) -> list[bytes]:
 
 def _key(content: bytes, schema: str) -> str:
     total = hashlib.sha256(tool_fingerprint())
+    # The paths read alike, but ITSCM_CHECK_PARSER=pyyaml must not be answered from entries of the other.
+    total.update(b"fast\0" if fast_yaml.enabled() else b"pyyaml\0")
     total.update(schema.encode() + b"\0")
     total.update(content)
     return total.hexdigest()

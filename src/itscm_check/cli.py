@@ -91,9 +91,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from itscm_check.fast_yaml import unavailable_reason  # after parse_args: `--help` stays fast
+    from itscm_check import fast_yaml  # after parse_args: `--help` stays fast
 
-    if (reason := unavailable_reason()) is not None:
+    try:
+        fast_yaml.parser_choice()
+    except ValueError as exc:
+        print(f"itscm-check: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    if args.handler in (_check, _validate, _test) and (reason := fast_yaml.unavailable_reason()) is not None:
         print(f"itscm-check: note: {reason}", file=sys.stderr)
     # A run is short and makes almost no cyclic garbage, while the collector's repeated scans of
     # a large loaded inventory make load time grow faster than the inventory.

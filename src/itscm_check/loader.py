@@ -51,7 +51,13 @@ _PLAIN_RESOLVER = _Resolver()
 
 def resolve_plain(text: str) -> str:
     """The tag PyYAML gives a plain (unquoted) scalar with this text."""
-    return _PLAIN_RESOLVER.resolve(yaml.ScalarNode, text, (True, False))
+    tag = _RESOLVED.get(text)
+    return tag if tag is not None else _PLAIN_RESOLVER.resolve(yaml.ScalarNode, text, (True, False))
+
+
+def shared(text: str) -> str:
+    """One copy of a short text that repeats (keys, ids, enum values), else the text itself."""
+    return sys.intern(text) if len(text) <= INTERN_MAX else text
 
 
 try:  # libyaml's C parser is several times faster; PyYAML without it still works.
@@ -85,7 +91,7 @@ else:
             _Resolver.__init__(self)
 
 
-def shallow(text: str) -> bool:
+def _shallow(text: str) -> bool:
     """Whether ``text`` cannot nest anywhere near the depth that crashes libyaml's composer.
 
     Each level of nesting takes a bracket, a new line or (``- - x``) two more columns of a line,
@@ -300,7 +306,7 @@ def load_text(text: str, shown: str) -> tuple[list[Document], list[InputError]]:
         parsed = fast_yaml.load(text)
         if parsed is not None:
             return [Document(shown, data, lines, timestamps) for data, lines, timestamps in parsed], []
-    loader = (_CLoader if shallow(text) else _Loader)(text)
+    loader = (_CLoader if _shallow(text) else _Loader)(text)
     documents: list[Document] = []
     errors: list[InputError] = []
     budget = _NODE_FLOOR + _NODES_PER_BYTE * len(text)
@@ -393,8 +399,7 @@ class _Builder:
 
     def scalar(self, node: yaml.ScalarNode) -> Any:
         if node.tag == STR_TAG:  # nine scalars in ten: skip the constructor's bookkeeping
-            value = node.value
-            return sys.intern(value) if len(value) <= INTERN_MAX else value
+            return shared(node.value)
         if node.tag == TIMESTAMP_TAG:
             # Dates stay text (as in JSON, and as JSON Schema sees them); values.parse_date reads them.
             return YamlTimestamp(node.value)
@@ -403,9 +408,10 @@ class _Builder:
         except yaml.constructor.ConstructorError:
             self.error(node, f"unsupported or unsafe tag {node.tag!r}", "remove the tag; only plain YAML is accepted")
             return None
-        except ValueError:  # text that YAML 1.1 takes for a number but is none (`0x_`)
+        except (ValueError, KeyError, IndexError):  # `0x_`, `!!bool maybe`, `!!int ''`: no valid value
             kind = node.tag.rpartition(":")[2]
-            self.error(node, f"'{node.value}' is not a valid {kind}", "write the number out, or quote it to keep it as text")
+            self.error(node, f"'{node.value}' is not a valid {kind}",
+                       f"write a valid {kind}, or quote the text (without a tag) to keep it as text")
             return None
 
     def mapping(self, node: yaml.MappingNode, where: DocPath, ancestors: frozenset[int], depth: int) -> dict:
