@@ -48,7 +48,7 @@ PARSER_VARIABLE = "ITSCM_CHECK_PARSER"
 PARSERS = ("fast", "pyyaml")
 
 # Characters that PyYAML refuses, and those that change columns or line numbers (tabs, line breaks
-# other than \n) or that PyYAML reads in its own way (a byte-order mark inside).
+# other than \n and \r\n) or that PyYAML reads in its own way (a byte-order mark inside).
 _UNSUPPORTED = re.compile("[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
 # yaml_rs crashes the process on block nesting 20,000 deep (10,000 was measured to be safe). Each
 # level takes a column of indentation or of "- ", and yaml_rs itself refuses deep flow nesting.
@@ -84,6 +84,8 @@ def unavailable_reason() -> str | None:
 
 def load(text: str) -> list[ParsedDocument] | None:
     """The documents of ``text`` as the PyYAML path reads them, or None when this path cannot tell."""
+    if "\r\n" in text:  # PyYAML reads a CRLF line end as one line break: the text reads as its LF twin
+        text = text.replace("\r\n", "\n")
     if _UNSUPPORTED.search(text) or "<<" in text:  # PyYAML merges << keys
         return None
     if _DEEP.match(text) or _DEEP_INSIDE.search(text):
