@@ -194,6 +194,7 @@ def test_an_unknown_parser_is_an_input_error(monkeypatch: pytest.MonkeyPatch, ca
     assert "ITSCM_CHECK_PARSER is 'yaml_rs'; use one of: fast, pyyaml, or leave it unset" in capsys.readouterr().err
 
 
+@needs_yaml_rs
 def test_the_cache_keeps_the_paths_apart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Forcing PyYAML rules the fast path out even on a warm cache."""
     (tmp_path / "inv.yaml").write_text("teams:\n  - id: a\n    name: A\n", encoding="utf-8")

@@ -63,16 +63,21 @@ _intern = sys.intern
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]|\\U0000[dD][89a-fA-F]")
 
 
+def _asked_for() -> str:
+    return os.environ.get(PARSER_VARIABLE, "").strip().lower() or "fast"
+
+
 def parser_choice() -> str:
     """The parser ITSCM_CHECK_PARSER asks for ("fast" when unset); ValueError for anything else."""
-    choice = os.environ.get(PARSER_VARIABLE, "").strip().lower() or "fast"
+    choice = _asked_for()
     if choice not in PARSERS:
         raise ValueError(f"{PARSER_VARIABLE} is {choice!r}; use one of: {', '.join(PARSERS)}, or leave it unset")
     return choice
 
 
 def enabled() -> bool:
-    return yaml_rs is not None and os.environ.get(PARSER_VARIABLE, "").strip().lower() != "pyyaml"
+    # Not parser_choice(): an unknown value is reported once by the CLI, not raised in every worker.
+    return yaml_rs is not None and _asked_for() != "pyyaml"
 
 
 def unavailable_reason() -> str | None:
