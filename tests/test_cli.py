@@ -133,6 +133,21 @@ def test_reports_are_byte_identical_across_runs(workdir: Path, monkeypatch: pyte
     assert outputs[0] == outputs[1]
 
 
+def test_passing_checks_are_collected_when_one_output_shows_them(workdir: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    write_inventory(workdir, FAILING, "inv.yaml")
+    built = []
+    monkeypatch.setattr(cli, "render", lambda name, report, color: built.append((name, report.results)) or "")
+    for formats in (["json", "sarif", "table", "markdown", "csv"], ["json", "junit"], ["html"]):
+        built.clear()
+        _run("--inventory", "inv.yaml", *(f"--format={fmt}={fmt}.out" for fmt in formats))
+        wanted = bool({"junit", "html"} & set(formats))
+        assert [name for name, _ in built] == formats
+        assert all((results is not None) == wanted for _, results in built)
+        if wanted:  # every check: the passing ones too
+            assert any(r.passed for _, results in built for r in results)
+
+
 def test_validate_rules_and_explain(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     write_inventory(workdir, CLEAN, "inv.yaml")
     assert main(["validate", "--inventory", "inv.yaml"]) == 0

@@ -81,6 +81,12 @@ def test_valid_and_counts_match_results_and_meta_findings(report: Report) -> Non
         assert suite.get("skipped") == str(sum(1 for c in suite_cases if c.find("skipped") is not None))
 
 
+@pytest.mark.parametrize("name", ["junit", "html"])
+def test_a_report_built_without_passing_checks_cannot_render_them(report: Report, name: str) -> None:
+    with pytest.raises(ValueError, match="without its passing checks"):
+        render(name, dataclasses.replace(report, results=None))
+
+
 def test_one_suite_per_enabled_rule_sorted_then_one_per_waiver_rule_that_fired(report: Report) -> None:
     root = validate_junit(render("junit", report))
     names = [s.get("name", "") for s in root.findall("testsuite")]

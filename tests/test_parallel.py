@@ -50,6 +50,18 @@ def test_workers_give_the_same_findings_and_results_in_the_same_order(
     assert shared == alone
 
 
+def test_without_passing_checks_the_findings_are_the_same(
+        inventory, workers: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    alone = _one_process(inventory, monkeypatch)
+    shared = evaluate(inventory, default_rules(), DEFAULT_AS_OF, ROOT, passing=False)
+    with monkeypatch.context() as m:
+        m.setattr(engine, "forked_cpus", lambda: 1)
+        lean = evaluate(inventory, default_rules(), DEFAULT_AS_OF, ROOT, passing=False)
+
+    assert shared.results is None and lean.results is None
+    assert shared.findings == lean.findings == alone.findings
+
+
 def _named_check(parent: int, in_worker, here=lambda subjects, rule, as_of: iter(())):
     """A named check that calls ``in_worker()`` in a worker; in this process it first waits, so
     that the workers take the other rules meanwhile, then returns what ``here`` does."""

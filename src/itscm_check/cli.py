@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from itscm_check import __version__
 from itscm_check.engine import RuleError
 from itscm_check.errors import InputErrors
-from itscm_check.formatters import FORMATS, render
+from itscm_check.formatters import FORMATS, PASSING_CHECKS, render
 from itscm_check.policy.model import SEVERITIES
 from itscm_check.report import NEVER, exit_code
 
@@ -143,7 +143,8 @@ def _check(args: argparse.Namespace) -> int:
                        fail_on=settings.fail_on, generated_at=settings.generated_at,
                        max_waiver_days=settings.max_waiver_days, warn_expiring_days=settings.warn_expiring_days,
                        baseline_ref=settings.baseline_ref, baseline_report=settings.baseline_report,
-                       parse_cache=parse_cache, config_file=settings.config_file)
+                       parse_cache=parse_cache, config_file=settings.config_file,
+                       passing=any(output.format in PASSING_CHECKS for output in settings.outputs))
     _cache_done(parse_cache)
     for output in settings.outputs:
         text = render(output.format, report, color=settings.color and output.path is None)

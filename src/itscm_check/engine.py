@@ -27,7 +27,7 @@ class RuleError(Exception):
 @dataclass(frozen=True)
 class Evaluation:
     findings: tuple[Finding, ...]
-    results: tuple[CheckResult, ...]
+    results: tuple[CheckResult, ...] | None  # None when passing checks were not collected
 
 
 _RuleOutcome = tuple[list[Finding], list[CheckResult]]
@@ -38,27 +38,32 @@ _PARALLEL_SERVICES = 2000
 _MAX_PROCESSES = 4
 
 
-def evaluate(inventory: Inventory, rules: Iterable[Rule], as_of: dt.date, root: Location) -> Evaluation:
+def evaluate(inventory: Inventory, rules: Iterable[Rule], as_of: dt.date, root: Location,
+             passing: bool = True) -> Evaluation:
+    """Every enabled rule's findings; with ``passing``, a CheckResult for every subject evaluated
+    too (only the HTML and JUnit reports show passing checks, and collecting them costs a fifth of
+    the evaluation of a large inventory)."""
     subjects = Subjects(Index(inventory), root)
     enabled = [rule for rule in rules if rule.enabled]
     processes = min(forked_cpus(), _MAX_PROCESSES, len(enabled))
     per_rule: list[_RuleOutcome | None] = [None] * len(enabled)
     if processes > 1 and len(inventory.services) >= _PARALLEL_SERVICES:
-        per_rule = _evaluate_forked(enabled, subjects, as_of, processes - 1)
+        per_rule = _evaluate_forked(enabled, subjects, as_of, passing, processes - 1)
     # Here: every rule in one process, or those a worker took and died before it sent.
-    done = [outcome or _evaluate_rule(rule, subjects, as_of) for rule, outcome in zip(enabled, per_rule)]
+    done = [outcome or _evaluate_rule(rule, subjects, as_of, passing) for rule, outcome in zip(enabled, per_rule)]
     return Evaluation(tuple(f for findings, _ in done for f in findings),
-                      tuple(r for _, results in done for r in results))
+                      tuple(r for _, results in done for r in results) if passing else None)
 
 
-def _evaluate_rule(rule: Rule, subjects: Subjects, as_of: dt.date) -> _RuleOutcome:
+def _evaluate_rule(rule: Rule, subjects: Subjects, as_of: dt.date, passing: bool) -> _RuleOutcome:
     findings: list[Finding] = []
     results: list[CheckResult] = []
     try:
-        outcomes = _named(rule, subjects, as_of) if rule.check else _declarative(rule, subjects, as_of)
+        outcomes = _named(rule, subjects, as_of) if rule.check else _declarative(rule, subjects, as_of, passing)
         for outcome in outcomes:
             subject = outcome.subject
-            results.append(CheckResult(rule.id, subject.target, subject.key, outcome.reasons is None))
+            if passing:
+                results.append(CheckResult(rule.id, subject.target, subject.key, outcome.reasons is None))
             if outcome.reasons is not None:
                 try:
                     findings.append(_finding(rule, outcome, as_of))
@@ -71,7 +76,7 @@ def _evaluate_rule(rule: Rule, subjects: Subjects, as_of: dt.date) -> _RuleOutco
     return findings, results
 
 
-def _evaluate_forked(rules: list[Rule], subjects: Subjects, as_of: dt.date, workers: int
+def _evaluate_forked(rules: list[Rule], subjects: Subjects, as_of: dt.date, passing: bool, workers: int
                      ) -> list[_RuleOutcome | None]:
     """Rules shared by this process and forked workers, each taking the next rule when it is free
     (rule costs differ a hundredfold, so a fixed split would leave one process waiting).
@@ -103,11 +108,11 @@ def _evaluate_forked(rules: list[Rule], subjects: Subjects, as_of: dt.date, work
             pid = os.fork()
             if pid == 0:
                 os.close(read)
-                _worker(write, rules, subjects, as_of, next_rules())
+                _worker(write, rules, subjects, as_of, passing, next_rules())
             os.close(write)
             pipes[pid] = read
         for i in next_rules():
-            per_rule[i] = _evaluate_rule(rules[i], subjects, as_of)
+            per_rule[i] = _evaluate_rule(rules[i], subjects, as_of, passing)
         for pid in list(pipes):
             with os.fdopen(pipes.pop(pid), "rb") as pipe:
                 payload = pipe.read()
@@ -126,7 +131,8 @@ def _evaluate_forked(rules: list[Rule], subjects: Subjects, as_of: dt.date, work
     return per_rule
 
 
-def _worker(pipe: int, rules: list[Rule], subjects: Subjects, as_of: dt.date, indexes: Iterator[int]) -> NoReturn:
+def _worker(pipe: int, rules: list[Rule], subjects: Subjects, as_of: dt.date, passing: bool,
+            indexes: Iterator[int]) -> NoReturn:
     """A forked worker: evaluate the rules it takes, send their outcomes, exit without running
     the parent's exit handlers or flushing its buffers."""
     import pickle
@@ -136,7 +142,7 @@ def _worker(pipe: int, rules: list[Rule], subjects: Subjects, as_of: dt.date, in
         done = []
         try:
             for i in indexes:
-                findings, results = _evaluate_rule(rules[i], subjects, as_of)
+                findings, results = _evaluate_rule(rules[i], subjects, as_of, passing)
                 # Results go as plain tuples: a third of the size and time of pickled CheckResults.
                 done.append((i, findings, [(r.target, r.subject, r.passed) for r in results]))
             message = ("done", done)
@@ -149,24 +155,30 @@ def _worker(pipe: int, rules: list[Rule], subjects: Subjects, as_of: dt.date, in
     os._exit(code)
 
 
-def _declarative(rule: Rule, subjects: Subjects, as_of: dt.date) -> Iterable[Outcome]:
+def _declarative(rule: Rule, subjects: Subjects, as_of: dt.date, passing: bool) -> Iterable[Outcome]:
+    """The outcome of each subject the rule fails on, and, with ``passing``, of those it passes."""
     assert rule.condition is not None and rule.test is not None
+    # The loop runs once per rule and subject: what it reads of the rule is read once, here.
     envs = {tier: Env(as_of, rule.params_for(tier)) for tier in (1, 2, 3, 4, None)}
+    in_scope, where, test = rule.in_tier_scope, rule.where_test, rule.test
     for kind in rule.subjects:
         for subject in subjects.of(kind):
-            if not rule.in_tier_scope(subject.tier):
+            if not in_scope(subject.tier):
                 continue
             env = envs[subject.tier]
             try:
-                if rule.where_test is not None and not rule.where_test(subject.scope, env):
+                if where is not None and not where(subject.scope, env):
+                    continue
+                if not test(subject.scope, env):
+                    if passing:
+                        yield Outcome(subject, None)
                     continue
                 # The closures say why; they run every branch of an `any`, where the test stops at
                 # the first that holds, so they too can meet a value that does not fit.
-                failed = rule.test(subject.scope, env)
-                reasons = rule.condition(subject.scope, env) if failed else None
+                reasons = rule.condition(subject.scope, env)
             except (TypeError, ValueError) as exc:
                 raise _misfit(rule, subject, exc) from exc
-            if failed and reasons is None:
+            if reasons is None:
                 raise RuleError(f"rule {rule.id} ({rule.source}): its compiled test and its condition disagree "
                                 "(a bug in itscm-check)")
             yield Outcome(subject, reasons)

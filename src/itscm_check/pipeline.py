@@ -83,9 +83,9 @@ def load_inputs(inventory_paths: Sequence[Path], policy_paths: Sequence[Path],
 
 
 def findings_of(inventory: Inventory, rules: list[Rule], as_of: dt.date, root: Location,
-                max_waiver_days: int) -> tuple[list[Finding], tuple[CheckResult, ...]]:
-    """Evaluate and apply waivers: the findings of one inventory."""
-    evaluation = evaluate(inventory, rules, as_of, root)
+                max_waiver_days: int, passing: bool = False) -> tuple[list[Finding], tuple[CheckResult, ...] | None]:
+    """Evaluate and apply waivers: the findings of one inventory, and with ``passing`` every check."""
+    evaluation = evaluate(inventory, rules, as_of, root, passing)
     findings = apply_waivers(list(evaluation.findings), inventory.waivers, as_of, max_waiver_days)
     return findings, evaluation.results
 
@@ -94,11 +94,12 @@ def run_check(inventory_paths: Sequence[Path], policy_paths: Sequence[Path], as_
               waiver_files: Sequence[Path] = (), fail_on: str = "high", generated_at: dt.datetime | None = None,
               max_waiver_days: int = 365, warn_expiring_days: int = 30, baseline_ref: str | None = None,
               baseline_report: Path | None = None, parse_cache: ParseCache | None = None,
-              config_file: Path | None = None) -> Report:
-    """The whole pipeline; ``generated_at`` (SOURCE_DATE_EPOCH's time, or None) is only reported."""
+              config_file: Path | None = None, passing: bool = True) -> Report:
+    """The whole pipeline; ``generated_at`` (SOURCE_DATE_EPOCH's time, or None) is only reported.
+    Without ``passing`` the report has no passing checks (``results`` is None)."""
     inventory, rules, inventory_digest = load_inputs(inventory_paths, policy_paths, waiver_files, parse_cache)
     root = Location(display_path(inventory_paths[0]) if inventory_paths else ".", 0)
-    findings, results = findings_of(inventory, rules, as_of, root, max_waiver_days)
+    findings, results = findings_of(inventory, rules, as_of, root, max_waiver_days, passing)
     baseline = None
     if baseline_ref is not None:
         base_inventory, base_rules = load_at_ref(baseline_ref, inventory_paths, policy_paths, waiver_files,

@@ -21,11 +21,19 @@ class Report:
     inventory: Inventory
     rules: tuple[Rule, ...]  # the enabled rules
     findings: tuple[Finding, ...]  # sorted by severity, rule id, target, message
-    results: tuple[CheckResult, ...]  # one per rule and subject evaluated, passing ones included
+    # One per rule and subject evaluated, passing ones included; None when they were not collected
+    # (see formatters.PASSING_CHECKS).
+    results: tuple[CheckResult, ...] | None
     fail_on: str = "high"  # the --fail-on threshold, for verdicts
     warn_expiring_days: int = 30  # waivers expiring within this many days are listed
     baseline: str | None = None  # what findings were classified against (a git ref, a report file)
     fixed: tuple[Finding, ...] = ()  # findings of the baseline that are gone
+
+    def checks(self) -> tuple[CheckResult, ...]:
+        """Every check evaluated, passing ones included, for the formats that show them."""
+        if self.results is None:
+            raise ValueError("the report was built without its passing checks: run_check(..., passing=True)")
+        return self.results
 
     def expiring_waivers(self) -> tuple[Waiver, ...]:
         """Active waivers that expire within ``warn_expiring_days`` of the as-of date, soonest first."""
@@ -68,7 +76,7 @@ def sort_findings(findings: list[Finding]) -> tuple[Finding, ...]:
 
 
 def build_report(provenance: Provenance, inventory: Inventory, rules: list[Rule], findings: list[Finding],
-                 results: tuple[CheckResult, ...], fail_on: str = "high", warn_expiring_days: int = 30) -> Report:
+                 results: tuple[CheckResult, ...] | None, fail_on: str = "high", warn_expiring_days: int = 30) -> Report:
     return Report(provenance, inventory, tuple(r for r in rules if r.enabled), sort_findings(findings), results,
                   fail_on, warn_expiring_days)
 

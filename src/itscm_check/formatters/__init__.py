@@ -18,6 +18,9 @@ FORMATS = {
     "csv": "itscm_check.formatters.csv_report",
 }
 
+# The formats that show passing checks: a run collects them only when one of these is asked for.
+PASSING_CHECKS = frozenset(("html", "junit"))
+
 
 class Formatter(Protocol):
     def render(self, report: Report, *, color: bool = False) -> str: ...

@@ -99,7 +99,7 @@ def _summary(report: Report, services: dict[str, Service]) -> dict[str, Any]:
         verdict = "PASS: no failed finding"
     # Checks on teams, vendors, waivers and the programme belong to no service tier.
     groups: dict[str, list[bool]] = {label: [] for label in (*(f"Tier {t}" for t in TIERS), ORG_WIDE)}
-    for result in report.results:
+    for result in report.checks():
         service = services.get(result.target)
         groups[f"Tier {service.effective_tier}" if service else ORG_WIDE].append(result.passed)
     # A waiver rule has no passing checks: each of its findings counts as one failed check, as in JUnit.
@@ -123,7 +123,7 @@ def _waiver_findings(report: Report) -> list[Finding]:
 
 
 def _coverage(report: Report) -> list[dict[str, Any]]:
-    passed = Counter(r.rule_id for r in report.results if r.passed)
+    passed = Counter(r.rule_id for r in report.checks() if r.passed)
     failed = Counter(f.rule_id for f in report.findings if f.status == FAILED)
     waived = Counter(f.rule_id for f in report.findings if f.status == WAIVED)
     by_control: dict[Control, list[Rule | MetaRule]] = {}

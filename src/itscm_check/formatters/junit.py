@@ -26,7 +26,7 @@ def render(report: Report, *, color: bool = False) -> str:
         by_key[(finding.rule_id, finding.target, finding.subject)].append(finding)
     # Every evaluated subject, plus (defensively) a finding that no result accounts for.
     keys_of: dict[str, set[Key]] = defaultdict(set)
-    for key in [*((r.rule_id, r.target, r.subject) for r in report.results), *by_key]:
+    for key in [*((r.rule_id, r.target, r.subject) for r in report.checks()), *by_key]:
         keys_of[key[0]].add(key)
     root = ET.Element("testsuites", name="itscm-check")
     for rule in sorted(report.rules, key=lambda r: r.id):
