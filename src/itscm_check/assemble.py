@@ -35,6 +35,12 @@ class _Record:
     def _node(self, key: str) -> tuple[int, LineTree | None]:
         return self._step(self.tree, key, self.line)
 
+    def _line(self, key: str) -> int:
+        """The file line of ``key``, or the record's own when it has none (``_node`` without the
+        LineTree, which a scalar has not: a date's line is read for every date of the inventory)."""
+        found = step_line(self.tree, key) if self.tree is not None else None
+        return self.line if found is None else found + self.doc.line_offset
+
     def _step(self, tree: LineTree | None, step: Any, line: int) -> tuple[int, LineTree | None]:
         """The file line and LineTree of ``step`` below ``tree``, or ``line`` when it has none."""
         found = step_line(tree, step) if tree is not None else None
@@ -60,7 +66,7 @@ class _Record:
             return None
         value = parse_date(self.data[key])
         name = f"{self.label}.{key}" if self.label else key
-        self.dates.append(m.DatedField(name, value, Location(self.doc.path, self._node(key)[0])))
+        self.dates.append(m.DatedField(name, value, Location(self.doc.path, self._line(key))))
         return value
 
     def duration(self, key: str) -> Duration | None:
