@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import git
 import pytest
 import yaml
 
+from itscm_check import parallel, pipeline
 from itscm_check.cli import main
 from itscm_check.errors import InputErrors
 from itscm_check.formatters import render
@@ -169,8 +172,11 @@ def test_a_baseline_report_that_is_not_json_is_an_input_error(repo: git.Repo, tm
     assert "deep.json:0: the baseline report is not JSON" in capsys.readouterr().err
 
 
-def test_the_baseline_reads_unchanged_files_from_the_parse_cache(repo: git.Repo, tmp_path: Path) -> None:
+def test_the_baseline_reads_unchanged_files_from_the_parse_cache(repo: git.Repo, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     from itscm_check.cache import ParseCache
+
+    monkeypatch.setattr(parallel, "forked_cpus", lambda: 1)  # the baseline in this process, to count its reads
 
     base = _commit(repo, {"inventory/teams.yaml": TEAMS, "inventory/a.yaml": {"services": [_service("a")]}}, "base")
     _commit(repo, {"inventory/a.yaml": {"services": [_service("a", tier=3)]}}, "tier 3")
@@ -182,6 +188,30 @@ def test_the_baseline_reads_unchanged_files_from_the_parse_cache(repo: git.Repo,
     Path("inventory/a.yaml").write_text(yaml.safe_dump({"services": [_service("a")]}), encoding="utf-8")
     with pytest.raises(InputErrors, match=rf"a.yaml@{broken}:2: services\[0\]: missing required key 'name'"):
         run_check([Path("inventory")], [], AS_OF, baseline_ref=broken, parse_cache=parse_cache)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the baseline is forked on Linux only")
+def test_the_baseline_evaluated_in_a_child_gives_the_same_report(repo: git.Repo, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    base = _commit(repo, {"inventory/teams.yaml": TEAMS,
+                          "inventory/a.yaml": {"services": [_service("a", dependencies=[{"ref": "ghost"}]),
+                                                            _service("c", dependencies=[{"ref": "gone"}])]}}, "base")
+    _commit(repo, {"inventory/a.yaml": {"services": [_service("a", dependencies=[{"ref": "ghost"}], tier=1)]},
+                   "inventory/b.yaml": {"services": [_service("b", dependencies=[{"ref": "phantom"}])]}}, "change")
+    parent, findings_at_ref = os.getpid(), pipeline._findings_at_ref
+
+    def only_in_a_child(*args):
+        assert os.getpid() != parent, "the baseline was evaluated in this process"
+        return findings_at_ref(*args)
+    with monkeypatch.context() as m:
+        m.setattr(pipeline, "_findings_at_ref", only_in_a_child)
+        m.setattr(parallel, "forked_cpus", lambda: 2)
+        in_child = render("json", _check(base))
+    monkeypatch.setattr(parallel, "forked_cpus", lambda: 1)
+    here = render("json", _check(base))
+
+    assert in_child == here
+    assert '"fixed": [\n    {' in in_child and '"baseline": "new"' in in_child and '"baseline": "existing"' in in_child
 
 
 def test_a_waived_finding_the_base_had_is_existing_and_the_verdict_says_why_it_passes(repo: git.Repo) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from helpers import DEFAULT_AS_OF, default_rules
-from itscm_check import engine
+from itscm_check import engine, parallel
 from itscm_check.checks import CHECKS, Outcome
 from itscm_check.engine import RuleError, evaluate
 from itscm_check.errors import Location
@@ -92,3 +92,44 @@ def test_what_a_dead_worker_took_is_evaluated_here(inventory, workers: None,
             run=_named_check(os.getpid(), lambda: os._exit(1), CHECKS[name].run)))
 
     assert evaluate(inventory, default_rules(), DEFAULT_AS_OF, ROOT) == alone
+
+
+@pytest.fixture
+def a_cpu_to_spare(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parallel, "forked_cpus", lambda: 2)
+
+
+def test_a_forked_call_gives_the_childs_value(a_cpu_to_spare: None) -> None:
+    assert parallel.Forked(os.getpid).result() != os.getpid()
+
+
+def test_a_forked_call_whose_child_died_or_raised_is_made_here(a_cpu_to_spare: None) -> None:
+    parent = os.getpid()
+    dies = parallel.Forked(lambda: os._exit(0) if os.getpid() != parent else "made here")
+    assert dies.result() == "made here"
+
+    def fails_in_the_child_only() -> str:
+        if os.getpid() != parent:
+            raise ValueError("in the child")
+        return "made here"
+    assert parallel.Forked(fails_in_the_child_only).result() == "made here"
+
+    def fails() -> None:
+        raise ValueError("everywhere")
+    with pytest.raises(ValueError, match="everywhere"):  # the error is raised where the value is asked for
+        parallel.Forked(fails).result()
+
+
+def test_a_forked_call_that_is_cancelled_leaves_no_child(a_cpu_to_spare: None) -> None:
+    slow = parallel.Forked(lambda: time.sleep(60))
+    pid = slow._child[0]
+    started = time.perf_counter()
+    slow.cancel()
+    assert time.perf_counter() - started < 5
+    with pytest.raises(ChildProcessError):  # killed and reaped
+        os.waitpid(pid, 0)
+
+
+def test_no_child_with_one_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parallel, "forked_cpus", lambda: 1)
+    assert parallel.Forked(os.getpid).result() == os.getpid()

@@ -64,7 +64,10 @@ def _version(library: str) -> str:
 
 @dataclass
 class ParseCache:
-    """A folder of entries; ``problem`` says why writing stopped (it is tried once per run)."""
+    """A folder of entries; ``problem`` says why writing stopped (it is tried once per run).
+
+    ``hits`` and ``misses`` count this process's reads: a forked child (the baseline's) keeps its own.
+    """
 
     folder: Path
     problem: str | None = None
