@@ -53,7 +53,7 @@ class Forked(Generic[T]):
                 payload = pipe.read()
             _, status = os.waitpid(pid, 0)
             if payload and os.waitstatus_to_exitcode(status) == 0:  # it sent the whole value
-                return pickle.loads(payload)  # noqa: S301 - written by our own child a moment ago
+                return pickle.loads(payload)  # our own child's, a moment ago: never data from disk
         return self._function()
 
     def cancel(self) -> None:
