@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import os
+import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -43,3 +46,36 @@ def check(folder: Path, document: dict[str, Any] | str, as_of: dt.date = DEFAULT
     findings = apply_waivers(list(evaluation.findings), inventory.waivers, as_of)
     provenance = Provenance(__version__, as_of, dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc), None, "0" * 64, "0" * 64)
     return build_report(provenance, inventory, rules, findings, evaluation.results)
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie that init has yet to reap is not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+def starts_a_worker(pids: Path) -> None:
+    """In the child: start a process of its own, say both pids, and wait to be stopped."""
+    worker = subprocess.Popen(["sleep", "60"])
+    pids.write_text(f"{os.getpid()} {worker.pid}")
+    time.sleep(60)
+
+
+def child_pids(path: Path) -> list[int]:
+    """The pids that a child running ``starts_a_worker`` wrote: its own and its worker's."""
+    deadline = time.monotonic() + 10
+    while not path.exists() or len(path.read_text().split()) < 2:
+        assert time.monotonic() < deadline, "the child did not start"
+        time.sleep(0.01)
+    return [int(pid) for pid in path.read_text().split()]
+
+
+def gone(pids: list[int]) -> bool:
+    """Whether every process of ``pids`` stops within a few seconds."""
+    deadline = time.monotonic() + 5
+    while any(_running(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return not any(_running(pid) for pid in pids)

@@ -13,6 +13,7 @@ import git
 import pytest
 import yaml
 
+from helpers import child_pids, gone, starts_a_worker
 from itscm_check import parallel, pipeline
 from itscm_check.cli import main
 from itscm_check.errors import InputErrors
@@ -212,6 +213,27 @@ def test_the_baseline_evaluated_in_a_child_gives_the_same_report(repo: git.Repo,
 
     assert in_child == here
     assert '"fixed": [\n    {' in in_child and '"baseline": "new"' in in_child and '"baseline": "existing"' in in_child
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the baseline is forked on Linux only")
+def test_an_input_error_in_the_working_tree_stops_the_baseline_child(repo: git.Repo, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    base = _commit(repo, {"inventory/all.yaml": {**TEAMS, "services": [_service("a")]}}, "base")
+    Path("inventory/all.yaml").write_text("services: [{id: a}]\n", encoding="utf-8")  # no name: exit 2
+    monkeypatch.setattr(parallel, "forked_cpus", lambda: 2)
+    monkeypatch.setattr(pipeline, "_findings_at_ref", lambda *args: starts_a_worker(tmp_path / "pids"))
+    monkeypatch.setattr(pipeline, "load_inputs", _after_the_child_started(pipeline.load_inputs, tmp_path / "pids"))
+    with pytest.raises(InputErrors, match="missing required key 'name'"):
+        _check(base)
+
+    assert gone(child_pids(tmp_path / "pids"))
+
+
+def _after_the_child_started(load_inputs, pids: Path):
+    def wait_then_load(*args, **kwargs):
+        child_pids(pids)
+        return load_inputs(*args, **kwargs)
+    return wait_then_load
 
 
 def test_a_waived_finding_the_base_had_is_existing_and_the_verdict_says_why_it_passes(repo: git.Repo) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -10,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import DEFAULT_AS_OF, default_rules
+from helpers import DEFAULT_AS_OF, child_pids, default_rules, gone, starts_a_worker
 from itscm_check import engine, parallel
 from itscm_check.checks import CHECKS, Outcome
 from itscm_check.engine import RuleError, evaluate
@@ -120,14 +122,45 @@ def test_a_forked_call_whose_child_died_or_raised_is_made_here(a_cpu_to_spare: N
         parallel.Forked(fails).result()
 
 
-def test_a_forked_call_that_is_cancelled_leaves_no_child(a_cpu_to_spare: None) -> None:
-    slow = parallel.Forked(lambda: time.sleep(60))
-    pid = slow._child[0]
-    started = time.perf_counter()
+def test_a_cancelled_forked_call_stops_the_child_and_what_it_started(a_cpu_to_spare: None, tmp_path: Path) -> None:
+    slow = parallel.Forked(lambda: starts_a_worker(tmp_path / "pids"))
+    pids = child_pids(tmp_path / "pids")
     slow.cancel()
-    assert time.perf_counter() - started < 5
-    with pytest.raises(ChildProcessError):  # killed and reaped
-        os.waitpid(pid, 0)
+
+    assert gone(pids)
+    with pytest.raises(ChildProcessError):  # the child is reaped
+        os.waitpid(pids[0], 0)
+
+
+def test_a_forked_call_interrupted_while_waiting_stops_the_child(a_cpu_to_spare: None, tmp_path: Path) -> None:
+    class Interrupted(Exception):
+        pass
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise Interrupted
+    slow = parallel.Forked(lambda: starts_a_worker(tmp_path / "pids"))
+    pids = child_pids(tmp_path / "pids")
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.2)
+        with pytest.raises(Interrupted):
+            slow.result()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+    assert gone(pids)
+
+
+def test_output_buffered_before_a_fork_is_written_once(a_cpu_to_spare: None, tmp_path: Path) -> None:
+    script = ("import sys\n"
+              "from itscm_check import parallel\n"
+              "parallel.forked_cpus = lambda: 2\n"
+              "print('before the fork')\n"
+              "parallel.Forked(lambda: sys.stdout.flush()).result()\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                          env={k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"})
+    assert done.stdout == "before the fork\n"
 
 
 def test_no_child_with_one_cpu(monkeypatch: pytest.MonkeyPatch) -> None:

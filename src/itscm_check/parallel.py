@@ -7,12 +7,13 @@ not fork-safe), so elsewhere everything runs in one process.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import signal
 import sys
 from collections.abc import Callable
-from typing import Generic, NoReturn, TypeVar
+from typing import BinaryIO, Generic, NoReturn, TypeVar
 
 T = TypeVar("T")
 
@@ -30,40 +31,65 @@ class Forked(Generic[T]):
 
     When there is no child, or the child raised or died before it sent the value, ``result()``
     calls ``function`` here instead: its errors are raised in this process, as without a child.
+    The child leads a process group of its own, so that ``cancel()`` also stops the processes it
+    started (its parse and rule workers, git).
     """
 
     def __init__(self, function: Callable[[], T]) -> None:
         self._function = function
-        self._child: tuple[int, int] | None = None  # pid, and the pipe its value comes through
+        self._child: tuple[int, BinaryIO] | None = None  # pid, and the pipe its value comes through
         if forked_cpus() < 2:
             return
         read, write = os.pipe()
-        pid = os.fork()
+        flush_std_streams()
+        try:
+            pid = os.fork()
+        except OSError:  # no process to spare: the value is computed here
+            os.close(read)
+            os.close(write)
+            return
         if pid == 0:
+            os.setpgid(0, 0)
             os.close(read)
             _send(write, function)
         os.close(write)
-        self._child = pid, read
+        self._child = pid, os.fdopen(read, "rb")
 
     def result(self) -> T:
         if self._child is not None:
-            pid, read = self._child
-            self._child = None
-            with os.fdopen(read, "rb") as pipe:
+            pid, pipe = self._child
+            try:
                 payload = pipe.read()
-            _, status = os.waitpid(pid, 0)
-            if payload and os.waitstatus_to_exitcode(status) == 0:  # it sent the whole value
+                _, status = os.waitpid(pid, 0)
+            except ChildProcessError:  # reaped by the system (SIGCHLD ignored): its exit is unknown
+                status = None
+            except BaseException:  # interrupted while it runs: stop it
+                self.cancel()
+                raise
+            self._child = None
+            pipe.close()
+            if payload and status is not None and os.waitstatus_to_exitcode(status) == 0:  # it sent it all
                 return pickle.loads(payload)  # our own child's, a moment ago: never data from disk
         return self._function()
 
     def cancel(self) -> None:
-        """Stop the child, when this process will not ask for the result (it is raising)."""
+        """Stop the child and what it started, when this process will not ask for the result."""
         if self._child is not None:
-            pid, read = self._child
+            pid, pipe = self._child
             self._child = None
-            os.close(read)
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
+            pipe.close()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+
+
+def flush_std_streams() -> None:
+    """Write out this process's buffered output before a fork: a child that flushes the copy it
+    inherits (multiprocessing does) would write it a second time."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):  # closed, or replaced by something without flush()
+            stream.flush()
 
 
 def _send(pipe: int, function: Callable[[], object]) -> NoReturn:
