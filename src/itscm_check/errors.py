@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from msgspec import Struct
 
-@dataclass(frozen=True, order=True, slots=True)
-class Location:
-    """A place in an input file; line 0 means the file as a whole."""
+
+class Location(Struct, frozen=True, order=True):
+    """A place in an input file; line 0 means the file as a whole.
+
+    A msgspec Struct, like the inventory's records: a run makes one for every record and date.
+    """
 
     path: str
     line: int = 0

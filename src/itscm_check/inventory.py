@@ -1,10 +1,15 @@
-"""The inventory model: frozen records built from validated documents."""
+"""The inventory model: frozen records built from validated documents.
+
+Records are msgspec Structs, immutable like frozen dataclasses: a large inventory makes hundreds of
+thousands of them, and a Struct is built about ten times faster than a frozen dataclass.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
 from typing import Any
+
+from msgspec import Struct, field
 
 from itscm_check.errors import Location
 from itscm_check.values import Duration
@@ -12,8 +17,7 @@ from itscm_check.values import Duration
 EXERCISE_RANK = {"walkthrough": 1, "tabletop": 2, "functional": 3, "simulation": 3, "parallel": 4, "full-failover": 5}
 
 
-@dataclass(frozen=True, slots=True)
-class DatedField:
+class DatedField(Struct, frozen=True):
     """A date written in the inventory, kept for rules about dates themselves (ITSCM-036)."""
 
     name: str  # e.g. "plans[dr].exercises[2].date"
@@ -21,8 +25,7 @@ class DatedField:
     source: Location
 
 
-@dataclass(frozen=True, slots=True)
-class Contact:
+class Contact(Struct, frozen=True):
     name: Any
     role: str
     email: Any = None
@@ -30,8 +33,7 @@ class Contact:
     out_of_hours: Any = None
 
 
-@dataclass(frozen=True, slots=True)
-class Team:
+class Team(Struct, frozen=True):
     id: str
     name: Any
     source: Location  # where the record is written
@@ -41,8 +43,7 @@ class Team:
     dates: tuple[DatedField, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Site:
+class Site(Struct, frozen=True):
     id: str
     failure_domain: str
     source: Location  # where the record is written
@@ -51,23 +52,20 @@ class Site:
     kind: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Sla:
+class Sla(Struct, frozen=True):
     availability: Any = None
     rto: Duration | None = None
     rpo: Duration | None = None
     document: Any = None
 
 
-@dataclass(frozen=True, slots=True)
-class ContinuityEvidence:
+class ContinuityEvidence(Struct, frozen=True):
     type: str
     reference: Any
     date: dt.date
 
 
-@dataclass(frozen=True, slots=True)
-class Vendor:
+class Vendor(Struct, frozen=True):
     id: str
     name: Any
     source: Location  # where the record is written
@@ -79,8 +77,7 @@ class Vendor:
     dates: tuple[DatedField, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Bia:
+class Bia(Struct, frozen=True):
     id: str | None = None
     document: Any = None
     completed_on: dt.date | None = None
@@ -88,8 +85,7 @@ class Bia:
     next_review: dt.date | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Objectives:
+class Objectives(Struct, frozen=True):
     """Recovery objectives, each a Duration in seconds."""
 
     rto: Duration | None = None
@@ -103,15 +99,13 @@ class Objectives:
         return None if self.rto is None or self.wrt is None else Duration(self.rto + self.wrt)
 
 
-@dataclass(frozen=True, slots=True)
-class ServiceSites:
+class ServiceSites(Struct, frozen=True):
     primary: Site | None = None
     alternates: tuple[Site, ...] = ()
     strategy: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Dependency:
+class Dependency(Struct, frozen=True):
     ref: str
     source: Location  # where the record is written
     type: str = "hard"
@@ -123,8 +117,7 @@ class Dependency:
         return self.type == "hard" and self.mitigation in (None, "")
 
 
-@dataclass(frozen=True, slots=True)
-class Exercise:
+class Exercise(Struct, frozen=True):
     date: dt.date
     type: str
     result: str
@@ -144,14 +137,12 @@ class Exercise:
         return EXERCISE_RANK[self.type]
 
 
-@dataclass(frozen=True, slots=True)
-class InvocationAuthority:
+class InvocationAuthority(Struct, frozen=True):
     primary: Any = None
     alternate: Any = None
 
 
-@dataclass(frozen=True, slots=True)
-class Plan:
+class Plan(Struct, frozen=True):
     id: str
     type: str
     source: Location  # where the record is written
@@ -166,8 +157,7 @@ class Plan:
     exercises: tuple[Exercise, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class RestoreTest:
+class RestoreTest(Struct, frozen=True):
     date: dt.date
     result: str
     source: Location  # where the record is written
@@ -175,8 +165,7 @@ class RestoreTest:
     evidence: Any = None
 
 
-@dataclass(frozen=True, slots=True)
-class Backup:
+class Backup(Struct, frozen=True):
     id: str
     frequency: Duration
     retention: Duration
@@ -189,8 +178,7 @@ class Backup:
     last_restore_test: RestoreTest | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Service:
+class Service(Struct, frozen=True):
     id: str
     name: Any
     source: Location  # where the record is written
@@ -220,15 +208,13 @@ class Service:
         return self.lifecycle == "production"
 
 
-@dataclass(frozen=True, slots=True)
-class BcPolicy:
+class BcPolicy(Struct, frozen=True):
     document: Any
     approved_by: Any
     approved_on: dt.date | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Programme:
+class Programme(Struct, frozen=True):
     source: Location  # where the record is written
     bc_policy: BcPolicy | None = None
     last_management_review: dt.date | None = None
@@ -236,8 +222,7 @@ class Programme:
     dates: tuple[DatedField, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Waiver:
+class Waiver(Struct, frozen=True):
     rule: str
     target: str
     reason: Any
@@ -256,8 +241,7 @@ class Waiver:
         return f"waiver:{self.rule}/{self.target}"
 
 
-@dataclass(frozen=True)
-class Inventory:
+class Inventory(Struct, frozen=True):
     """The whole inventory, merged from every file, in file order."""
 
     services: tuple[Service, ...] = ()

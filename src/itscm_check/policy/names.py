@@ -21,6 +21,8 @@ import typing
 from collections.abc import Iterator
 from typing import Any
 
+import msgspec
+
 from itscm_check.subjects import SCOPE_TYPES
 from itscm_check.values import Duration, parse_date, parse_duration
 
@@ -261,7 +263,8 @@ def _item(hint: Any) -> Any:
 @functools.cache
 def _names(hint: Any) -> dict[str, Any]:
     """Each name a record or view of type ``hint`` answers, with its type; {} for a plain value."""
-    if not isinstance(hint, type) or not (dataclasses.is_dataclass(hint) or hint.__module__ == "itscm_check.facts"):
+    if not isinstance(hint, type) or not (dataclasses.is_dataclass(hint) or issubclass(hint, msgspec.Struct)
+                                          or hint.__module__ == "itscm_check.facts"):
         return {}
     hints = typing.get_type_hints(hint)
     names: dict[str, Any] = dict(_names(hints["record"])) if "record" in hints else {}  # a view answers its record's

@@ -1,0 +1,27 @@
+"""The inventory model: records that nothing can change once assembled."""
+
+from __future__ import annotations
+
+import inspect
+
+import msgspec
+import pytest
+
+from itscm_check import inventory
+from itscm_check.errors import Location
+
+RECORDS = [cls for _, cls in inspect.getmembers(inventory, inspect.isclass)
+           if issubclass(cls, msgspec.Struct) and cls.__module__ == inventory.__name__]
+
+
+def test_every_record_and_location_is_frozen() -> None:
+    assert len(RECORDS) > 20
+    assert all(cls.__struct_config__.frozen for cls in [*RECORDS, Location])
+
+
+def test_a_record_cannot_be_changed() -> None:
+    site = inventory.Site(id="dc1", failure_domain="campus-a", source=Location("sites.yaml", 3))
+    with pytest.raises(AttributeError):
+        site.id = "dc2"  # type: ignore[misc]
+    assert site == inventory.Site(id="dc1", failure_domain="campus-a", source=Location("sites.yaml", 3))
+    assert Location("a.yaml", 2) < Location("a.yaml", 10) < Location("b.yaml", 1)  # ordered as before
