@@ -7,11 +7,23 @@ conditions need (the latest exercise, a dependency's resolved target, a vendor's
 from __future__ import annotations
 
 import datetime as dt
-from functools import cached_property
+import functools
 from typing import Any
 
 from itscm_check import inventory as m
 from itscm_check.values import Duration
+
+
+class cached_property(functools.cached_property):  # noqa: N801 - used as the functools one is
+    """``functools.cached_property`` without the lock that Python 3.11 takes on every first read
+    (3.12 dropped it): views are built and read by one thread, and a large inventory reads a
+    hundred thousand facts once each."""
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        value = instance.__dict__[self.attrname] = self.func(instance)
+        return value
 
 
 class _View:
