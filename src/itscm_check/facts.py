@@ -14,7 +14,7 @@ from itscm_check import inventory as m
 from itscm_check.values import Duration
 
 
-class cached_property(functools.cached_property):  # noqa: N801 - used as the functools one is
+class cached_property(functools.cached_property):  # lower case: it is used as the functools one is
     """``functools.cached_property`` without the lock that Python 3.11 takes on every first read
     (3.12 dropped it): views are built and read by one thread, and a large inventory reads a
     hundred thousand facts once each."""
