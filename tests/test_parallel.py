@@ -152,6 +152,58 @@ def test_a_forked_call_interrupted_while_waiting_stops_the_child(a_cpu_to_spare:
     assert gone(pids)
 
 
+def test_a_forked_call_cancelled_at_once_stops_at_once(a_cpu_to_spare: None) -> None:
+    for _ in range(5):
+        slow = parallel.Forked(lambda: time.sleep(60))
+        started = time.perf_counter()
+        slow.cancel()
+        assert time.perf_counter() - started < 2
+
+
+def test_a_child_that_ignores_the_request_to_stop_is_killed(a_cpu_to_spare: None, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parallel, "_STOP_SECONDS", 0.2)
+
+    def deaf() -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        (tmp_path / "deaf").touch()
+        time.sleep(60)
+    slow = parallel.Forked(deaf)
+    while not (tmp_path / "deaf").exists():
+        time.sleep(0.01)
+    pid = slow._child[0]
+    slow.cancel()
+    with pytest.raises(ChildProcessError):  # killed and reaped
+        os.waitpid(pid, 0)
+
+
+def test_no_fork_to_spare_or_no_exit_status_computes_here(a_cpu_to_spare: None,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    with monkeypatch.context() as m:
+        def no_process(*args: object) -> int:
+            raise BlockingIOError("fork: no process to spare")
+        m.setattr(os, "fork", no_process)
+        assert parallel.Forked(os.getpid).result() == os.getpid()
+    previous = signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children reaped by the system
+    try:
+        assert parallel.Forked(os.getpid).result() == os.getpid()
+    finally:
+        signal.signal(signal.SIGCHLD, previous)
+
+
+def _sigterm_in_a_pool_worker() -> tuple[int, object]:
+    import multiprocessing
+
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        return os.getpid(), pool.apply(signal.getsignal, (signal.SIGTERM,))
+
+
+def test_what_a_forked_call_forks_keeps_sigterms_default(a_cpu_to_spare: None) -> None:
+    # A pool's workers are stopped with SIGTERM: one that raised SystemExit instead could hang it.
+    pid, handler = parallel.Forked(_sigterm_in_a_pool_worker).result()
+    assert pid != os.getpid() and handler == signal.SIG_DFL
+
+
 def test_output_buffered_before_a_fork_is_written_once(a_cpu_to_spare: None, tmp_path: Path) -> None:
     script = ("import sys\n"
               "from itscm_check import parallel\n"
@@ -162,7 +214,3 @@ def test_output_buffered_before_a_fork_is_written_once(a_cpu_to_spare: None, tmp
                           env={k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"})
     assert done.stdout == "before the fork\n"
 
-
-def test_no_child_with_one_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(parallel, "forked_cpus", lambda: 1)
-    assert parallel.Forked(os.getpid).result() == os.getpid()

@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 from itscm_check import __version__, fast_yaml
 from itscm_check.errors import InputError, Location
 from itscm_check.loader import Document, display_path, load_text, split_documents
-from itscm_check.parallel import flush_std_streams, forked_cpus
+from itscm_check.parallel import forked_cpus
 from itscm_check.schema import validate
 from itscm_check.values import YamlTimestamp
 
@@ -256,7 +256,6 @@ def _check_in_workers(jobs: list[tuple[bytes, str, str]], workers: int) -> Itera
             size = 0
         chunks[-1].append(job)
         size += len(job[0])
-    flush_std_streams()
     with multiprocessing.get_context("fork").Pool(workers) as pool:
         for payloads in pool.imap(_check_chunk, chunks):
             yield from payloads

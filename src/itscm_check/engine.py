@@ -14,7 +14,7 @@ from itscm_check.errors import Location
 from itscm_check.facts import Index
 from itscm_check.findings import CheckResult, Finding, fingerprint
 from itscm_check.inventory import Inventory
-from itscm_check.parallel import flush_std_streams, forked_cpus
+from itscm_check.parallel import forked_cpus
 from itscm_check.policy.conditions import Env, render
 from itscm_check.policy.model import Rule
 from itscm_check.subjects import Subject, Subjects
@@ -102,7 +102,6 @@ def _evaluate_forked(rules: list[Rule], subjects: Subjects, as_of: dt.date, pass
 
     per_rule: list[_RuleOutcome | None] = [None] * len(rules)
     pipes: dict[int, int] = {}
-    flush_std_streams()
     try:
         for _ in range(workers):
             read, write = os.pipe()

@@ -12,6 +12,7 @@ import os
 import pickle
 import signal
 import sys
+import time
 from collections.abc import Callable
 from typing import BinaryIO, Generic, NoReturn, TypeVar
 
@@ -25,14 +26,18 @@ def forked_cpus() -> int:
     return len(os.sched_getaffinity(0))
 
 
+# How long a cancelled child has to stop the workers it started before it is killed.
+_STOP_SECONDS = 5.0
+
+
 class Forked(Generic[T]):
     """``function()`` computed in a forked child while this process goes on, where there is a CPU
     for it; ``result()`` gives its value.
 
     When there is no child, or the child raised or died before it sent the value, ``result()``
     calls ``function`` here instead: its errors are raised in this process, as without a child.
-    The child leads a process group of its own, so that ``cancel()`` also stops the processes it
-    started (its parse and rule workers, git).
+    The child stays in this process's group, so that a signal to the group (Ctrl-C, a CI runner's
+    timeout) reaches it and its workers as it reaches this process.
     """
 
     def __init__(self, function: Callable[[], T]) -> None:
@@ -41,7 +46,7 @@ class Forked(Generic[T]):
         if forked_cpus() < 2:
             return
         read, write = os.pipe()
-        flush_std_streams()
+        _flush_std_streams()
         try:
             pid = os.fork()
         except OSError:  # no process to spare: the value is computed here
@@ -49,7 +54,6 @@ class Forked(Generic[T]):
             os.close(write)
             return
         if pid == 0:
-            os.setpgid(0, 0)
             os.close(read)
             _send(write, function)
         os.close(write)
@@ -60,33 +64,48 @@ class Forked(Generic[T]):
             pid, pipe = self._child
             try:
                 payload = pipe.read()
-                _, status = os.waitpid(pid, 0)
+                self._child, (_, status) = None, os.waitpid(pid, 0)
             except ChildProcessError:  # reaped by the system (SIGCHLD ignored): its exit is unknown
-                status = None
+                self._child, status = None, None
             except BaseException:  # interrupted while it runs: stop it
                 self.cancel()
                 raise
-            self._child = None
             pipe.close()
             if payload and status is not None and os.waitstatus_to_exitcode(status) == 0:  # it sent it all
                 return pickle.loads(payload)  # our own child's, a moment ago: never data from disk
         return self._function()
 
     def cancel(self) -> None:
-        """Stop the child and what it started, when this process will not ask for the result."""
-        if self._child is not None:
-            pid, pipe = self._child
-            self._child = None
-            pipe.close()
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pid, signal.SIGKILL)
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, 0)
+        """Stop the child, when this process will not ask for the result. SIGTERM first: the child
+        then leaves through its ``finally`` and ``with`` blocks, which stop its parse and rule
+        workers; SIGKILL if it has not stopped within ``_STOP_SECONDS``."""
+        if self._child is None:
+            return
+        pid, pipe = self._child
+        self._child = None
+        pipe.close()
+        with contextlib.suppress(ChildProcessError):  # already reaped by the system
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + _STOP_SECONDS
+            while os.waitpid(pid, os.WNOHANG) == (0, 0):
+                if time.monotonic() > deadline:
+                    os.kill(pid, signal.SIGKILL)
+                    os.waitpid(pid, 0)
+                    return
+                time.sleep(0.01)
 
 
-def flush_std_streams() -> None:
+def _stop(signum: int, frame: object) -> NoReturn:
+    raise SystemExit(1)
+
+
+def _default_sigterm() -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _flush_std_streams() -> None:
     """Write out this process's buffered output before a fork: a child that flushes the copy it
-    inherits (multiprocessing does) would write it a second time."""
+    inherits would write it a second time (multiprocessing does, when the child starts a pool)."""
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):  # closed, or replaced by something without flush()
             stream.flush()
@@ -94,9 +113,13 @@ def flush_std_streams() -> None:
 
 def _send(pipe: int, function: Callable[[], object]) -> NoReturn:
     """In the child: send ``function()``'s value and exit, without the parent's exit handlers or
-    buffers; on any error, exit having sent nothing."""
+    buffers; on any error, or on SIGTERM from ``cancel()``, exit having sent nothing."""
     code = 1
     try:
+        signal.signal(signal.SIGTERM, _stop)  # until now SIGTERM's default ends it, having started nothing
+        # What it forks keeps SIGTERM's default: multiprocessing stops a pool's workers with SIGTERM,
+        # and a worker that raised SystemExit instead could leave the pool waiting for it forever.
+        os.register_at_fork(after_in_child=_default_sigterm)
         payload = pickle.dumps(function(), pickle.HIGHEST_PROTOCOL)
         with os.fdopen(pipe, "wb") as out:
             out.write(payload)
