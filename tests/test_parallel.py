@@ -187,6 +187,9 @@ def test_no_fork_to_spare_or_no_exit_status_computes_here(a_cpu_to_spare: None,
     previous = signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children reaped by the system
     try:
         assert parallel.Forked(os.getpid).result() == os.getpid()
+        gone_by_now = parallel.Forked(lambda: None)
+        time.sleep(0.2)
+        gone_by_now.cancel()  # nothing left to stop, and no error
     finally:
         signal.signal(signal.SIGCHLD, previous)
 

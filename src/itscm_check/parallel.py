@@ -84,7 +84,8 @@ class Forked(Generic[T]):
         pid, pipe = self._child
         self._child = None
         pipe.close()
-        with contextlib.suppress(ChildProcessError):  # already reaped by the system
+        # ProcessLookupError, ChildProcessError: already reaped by the system (SIGCHLD ignored).
+        with contextlib.suppress(ProcessLookupError, ChildProcessError):
             os.kill(pid, signal.SIGTERM)
             deadline = time.monotonic() + _STOP_SECONDS
             while os.waitpid(pid, os.WNOHANG) == (0, 0):
