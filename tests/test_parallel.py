@@ -35,6 +35,7 @@ def workers(monkeypatch: pytest.MonkeyPatch) -> None:
     """Two workers besides this process, whatever the inventory's size and the machine."""
     monkeypatch.setattr(engine, "_PARALLEL_SERVICES", 0)
     monkeypatch.setattr(engine, "forked_cpus", lambda: 3)
+    monkeypatch.setattr(parallel, "forked_cpus", lambda: 3)
 
 
 def _one_process(inventory, monkeypatch: pytest.MonkeyPatch) -> engine.Evaluation:

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
-import signal
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import NoReturn
 
 from itscm_check.checks import CHECKS, Outcome
 from itscm_check.errors import Location
 from itscm_check.facts import Index
 from itscm_check.findings import CheckResult, Finding, fingerprint
 from itscm_check.inventory import Inventory
-from itscm_check.parallel import forked_cpus
+from itscm_check.parallel import Forked, forked_cpus
 from itscm_check.policy.conditions import Env, render
 from itscm_check.policy.model import Rule
 from itscm_check.subjects import Subject, Subjects
@@ -31,6 +28,9 @@ class Evaluation:
 
 
 _RuleOutcome = tuple[list[Finding], list[CheckResult]]
+# What a rule worker sends: (rule index, findings, results as plain tuples) per rule it took, and
+# the first crash, which stops the run. A worker that dies sends nothing: what it took stays None.
+_WorkerSent = tuple[list[tuple[int, list[Finding], list[tuple[str, str, bool]]]], "str | None"]
 
 # Below this many services, forking a worker costs more than it saves.
 _PARALLEL_SERVICES = 2000
@@ -84,7 +84,6 @@ def _evaluate_forked(rules: list[Rule], subjects: Subjects, as_of: dt.date, pass
     The outcome of a rule a worker took but did not send stays None for the caller to evaluate.
     """
     import multiprocessing
-    import pickle
 
     try:
         taken = multiprocessing.get_context("fork").Value("i", 0)
@@ -100,59 +99,33 @@ def _evaluate_forked(rules: list[Rule], subjects: Subjects, as_of: dt.date, pass
                 return
             yield i
 
-    per_rule: list[_RuleOutcome | None] = [None] * len(rules)
-    pipes: dict[int, int] = {}
-    try:
-        for _ in range(workers):
-            read, write = os.pipe()
-            pid = os.fork()
-            if pid == 0:
-                os.close(read)
-                _worker(write, rules, subjects, as_of, passing, next_rules())
-            os.close(write)
-            pipes[pid] = read
-        for i in next_rules():
-            per_rule[i] = _evaluate_rule(rules[i], subjects, as_of, passing)
-        for pid in list(pipes):
-            with os.fdopen(pipes.pop(pid), "rb") as pipe:
-                payload = pipe.read()
-            os.waitpid(pid, 0)
-            status, value = pickle.loads(payload) if payload else ("died", None)
-            if status == "crashed":
-                raise RuleError(value)
-            for i, findings, results in value or ():
-                rule_id = rules[i].id
-                per_rule[i] = findings, [CheckResult(rule_id, *result) for result in results]
-    finally:
-        for pid, read in pipes.items():  # only when this process raised: stop the workers
-            os.close(read)
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-    return per_rule
-
-
-def _worker(pipe: int, rules: list[Rule], subjects: Subjects, as_of: dt.date, passing: bool,
-            indexes: Iterator[int]) -> NoReturn:
-    """A forked worker: evaluate the rules it takes, send their outcomes, exit without running
-    the parent's exit handlers or flushing its buffers."""
-    import pickle
-
-    code = 0
-    try:
+    def in_worker() -> _WorkerSent:
         done = []
         try:
-            for i in indexes:
+            for i in next_rules():
                 findings, results = _evaluate_rule(rules[i], subjects, as_of, passing)
-                # Results go as plain tuples: a third of the size and time of pickled CheckResults.
+                # Plain tuples: a third of the size and time of pickled CheckResults.
                 done.append((i, findings, [(r.target, r.subject, r.passed) for r in results]))
-            message = ("done", done)
         except RuleError as exc:
-            message = ("crashed", str(exc))
-        with os.fdopen(pipe, "wb") as out:
-            out.write(pickle.dumps(message, pickle.HIGHEST_PROTOCOL))
-    except BaseException:  # whatever it could not send, the parent evaluates itself
-        code = 1
-    os._exit(code)
+            return done, str(exc)
+        return done, None
+
+    per_rule: list[_RuleOutcome | None] = [None] * len(rules)
+    children = [Forked(in_worker) for _ in range(workers)]
+    try:
+        for i in next_rules():
+            per_rule[i] = _evaluate_rule(rules[i], subjects, as_of, passing)
+        for child in children:
+            # From a dead worker, result() runs in_worker here, and the spent counter gives it nothing.
+            done, crash = child.result()
+            if crash is not None:
+                raise RuleError(crash)
+            for i, findings, results in done:
+                per_rule[i] = findings, [CheckResult(rules[i].id, *result) for result in results]
+    finally:
+        for child in children:  # only when this process raised: stop the workers
+            child.cancel()
+    return per_rule
 
 
 def _declarative(rule: Rule, subjects: Subjects, as_of: dt.date, passing: bool) -> Iterable[Outcome]:
