@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from itertools import chain
 from typing import Any
+
+from msgspec import Struct
+from msgspec.structs import force_setattr, replace
 
 from itscm_check import inventory as m
 from itscm_check.errors import InputError, InputErrors, Location
@@ -83,6 +87,21 @@ class _Record:
         return parse_duration(self.data[key])
 
 
+class Part(Struct, frozen=True):
+    """The records of one part of a file (see loader.split_documents): what the model cache keeps.
+
+    What a part takes from other files is set when the inventory is linked (assemble_parts): its
+    services' sites and its waivers' keys, which are numbered across the whole inventory.
+    """
+
+    services: tuple[m.Service, ...] = ()
+    teams: tuple[m.Team, ...] = ()
+    sites: tuple[m.Site, ...] = ()
+    vendors: tuple[m.Vendor, ...] = ()
+    waivers: tuple[m.Waiver, ...] = ()
+    programme: m.Programme | None = None
+
+
 def assemble(documents: list[Document]) -> m.Inventory:
     """Build the Inventory from valid documents, or raise InputErrors listing every duplicate and
     dangling reference."""
@@ -92,13 +111,106 @@ def assemble(documents: list[Document]) -> m.Inventory:
     sites: dict[str, m.Site] = {}
     for r in records["sites"]:
         sites.setdefault(r.get("id"), _site(r))
+    return _link([_part(records, programme, tuple(sites.values()), sites)])
+
+
+def assemble_parts(pieces: Sequence[Part | list[Document]]) -> tuple[m.Inventory, list[Part]] | None:
+    """The Inventory of ``pieces`` in file order, each the Part of a file's part read from the model
+    cache or that part's valid documents, and the Part of every piece; None when an id is defined
+    twice or a reference dangles: assemble() then says where, from every piece's documents."""
+    read: list[Part | tuple[dict[str, list[_Record]], _Record | None]] = []
+    for piece in pieces:
+        if isinstance(piece, Part):
+            read.append(piece)
+            continue
+        records, programme, errors = _records(piece, dangling=False)
+        if errors:
+            return None
+        read.append((records, programme))
+    sites: dict[str, m.Site] = {}
+    own_sites: list[tuple[m.Site, ...]] = []
+    team_ids: set[str] = set()
+    for item in read:
+        if isinstance(item, Part):
+            own_sites.append(item.sites)
+            team_ids.update(team.id for team in item.teams)
+        else:
+            own_sites.append(tuple(_site(r) for r in item[0]["sites"]))
+            team_ids.update(r.get("id") for r in item[0]["teams"])
+        for site in own_sites[-1]:
+            sites.setdefault(site.id, site)  # a second one is a duplicate: _clash() tells
+    site_ids = set(sites)
+    parts: list[Part] = []
+    for item, own in zip(read, own_sites):
+        if isinstance(item, Part):
+            if not _relinked(item, sites, team_ids):
+                return None
+            parts.append(item)
+        else:
+            records, programme = item
+            if any(_dangling(r, team_ids, site_ids) for r in records["services"]):
+                return None
+            parts.append(_part(records, programme, own, sites))
+    return None if _clash(parts) else (_link(parts), parts)
+
+
+def _part(records: dict[str, list[_Record]], programme: _Record | None, own_sites: tuple[m.Site, ...],
+          sites: dict[str, m.Site]) -> Part:
+    """The Part of valid records; ``sites`` are those of the whole inventory, ``own_sites`` the records'."""
+    return Part(services=tuple(_service(r, sites) for r in records["services"]),
+                teams=tuple(_team(r) for r in records["teams"]), sites=own_sites,
+                vendors=tuple(_vendor(r) for r in records["vendors"]),
+                waivers=tuple(_waiver(r) for r in records["waivers"]),
+                programme=_programme(programme) if programme is not None else None)
+
+
+def _relinked(part: Part, sites: dict[str, m.Site], team_ids: set[str]) -> bool:
+    """Point the services of a Part read from the model cache at this inventory's Site records (a
+    site's file may have changed since the Part was stored); False when an owner or a site is no
+    longer defined. The records were decoded a moment ago and nothing else holds them: setting
+    their fields still builds them, as a __post_init__ would."""
+    try:
+        for service in part.services:
+            if service.owner is not None and service.owner not in team_ids:
+                return False
+            block = service.sites
+            if block is not None:
+                if block.primary is not None:
+                    force_setattr(block, "primary", sites[block.primary.id])
+                if block.alternates:
+                    force_setattr(block, "alternates", tuple(sites[s.id] for s in block.alternates))
+            for plan in service.plans:
+                if plan.stored_copies:
+                    force_setattr(plan, "stored_copies", tuple(sites[s.id] for s in plan.stored_copies))
+            for backup in service.backups:
+                if backup.location is not None:
+                    force_setattr(backup, "location", sites[backup.location.id])
+    except KeyError:
+        return False
+    return True
+
+
+def _clash(parts: list[Part]) -> bool:
+    """Whether two parts define the same id of a kind, or a programme each."""
+    for kind in _KINDS:
+        ids = [record.id for part in parts for record in getattr(part, kind) if record.id is not None]
+        if len(set(ids)) != len(ids):
+            return True
+    return sum(part.programme is not None for part in parts) > 1
+
+
+def _link(parts: list[Part]) -> m.Inventory:
+    """One Inventory of the parts in order; alike waivers are numbered across all of them."""
+    waivers = [waiver for part in parts for waiver in part.waivers]
+    # Alike waivers are those of the same rule and target: their findings share a target.
+    keys = _numbered([((w.rule, w.target), w.id or f"expires:{w.expires.isoformat()}") for w in waivers])
     return m.Inventory(
-        services=tuple(_service(r, sites) for r in records["services"]),
-        teams=tuple(_team(r) for r in records["teams"]),
-        sites=tuple(sites.values()),
-        vendors=tuple(_vendor(r) for r in records["vendors"]),
-        waivers=_waivers(records["waivers"]),
-        programme=_programme(programme) if programme is not None else None,
+        services=tuple(chain.from_iterable(part.services for part in parts)),
+        teams=tuple(chain.from_iterable(part.teams for part in parts)),
+        sites=tuple(chain.from_iterable(part.sites for part in parts)),
+        vendors=tuple(chain.from_iterable(part.vendors for part in parts)),
+        waivers=tuple(replace(waiver, key=key) for waiver, key in zip(waivers, keys)),
+        programme=next((part.programme for part in parts if part.programme is not None), None),
     )
 
 
@@ -298,15 +410,9 @@ def _backup(r: _Record, sites: dict[str, m.Site]) -> m.Backup:
         if test else None)
 
 
-def _waivers(records: list[_Record]) -> tuple[m.Waiver, ...]:
-    # Alike waivers are those of the same rule and target: their findings share a target.
-    keys = _numbered([((r.get("rule"), r.get("target")),
-                       r.get("id") or f"expires:{parse_date(r.get('expires')).isoformat()}") for r in records])
-    return tuple(_waiver(r, key) for r, key in zip(records, keys))
-
-
-def _waiver(r: _Record, key: str) -> m.Waiver:
-    return m.Waiver(rule=r.get("rule"), target=r.get("target"), reason=r.get("reason"), key=key,
+def _waiver(r: _Record) -> m.Waiver:
+    """A waiver without its key, which _link() numbers across the inventory."""
+    return m.Waiver(rule=r.get("rule"), target=r.get("target"), reason=r.get("reason"), key="",
                     approved_by=r.get("approved_by"), expires=parse_date(r.get("expires")), source=r.location,
                     id=r.get("id"), created=parse_date(r.get("created")) if r.get("created") is not None else None,
                     ticket=r.get("ticket"))

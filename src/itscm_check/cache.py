@@ -151,20 +151,23 @@ def load_checked(paths: Iterable[Path], schema: str, parse_cache: ParseCache | N
     """Parse and validate every file against ``schema``, through the cache when there is one."""
     errors: list[InputError] = []
     digests: dict[Path, bytes] = {}
-
-    def sources() -> Iterator[tuple[str, bytes]]:  # one at a time: a cached file's bytes are dropped at once
-        for path in paths:
-            shown = display_path(path)
-            try:
-                content = path.read_bytes()
-            except OSError as exc:
-                errors.append(InputError(Location(shown, 0), f"cannot read file: {exc.strerror}"))
-                continue
-            digests[path] = hashlib.sha256(content).digest()
-            yield shown, content
-
-    checked = check_sources(sources(), schema, parse_cache)
+    checked = check_sources(read_files(paths, errors, digests), schema, parse_cache)
     return CheckedFiles(checked.documents, errors + checked.errors, digests, checked.complete and not errors)
+
+
+def read_files(paths: Iterable[Path], errors: list[InputError], digests: dict[Path, bytes]
+               ) -> Iterator[tuple[str, bytes]]:
+    """Each readable file's shown path and bytes, one at a time (a cached file's bytes are dropped
+    at once); its sha256 goes to ``digests``, and a file that cannot be read to ``errors``."""
+    for path in paths:
+        shown = display_path(path)
+        try:
+            content = path.read_bytes()
+        except OSError as exc:
+            errors.append(InputError(Location(shown, 0), f"cannot read file: {exc.strerror}"))
+            continue
+        digests[path] = hashlib.sha256(content).digest()
+        yield shown, content
 
 
 class Checked(NamedTuple):
@@ -179,16 +182,26 @@ def check_sources(sources: Iterable[tuple[str, bytes]], schema: str, parse_cache
     """Parse and validate each (shown path, content) pair, in order, through the cache when there is one.
 
     The unit of work is a part of a file (split_documents): one document of a multi-document file
-    is parsed again when it changes, not the whole file. What the cache does not have is parsed in
-    worker processes when there is enough of it.
+    is parsed again when it changes, not the whole file.
     """
+    parts = [(shown, offset, part) for shown, content in sources for offset, part in split_documents(content)]
+    documents: list[Document] = []
+    errors: list[InputError] = []
+    checked = check_parts(parts, schema, parse_cache)
+    for part in checked:
+        documents += part.documents
+        errors += part.errors
+    return Checked(documents, errors, all(part.complete for part in checked))
+
+
+def check_parts(parts: list[tuple[str, int, bytes]], schema: str, parse_cache: ParseCache | None) -> list[Checked]:
+    """What each (shown path, first line, content) part of a file gives, with lines counted from the
+    start of its file. What the cache does not have is parsed in worker processes when there is
+    enough of it."""
     found: dict[int, Checked] = {}
     missing: list[tuple[int, str, bytes, str]] = []  # index, shown path, content, cache key
-    offsets: list[int] = []  # each part's first line in its file: entries hold lines within the part
-    parts = ((shown, offset, part) for shown, content in sources for offset, part in split_documents(content))
-    for index, (shown, offset, content) in enumerate(parts):
-        offsets.append(offset)
-        key = _key(content, schema) if parse_cache is not None else ""
+    for index, (shown, _, content) in enumerate(parts):
+        key = entry_key(content, schema) if parse_cache is not None else ""
         stored = parse_cache.get(key) if parse_cache is not None else None
         hit = _decode(stored, shown) if stored is not None else None
         if hit is None:
@@ -211,24 +224,16 @@ def check_sources(sources: Iterable[tuple[str, bytes]], schema: str, parse_cache
             found[index] = _check(content, shown, schema)
             if parse_cache is not None:
                 parse_cache.put(key, _encode(*found[index]))
-    documents: list[Document] = []
-    errors: list[InputError] = []
-    for index in sorted(found):
-        part_documents, part_errors, _ = found[index]
-        if offsets[index]:
-            part_documents, part_errors = _shifted(part_documents, part_errors, offsets[index])
-        documents += part_documents
-        errors += part_errors
-    return Checked(documents, errors, all(part.complete for part in found.values()))
+    # Entries hold lines within their part: each part's lines are counted from its file's start here.
+    return [_shifted(found[index], offset) if offset else found[index] for index, (_, offset, _) in enumerate(parts)]
 
 
-def _shifted(documents: list[Document], errors: list[InputError],
-             offset: int) -> tuple[list[Document], list[InputError]]:
+def _shifted(checked: Checked, offset: int) -> Checked:
     """A part's documents and errors with lines counted from the start of its file (line 0 stays 0)."""
-    return ([replace(document, line_offset=offset) for document in documents],
-            [replace(e, location=Location(e.location.path, e.location.line + offset),
-                     first_line=e.first_line and e.first_line + offset) if e.location.line else e
-             for e in errors])
+    return Checked([replace(document, line_offset=offset) for document in checked.documents],
+                   [replace(e, location=Location(e.location.path, e.location.line + offset),
+                            first_line=e.first_line and e.first_line + offset) if e.location.line else e
+                    for e in checked.errors], checked.complete)
 
 
 # Below this many bytes to parse, starting workers costs more than it saves.
@@ -265,7 +270,8 @@ def _check_chunk(jobs: list[tuple[bytes, str, str]]) -> list[bytes]:
     return [_encode(*_check(content, shown, schema)) for content, shown, schema in jobs]
 
 
-def _key(content: bytes, schema: str) -> str:
+def entry_key(content: bytes, schema: str) -> str:
+    """The name of the entry of a part with these bytes, checked against ``schema``."""
     total = hashlib.sha256(tool_fingerprint())
     # The paths read alike, but ITSCM_CHECK_PARSER=pyyaml must not be answered from entries of the other.
     total.update(b"fast\0" if fast_yaml.enabled() else b"pyyaml\0")
