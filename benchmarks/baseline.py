@@ -19,6 +19,8 @@ import sys
 import time
 from pathlib import Path
 
+from run import compile_package
+
 AS_OF = "2026-06-30"
 
 
@@ -57,6 +59,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/itscm-bench"))
     args = parser.parse_args()
+    compile_package()
     repo = args.workdir / "baseline-repo"
     make_repository(args.inventory, repo)
     timed(repo, "--baseline", "HEAD~1")  # fills the parse cache with both commits' files

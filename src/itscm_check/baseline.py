@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from itscm_check.errors import InputError, InputErrors, Location
 from itscm_check.findings import EXISTING, FAILED, NEW, Finding
-from itscm_check.loader import display_path, load_text
+from itscm_check.loader import Document, display_path, load_text
 from itscm_check.policy.model import SEVERITY_RANK
 
 if TYPE_CHECKING:
@@ -86,11 +86,16 @@ def load_at_ref(ref: str, inventory_paths: Sequence[Path], policy_paths: Sequenc
     """
     from itscm_check.assemble import assemble
     from itscm_check.cache import check_sources
+    from itscm_check.model_cache import cached_inventory
     from itscm_check.policy.loading import builtin_digests, rules_from_documents
 
     commit, root = _commit(ref)
     inventory_sources = _sources(commit, root, [*inventory_paths, *waiver_files], ref, set())
-    inventory_docs, errors, _ = check_sources(inventory_sources, "inventory", parse_cache)
+    inventory = cached_inventory(inventory_sources, parse_cache) if parse_cache is not None else None
+    inventory_docs: list[Document] = []
+    errors: list[InputError] = []
+    if inventory is None:  # no cache, or an input error that the documents tell
+        inventory_docs, errors, _ = check_sources(inventory_sources, "inventory", parse_cache)
     policy_docs = []
     for shown, content in _sources(commit, root, policy_paths, ref, builtin_digests()):
         try:
@@ -101,7 +106,7 @@ def load_at_ref(ref: str, inventory_paths: Sequence[Path], policy_paths: Sequenc
         errors += errs
     if errors:
         raise InputErrors(errors)
-    return assemble(inventory_docs), rules_from_documents(policy_docs)
+    return inventory if inventory is not None else assemble(inventory_docs), rules_from_documents(policy_docs)
 
 
 def _commit(ref: str):  # noqa: ANN202 - a git.Commit; gitpython is imported only when a baseline is asked for

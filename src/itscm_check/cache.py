@@ -6,7 +6,7 @@ Entries are written to a temporary file and renamed into place: two runs at once
 whole entry, and a reader sees an old entry, a new one or none. An entry that does not carry its
 own name and checksum, or does not decode, is ignored and rewritten. Deleting the folder is
 always safe. Entries are ``marshal`` data, never pickles: a cache restored in CI is input too, and
-loading a pickle can run code.
+loading a pickle can run code. The same folder holds the model cache's entries (model_cache).
 """
 
 from __future__ import annotations

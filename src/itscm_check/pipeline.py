@@ -10,7 +10,7 @@ from pathlib import Path
 from itscm_check import __version__
 from itscm_check.assemble import assemble, reference_errors
 from itscm_check.baseline import Baseline, from_report_file, load_at_ref, with_baseline
-from itscm_check.cache import ParseCache, load_checked
+from itscm_check.cache import ParseCache, load_checked, read_files
 from itscm_check.engine import evaluate
 from itscm_check.errors import InputError, InputErrors, Location
 from itscm_check.findings import CheckResult, Finding
@@ -28,17 +28,22 @@ from itscm_check.waivers import apply_waivers
 def load_inventory(paths: Sequence[Path], waiver_files: Sequence[Path] = (),
                    parse_cache: ParseCache | None = None) -> Inventory:
     """The merged inventory, or InputErrors listing every problem of every file."""
-    return _read_inventory(paths, waiver_files, parse_cache)[0]
+    return read_inventory(paths, waiver_files, parse_cache)[0]
 
 
-def _read_inventory(paths: Sequence[Path], waiver_files: Sequence[Path],
+def read_inventory(paths: Sequence[Path], waiver_files: Sequence[Path],
                     parse_cache: ParseCache | None) -> tuple[Inventory, str]:
-    """The inventory and the digest of its files, each file read once."""
+    """The inventory and the digest of its files, each file read once, through the model cache
+    when there is a cache folder."""
     seen: set[str] = set()
     files, missing = find_all_yaml_files(paths, seen=seen)
-    inventory = load_checked(files, "inventory", parse_cache)
     # A --waivers file that is an inventory file too is read once, as an inventory file.
     waiver_files, missing_waivers = find_all_yaml_files(waiver_files, "--waivers", seen)
+    if parse_cache is not None and not (missing or missing_waivers):
+        cached = _read_cached(files, waiver_files, parse_cache)
+        if cached is not None:
+            return cached
+    inventory = load_checked(files, "inventory", parse_cache)
     waivers = load_checked(waiver_files, "inventory", parse_cache)
     documents = inventory.documents + waivers.documents
     errors = missing + missing_waivers + inventory.errors + waivers.errors
@@ -50,6 +55,23 @@ def _read_inventory(paths: Sequence[Path], waiver_files: Sequence[Path],
         raise InputErrors(errors + reference_errors(documents, dangling=complete))
     content_digests = {**inventory.content_digests, **waivers.content_digests}
     return assemble(documents), digest([*files, *waiver_files], content_digests)
+
+
+def _read_cached(files: list[Path], waiver_files: list[Path], parse_cache: ParseCache) -> tuple[Inventory, str] | None:
+    """The inventory and its digest through the model cache (see model_cache), or None when the
+    input has an error, which the whole path reports. Waiver files are always read as documents:
+    only_waivers checks them."""
+    from itscm_check.model_cache import cached_inventory
+
+    waivers = load_checked(waiver_files, "inventory", parse_cache)
+    if waivers.errors or any(only_waivers(document) for document in waivers.documents):
+        return None
+    errors: list[InputError] = []
+    digests: dict[Path, bytes] = {}
+    inventory = cached_inventory(read_files(files, errors, digests), parse_cache, waivers.documents)
+    if inventory is None or errors:
+        return None
+    return inventory, digest([*files, *waiver_files], {**digests, **waivers.content_digests})
 
 
 def only_waivers(document: Document) -> list[InputError]:
@@ -72,7 +94,7 @@ def load_inputs(inventory_paths: Sequence[Path], policy_paths: Sequence[Path],
     inventory = rules = None
     inventory_digest = ""
     try:
-        inventory, inventory_digest = _read_inventory(inventory_paths, waiver_files, parse_cache)
+        inventory, inventory_digest = read_inventory(inventory_paths, waiver_files, parse_cache)
     except InputErrors as exc:
         errors += exc.errors
     try:

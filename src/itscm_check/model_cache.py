@@ -1,0 +1,112 @@
+"""The model cache: each part of an inventory file kept as its assembled records.
+
+A warm run then neither decodes the parsed documents of an unchanged part nor assembles them
+again: it decodes typed records and links them to the rest of the inventory (assemble_parts).
+Entries live in the parse cache's folder, written and checked the same way. They are msgspec
+MessagePack data decoded into the model's own types only, so that, unlike a pickle, an entry
+cannot run code. An entry's name covers what its parse entry's name covers, the model's code,
+and the part's shown path and first line, which its records carry; what the records take from
+other files (their sites, their waivers' keys) is set again on every run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from functools import cache
+from importlib import metadata, resources
+from typing import Any
+
+import msgspec
+
+from itscm_check.assemble import Part, assemble_parts
+from itscm_check.cache import ParseCache, check_parts, entry_key, tool_fingerprint
+from itscm_check.inventory import Inventory
+from itscm_check.loader import Document, split_documents
+from itscm_check.values import Duration, YamlTimestamp
+
+# The code that turns documents into records, beside what tool_fingerprint() covers.
+_CODE = ("assemble.py", "inventory.py", "errors.py")
+_TIMESTAMP = 1  # the MessagePack extension type of a YamlTimestamp
+
+
+@cache
+def _fingerprint() -> bytes:
+    total = hashlib.sha256(tool_fingerprint())
+    total.update(f"msgspec {metadata.version('msgspec')}\0".encode())
+    package = resources.files("itscm_check")
+    for name in _CODE:
+        total.update(package.joinpath(name).read_bytes())
+    return total.digest()
+
+
+def cached_inventory(sources: Iterable[tuple[str, bytes]], parse_cache: ParseCache,
+                     documents: Sequence[Document] = ()) -> Inventory | None:
+    """The Inventory of the (shown path, content) sources and of valid ``documents`` after them,
+    each part of a file from its entry when there is one; None when a part has an input error or
+    the parts clash, which the caller reports from the documents."""
+    parts = [(shown, offset, part) for shown, content in sources for offset, part in split_documents(content)]
+    keys = [_key(*part) for part in parts]
+    pieces: list[Part | list[Document] | None] = [_decode(parse_cache.get(key)) for key in keys]
+    missing = [index for index, piece in enumerate(pieces) if piece is None]
+    for index, checked in zip(missing, check_parts([parts[index] for index in missing], "inventory", parse_cache)):
+        if checked.errors or not checked.complete:
+            return None
+        pieces[index] = checked.documents
+    assembled = assemble_parts([*pieces, list(documents)])  # type: ignore[list-item]  # no None is left
+    if assembled is None:
+        return None
+    inventory, built = assembled
+    for index in missing:
+        payload = _encode(built[index])
+        if payload is not None:
+            parse_cache.put(keys[index], payload)
+    return inventory
+
+
+def _key(shown: str, offset: int, content: bytes) -> str:
+    total = hashlib.sha256(_fingerprint())
+    total.update(f"model\0{shown}\0{offset}\0{entry_key(content, 'inventory')}".encode())
+    return total.hexdigest()
+
+
+def _encode_value(value: Any) -> Any:
+    if type(value) is Duration:
+        return int(value)
+    if type(value) is YamlTimestamp:  # a str subclass that rules read differently from quoted text
+        return msgspec.msgpack.Ext(_TIMESTAMP, value.encode())
+    raise TypeError(f"no model cache encoding for {type(value).__name__}")
+
+
+def _decode_value(kind: type, value: Any) -> Any:
+    if kind is Duration and type(value) is int:
+        return Duration(value)
+    raise TypeError(f"expected {kind.__name__}")
+
+
+def _decode_extension(code: int, data: memoryview) -> Any:
+    if code != _TIMESTAMP:
+        raise TypeError(f"unknown extension {code}")
+    return YamlTimestamp(bytes(data).decode())
+
+
+_ENCODER = msgspec.msgpack.Encoder(enc_hook=_encode_value)
+_DECODER = msgspec.msgpack.Decoder(Part, dec_hook=_decode_value, ext_hook=_decode_extension)
+
+
+def _encode(part: Part) -> bytes | None:
+    """The entry's payload, or None for a value MessagePack cannot hold (an integer beyond 64 bits)."""
+    try:
+        return _ENCODER.encode(part)
+    except (OverflowError, TypeError):
+        return None
+
+
+def _decode(payload: bytes | None) -> Part | None:
+    """The Part, or None when there is no entry or it is not what this version writes."""
+    if payload is None:
+        return None
+    try:
+        return _DECODER.decode(payload)
+    except (msgspec.DecodeError, TypeError, ValueError, UnicodeDecodeError):
+        return None

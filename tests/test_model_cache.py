@@ -1,0 +1,166 @@
+"""The model cache: a warm run builds the very inventory a run without a cache builds, whatever
+changed in the other files, and reports the same input errors."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from itscm_check import model_cache
+from itscm_check.cache import ParseCache
+from itscm_check.errors import InputErrors
+from itscm_check.inventory import Inventory
+from itscm_check.pipeline import load_inventory
+from itscm_check.values import Duration, YamlTimestamp
+
+TEAMS = "teams: [{id: t, name: T}, {id: u, name: U}]\n"
+SITES = """\
+sites:
+  - {id: dc1, failure_domain: region-a}
+  - {id: dc2, failure_domain: region-b}
+"""
+SERVICES = """\
+services:
+  - id: api
+    name: API
+    owner: t
+    tier: 1
+    objectives: {rto: 4h, rpo: 1h}
+    labels: {since: 2024-01-01, quoted: "2024-01-01"}
+    sites: {primary: dc1, alternates: [dc2]}
+    plans:
+      - id: dr
+        type: disaster-recovery
+        stored_copies: [dc2]
+        exercises: [{date: 2026-03-01, type: tabletop, result: pass}]
+    backups:
+      - {id: nightly, frequency: 1d, retention: 30d, location: dc2}
+---
+services:
+  - id: db
+    name: DB
+    owner: u
+    dependencies: [{ref: api}]
+waivers:
+  - {rule: ITSCM-010, target: api, reason: migration, approved_by: CISO, expires: 2026-12-31}
+"""
+MORE_WAIVERS = "waivers:\n  - {rule: ITSCM-010, target: api, reason: again, approved_by: CISO, expires: 2026-12-31}\n"
+
+
+@pytest.fixture
+def inventory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    folder = tmp_path / "inventory"
+    folder.mkdir()
+    for name, text in (("a-teams.yaml", TEAMS), ("b-sites.yaml", SITES), ("c-services.yaml", SERVICES),
+                       ("d-waivers.yaml", MORE_WAIVERS)):
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+def _load(folder: Path, cache: Path | None) -> tuple[Inventory, ParseCache | None]:
+    parse_cache = ParseCache(cache) if cache is not None else None
+    return load_inventory([folder], parse_cache=parse_cache), parse_cache
+
+
+def _warm(folder: Path, cache: Path) -> tuple[Inventory, ParseCache]:
+    """The inventory from a run after one that filled ``cache``."""
+    _load(folder, cache)
+    warm, parse_cache = _load(folder, cache)
+    assert parse_cache is not None
+    return warm, parse_cache
+
+
+def test_a_warm_run_builds_the_inventory_without_reading_a_parsed_file(inventory: Path, tmp_path: Path) -> None:
+    expected = _load(inventory, None)[0]
+    warm, parse_cache = _warm(inventory, tmp_path / "cache")
+    assert (parse_cache.hits, parse_cache.misses) == (0, 0)  # every part came from its records' entry
+    assert warm == expected
+    api = warm.services[0]
+    assert api.sites is not None and api.sites.primary is warm.sites[0] and api.sites.alternates[0] is warm.sites[1]
+    assert api.plans[0].stored_copies[0] is warm.sites[1] and api.backups[0].location is warm.sites[1]
+    # What equality does not tell apart: an unquoted date stays a YAML timestamp, a duration a Duration.
+    assert type(api.labels["since"]) is YamlTimestamp and type(api.labels["quoted"]) is str
+    assert type(api.objectives.rto) is Duration and str(api.objectives.rto) == "4h"
+    # Lines of the second document of a file are the whole file's.
+    assert warm.services[1].source.line == 18 and warm.services[1].source.path == "inventory/c-services.yaml"
+
+
+def test_a_changed_site_reaches_the_services_of_unchanged_files(inventory: Path, tmp_path: Path) -> None:
+    _load(inventory, tmp_path / "cache")
+    (inventory / "b-sites.yaml").write_text(SITES.replace("region-b", "region-a"), encoding="utf-8")
+    warm, parse_cache = _load(inventory, tmp_path / "cache")
+    assert parse_cache is not None and parse_cache.misses == 1  # the sites file only
+    assert warm == _load(inventory, None)[0]
+    api = warm.services[0]
+    assert api.sites is not None and api.sites.alternates[0].failure_domain == "region-a"
+    assert api.backups[0].location is warm.sites[1]
+
+
+def test_alike_waivers_are_numbered_across_files(inventory: Path, tmp_path: Path) -> None:
+    warm = _warm(inventory, tmp_path / "cache")[0]
+    assert [w.key for w in warm.waivers] == ["expires:2026-12-31", "expires:2026-12-31#1"]
+    (inventory / "d-waivers.yaml").unlink()
+    assert [w.key for w in _load(inventory, tmp_path / "cache")[0].waivers] == ["expires:2026-12-31"]
+
+
+@pytest.mark.parametrize(("name", "text", "message"), [
+    ("a-teams.yaml", "teams: [{id: t, name: T}]\n", r"c-services.yaml:\d+: owner 'u' is not a team id"),
+    ("b-sites.yaml", SITES.replace("dc2", "dc3"), r"c-services.yaml:\d+: site 'dc2' is not defined"),
+    ("e-more.yaml", "services: [{id: db, name: Again}]\n", r"e-more.yaml:1: duplicate service id 'db'"),
+    ("e-more.yaml", "teams: [{id: u, name: Again}]\n", r"e-more.yaml:1: duplicate team id 'u'"),
+    ("e-more.yaml", "programme: {}\n---\nprogramme: {}\n", r"e-more.yaml:3: programme is defined a second time"),
+])
+def test_an_error_between_files_is_reported_as_without_a_cache(inventory: Path, tmp_path: Path, name: str,
+                                                                  text: str, message: str) -> None:
+    _load(inventory, tmp_path / "cache")
+    (inventory / name).write_text(text, encoding="utf-8")
+    with pytest.raises(InputErrors) as uncached:
+        _load(inventory, None)
+    with pytest.raises(InputErrors, match=message) as warm:
+        _load(inventory, tmp_path / "cache")
+    assert [str(e) for e in warm.value.errors] == [str(e) for e in uncached.value.errors]
+
+
+def test_a_moved_file_has_its_new_path(inventory: Path, tmp_path: Path) -> None:
+    _load(inventory, tmp_path / "cache")
+    (inventory / "c-services.yaml").rename(inventory / "z-services.yaml")
+    warm = _load(inventory, tmp_path / "cache")[0]
+    assert {s.source.path for s in warm.services} == {"inventory/z-services.yaml"}
+    assert warm == _load(inventory, None)[0]
+
+
+def test_a_damaged_or_foreign_entry_is_ignored_and_rewritten(inventory: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    expected = _load(inventory, cache)[0]
+    content = (inventory / "a-teams.yaml").read_bytes()
+    key = model_cache._key("inventory/a-teams.yaml", 0, content)
+    for payload in (b"\x93not a part", model_cache._encode(expected.services[0])):
+        assert payload is not None
+        (cache / key).write_bytes(b"itscm-check parse cache 1\n" + key.encode() + b"\n"
+                                  + hashlib.sha256(payload).digest() + payload)
+        assert _load(inventory, cache)[0] == expected
+        assert model_cache._decode(ParseCache(cache).get(key)) is not None  # written again
+
+
+def test_a_value_messagepack_cannot_hold_is_parsed_each_time(inventory: Path, tmp_path: Path) -> None:
+    (inventory / "c-services.yaml").write_text(SERVICES.replace("quoted:", "huge: 100000000000000000000000, quoted:"),
+                                               encoding="utf-8")
+    warm, parse_cache = _warm(inventory, tmp_path / "cache")
+    assert warm.services[0].labels["huge"] == 10 ** 23
+    assert (parse_cache.hits, parse_cache.misses) == (1, 0)  # the part with the big number, from its parse entry
+
+
+def test_waiver_files_are_read_with_the_inventory_and_still_hold_only_waivers(inventory: Path, tmp_path: Path) -> None:
+    (inventory / "d-waivers.yaml").rename(tmp_path / "risks.yaml")
+    waivers = [tmp_path / "risks.yaml"]
+    expected = load_inventory([inventory], waivers)
+    for _ in range(2):  # cold, then warm
+        assert load_inventory([inventory], waivers, ParseCache(tmp_path / "cache")) == expected
+    assert len(expected.waivers) == 2
+    (tmp_path / "risks.yaml").write_text("teams: []\n" + MORE_WAIVERS, encoding="utf-8")
+    for _ in range(2):
+        with pytest.raises(InputErrors, match="risks.yaml:1: unexpected key 'teams' in a waivers file"):
+            load_inventory([inventory], waivers, ParseCache(tmp_path / "cache"))
