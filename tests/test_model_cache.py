@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from itscm_check import model_cache
@@ -137,12 +138,16 @@ def test_a_damaged_or_foreign_entry_is_ignored_and_rewritten(inventory: Path, tm
     expected = _load(inventory, cache)[0]
     content = (inventory / "a-teams.yaml").read_bytes()
     key = model_cache._key("inventory/a-teams.yaml", 0, content)
-    for payload in (b"\x93not a part", model_cache._encode(expected.services[0])):
-        assert payload is not None
+    stored = ParseCache(cache).get(key)
+    # Garbage, an empty map, a record that is not a Part, a Part with a field it does not have.
+    foreign = [b"\x93not a part", b"\x80", msgspec.msgpack.encode(expected.teams[0]),
+               msgspec.msgpack.encode({**msgspec.structs.asdict(model_cache._decode(stored)), "extra": 1})]
+    for payload in foreign:
+        assert model_cache._decode(payload) is None
         (cache / key).write_bytes(b"itscm-check parse cache 1\n" + key.encode() + b"\n"
                                   + hashlib.sha256(payload).digest() + payload)
         assert _load(inventory, cache)[0] == expected
-        assert model_cache._decode(ParseCache(cache).get(key)) is not None  # written again
+        assert ParseCache(cache).get(key) == stored  # written again
 
 
 def test_a_value_messagepack_cannot_hold_is_parsed_each_time(inventory: Path, tmp_path: Path) -> None:
@@ -164,3 +169,11 @@ def test_waiver_files_are_read_with_the_inventory_and_still_hold_only_waivers(in
     for _ in range(2):
         with pytest.raises(InputErrors, match="risks.yaml:1: unexpected key 'teams' in a waivers file"):
             load_inventory([inventory], waivers, ParseCache(tmp_path / "cache"))
+
+
+def test_a_new_model_code_misses(inventory: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _load(inventory, tmp_path / "cache")
+    monkeypatch.setattr(model_cache, "_fingerprint", lambda: b"another version of assemble.py")
+    warm, parse_cache = _load(inventory, tmp_path / "cache")
+    assert parse_cache is not None and parse_cache.hits == 5  # every part (of four files) from its parse entry
+    assert warm == _load(inventory, None)[0]

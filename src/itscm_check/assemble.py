@@ -87,19 +87,20 @@ class _Record:
         return parse_duration(self.data[key])
 
 
-class Part(Struct, frozen=True):
+class Part(Struct, frozen=True, forbid_unknown_fields=True):
     """The records of one part of a file (see loader.split_documents): what the model cache keeps.
 
     What a part takes from other files is set when the inventory is linked (assemble_parts): its
-    services' sites and its waivers' keys, which are numbered across the whole inventory.
+    services' sites and its waivers' keys, which are numbered across the whole inventory. No field
+    has a default and none other is allowed, so that nothing but a Part decodes as one.
     """
 
-    services: tuple[m.Service, ...] = ()
-    teams: tuple[m.Team, ...] = ()
-    sites: tuple[m.Site, ...] = ()
-    vendors: tuple[m.Vendor, ...] = ()
-    waivers: tuple[m.Waiver, ...] = ()
-    programme: m.Programme | None = None
+    services: tuple[m.Service, ...]
+    teams: tuple[m.Team, ...]
+    sites: tuple[m.Site, ...]
+    vendors: tuple[m.Vendor, ...]
+    waivers: tuple[m.Waiver, ...]
+    programme: m.Programme | None
 
 
 def assemble(documents: list[Document]) -> m.Inventory:

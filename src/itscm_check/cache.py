@@ -157,8 +157,9 @@ def load_checked(paths: Iterable[Path], schema: str, parse_cache: ParseCache | N
 
 def read_files(paths: Iterable[Path], errors: list[InputError], digests: dict[Path, bytes]
                ) -> Iterator[tuple[str, bytes]]:
-    """Each readable file's shown path and bytes, one at a time (a cached file's bytes are dropped
-    at once); its sha256 goes to ``digests``, and a file that cannot be read to ``errors``."""
+    """Each readable file's shown path and bytes, one at a time (so that the bytes of a file found
+    in the cache can be dropped at once); its sha256 goes to ``digests``, and a file that cannot be
+    read to ``errors``."""
     for path in paths:
         shown = display_path(path)
         try:
@@ -184,7 +185,7 @@ def check_sources(sources: Iterable[tuple[str, bytes]], schema: str, parse_cache
     The unit of work is a part of a file (split_documents): one document of a multi-document file
     is parsed again when it changes, not the whole file.
     """
-    parts = [(shown, offset, part) for shown, content in sources for offset, part in split_documents(content)]
+    parts = ((shown, offset, part) for shown, content in sources for offset, part in split_documents(content))
     documents: list[Document] = []
     errors: list[InputError] = []
     checked = check_parts(parts, schema, parse_cache)
@@ -194,13 +195,15 @@ def check_sources(sources: Iterable[tuple[str, bytes]], schema: str, parse_cache
     return Checked(documents, errors, all(part.complete for part in checked))
 
 
-def check_parts(parts: list[tuple[str, int, bytes]], schema: str, parse_cache: ParseCache | None) -> list[Checked]:
+def check_parts(parts: Iterable[tuple[str, int, bytes]], schema: str, parse_cache: ParseCache | None) -> list[Checked]:
     """What each (shown path, first line, content) part of a file gives, with lines counted from the
-    start of its file. What the cache does not have is parsed in worker processes when there is
-    enough of it."""
+    start of its file. Only the bytes of parts the cache does not have are kept; they are parsed in
+    worker processes when there are enough of them."""
     found: dict[int, Checked] = {}
     missing: list[tuple[int, str, bytes, str]] = []  # index, shown path, content, cache key
-    for index, (shown, _, content) in enumerate(parts):
+    offsets: list[int] = []
+    for index, (shown, offset, content) in enumerate(parts):
+        offsets.append(offset)
         key = entry_key(content, schema) if parse_cache is not None else ""
         stored = parse_cache.get(key) if parse_cache is not None else None
         hit = _decode(stored, shown) if stored is not None else None
@@ -225,7 +228,7 @@ def check_parts(parts: list[tuple[str, int, bytes]], schema: str, parse_cache: P
             if parse_cache is not None:
                 parse_cache.put(key, _encode(*found[index]))
     # Entries hold lines within their part: each part's lines are counted from its file's start here.
-    return [_shifted(found[index], offset) if offset else found[index] for index, (_, offset, _) in enumerate(parts)]
+    return [_shifted(found[index], offset) if offset else found[index] for index, offset in enumerate(offsets)]
 
 
 def _shifted(checked: Checked, offset: int) -> Checked:

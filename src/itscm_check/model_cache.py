@@ -25,8 +25,9 @@ from itscm_check.inventory import Inventory
 from itscm_check.loader import Document, split_documents
 from itscm_check.values import Duration, YamlTimestamp
 
-# The code that turns documents into records, beside what tool_fingerprint() covers.
-_CODE = ("assemble.py", "inventory.py", "errors.py")
+# The code that turns documents into records and records into entries, beside what
+# tool_fingerprint() covers.
+_CODE = ("assemble.py", "inventory.py", "errors.py", "model_cache.py")
 _TIMESTAMP = 1  # the MessagePack extension type of a YamlTimestamp
 
 
@@ -45,11 +46,17 @@ def cached_inventory(sources: Iterable[tuple[str, bytes]], parse_cache: ParseCac
     """The Inventory of the (shown path, content) sources and of valid ``documents`` after them,
     each part of a file from its entry when there is one; None when a part has an input error or
     the parts clash, which the caller reports from the documents."""
-    parts = [(shown, offset, part) for shown, content in sources for offset, part in split_documents(content)]
-    keys = [_key(*part) for part in parts]
-    pieces: list[Part | list[Document] | None] = [_decode(parse_cache.get(key)) for key in keys]
-    missing = [index for index, piece in enumerate(pieces) if piece is None]
-    for index, checked in zip(missing, check_parts([parts[index] for index in missing], "inventory", parse_cache)):
+    pieces: list[Part | list[Document] | None] = []
+    keys: list[str] = []
+    missing: list[tuple[str, int, bytes]] = []  # only the bytes of parts without an entry are kept
+    for shown, content in sources:
+        for offset, part in split_documents(content):
+            keys.append(_key(shown, offset, part))
+            pieces.append(_decode(parse_cache.get(keys[-1])))
+            if pieces[-1] is None:
+                missing.append((shown, offset, part))
+    missed = [index for index, piece in enumerate(pieces) if piece is None]
+    for index, checked in zip(missed, check_parts(missing, "inventory", parse_cache)):
         if checked.errors or not checked.complete:
             return None
         pieces[index] = checked.documents
@@ -57,7 +64,7 @@ def cached_inventory(sources: Iterable[tuple[str, bytes]], parse_cache: ParseCac
     if assembled is None:
         return None
     inventory, built = assembled
-    for index in missing:
+    for index in missed:
         payload = _encode(built[index])
         if payload is not None:
             parse_cache.put(keys[index], payload)
