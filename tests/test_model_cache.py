@@ -4,6 +4,7 @@ changed in the other files, and reports the same input errors."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 
 import msgspec
@@ -12,7 +13,7 @@ import pytest
 from itscm_check import model_cache
 from itscm_check.cache import ParseCache
 from itscm_check.errors import InputErrors
-from itscm_check.inventory import Inventory
+from itscm_check.inventory import Inventory, Service
 from itscm_check.pipeline import load_inventory
 from itscm_check.values import Duration, YamlTimestamp
 
@@ -150,12 +151,17 @@ def test_a_damaged_or_foreign_entry_is_ignored_and_rewritten(inventory: Path, tm
         assert ParseCache(cache).get(key) == stored  # written again
 
 
-def test_a_value_messagepack_cannot_hold_is_parsed_each_time(inventory: Path, tmp_path: Path) -> None:
-    (inventory / "c-services.yaml").write_text(SERVICES.replace("quoted:", "huge: 100000000000000000000000, quoted:"),
-                                               encoding="utf-8")
+@pytest.mark.parametrize(("old", "new", "read"), [
+    ("quoted:", "huge: 100000000000000000000000, quoted:", lambda api: api.labels["huge"] == 10 ** 23),  # beyond 64 bits
+    ("tier: 1", "tier: 1.0", lambda api: type(api.tier) is float),  # an integer to the schema, not to the model
+])
+def test_a_part_an_entry_cannot_hold_is_read_from_its_parse_entry(inventory: Path, tmp_path: Path, old: str, new: str,
+                                                                  read: Callable[[Service], bool]) -> None:
+    (inventory / "c-services.yaml").write_text(SERVICES.replace(old, new), encoding="utf-8")
     warm, parse_cache = _warm(inventory, tmp_path / "cache")
-    assert warm.services[0].labels["huge"] == 10 ** 23
-    assert (parse_cache.hits, parse_cache.misses) == (1, 0)  # the part with the big number, from its parse entry
+    assert warm == _load(inventory, None)[0] and read(warm.services[0])
+    # The part with that value has no records' entry: its parse entry is read, and read again as documents.
+    assert (parse_cache.hits, parse_cache.misses) == (2, 0)
 
 
 def test_waiver_files_are_read_with_the_inventory_and_still_hold_only_waivers(inventory: Path, tmp_path: Path) -> None:

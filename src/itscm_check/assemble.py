@@ -115,49 +115,44 @@ def assemble(documents: list[Document]) -> m.Inventory:
     return _link([_part(records, programme, tuple(sites.values()), sites)])
 
 
-def assemble_parts(pieces: Sequence[Part | list[Document]]) -> tuple[m.Inventory, list[Part]] | None:
-    """The Inventory of ``pieces`` in file order, each the Part of a file's part read from the model
-    cache or that part's valid documents, and the Part of every piece; None when an id is defined
-    twice or a reference dangles: assemble() then says where, from every piece's documents."""
-    read: list[Part | tuple[dict[str, list[_Record]], _Record | None]] = []
-    for piece in pieces:
-        if isinstance(piece, Part):
-            read.append(piece)
-            continue
-        records, programme, errors = _records(piece, dangling=False)
-        if errors:
-            return None
-        read.append((records, programme))
+def part_of(documents: list[Document]) -> Part | None:
+    """The Part of one part of a file, from its valid documents alone; None when they define an id
+    twice or two programmes, which assemble() reports. Its services point at stand-ins for their
+    sites, which assemble_parts replaces with the inventory's own."""
+    records, programme, errors = _records(documents, dangling=False)
+    if errors:
+        return None
+    return _part(records, programme, tuple(_site(r) for r in records["sites"]), _StandIns())
+
+
+class _StandIns(dict[str, m.Site]):
+    """A stand-in Site for every id: a part built alone does not know the sites of other files."""
+
+    def __missing__(self, ident: str) -> m.Site:
+        return m.Site(id=ident, failure_domain="", source=Location("", 0))
+
+    def get(self, ident: Any, default: Any = None) -> Any:  # type: ignore[override]
+        return default if ident is None else self[ident]
+
+
+def assemble_parts(parts: Sequence[Part]) -> m.Inventory | None:
+    """The Inventory of the parts of every file in order (see part_of), their services pointed at
+    the inventory's sites; None when an id is defined twice or a reference dangles: assemble()
+    then says where, from every part's documents."""
     sites: dict[str, m.Site] = {}
-    own_sites: list[tuple[m.Site, ...]] = []
-    team_ids: set[str] = set()
-    for item in read:
-        if isinstance(item, Part):
-            own_sites.append(item.sites)
-            team_ids.update(team.id for team in item.teams)
-        else:
-            own_sites.append(tuple(_site(r) for r in item[0]["sites"]))
-            team_ids.update(r.get("id") for r in item[0]["teams"])
-        for site in own_sites[-1]:
+    for part in parts:
+        for site in part.sites:
             sites.setdefault(site.id, site)  # a second one is a duplicate: _clash() tells
-    site_ids = set(sites)
-    parts: list[Part] = []
-    for item, own in zip(read, own_sites):
-        if isinstance(item, Part):
-            if not _relinked(item, sites, team_ids):
-                return None
-            parts.append(item)
-        else:
-            records, programme = item
-            if any(_dangling(r, team_ids, site_ids) for r in records["services"]):
-                return None
-            parts.append(_part(records, programme, own, sites))
-    return None if _clash(parts) else (_link(parts), parts)
+    team_ids = {team.id for part in parts for team in part.teams}
+    if _clash(parts) or not all(_relinked(part, sites, team_ids) for part in parts):
+        return None
+    return _link(parts)
 
 
 def _part(records: dict[str, list[_Record]], programme: _Record | None, own_sites: tuple[m.Site, ...],
           sites: dict[str, m.Site]) -> Part:
-    """The Part of valid records; ``sites`` are those of the whole inventory, ``own_sites`` the records'."""
+    """The Part of valid records; ``sites`` gives the Site of an id (the inventory's, or stand-ins),
+    ``own_sites`` are the records' own."""
     return Part(services=tuple(_service(r, sites) for r in records["services"]),
                 teams=tuple(_team(r) for r in records["teams"]), sites=own_sites,
                 vendors=tuple(_vendor(r) for r in records["vendors"]),
@@ -166,10 +161,10 @@ def _part(records: dict[str, list[_Record]], programme: _Record | None, own_site
 
 
 def _relinked(part: Part, sites: dict[str, m.Site], team_ids: set[str]) -> bool:
-    """Point the services of a Part read from the model cache at this inventory's Site records (a
-    site's file may have changed since the Part was stored); False when an owner or a site is no
-    longer defined. The records were decoded a moment ago and nothing else holds them: setting
-    their fields still builds them, as a __post_init__ would."""
+    """Point the services of a Part at this inventory's Site records, in place of the stand-ins
+    it was built with (or, from the model cache, of sites that may have changed since); False
+    when an owner or a site is not defined. Nothing else holds the records yet: setting their
+    fields still builds them, as a __post_init__ would."""
     try:
         for service in part.services:
             if service.owner is not None and service.owner not in team_ids:
@@ -191,7 +186,7 @@ def _relinked(part: Part, sites: dict[str, m.Site], team_ids: set[str]) -> bool:
     return True
 
 
-def _clash(parts: list[Part]) -> bool:
+def _clash(parts: Sequence[Part]) -> bool:
     """Whether two parts define the same id of a kind, or a programme each."""
     for kind in _KINDS:
         ids = [record.id for part in parts for record in getattr(part, kind) if record.id is not None]
@@ -200,7 +195,7 @@ def _clash(parts: list[Part]) -> bool:
     return sum(part.programme is not None for part in parts) > 1
 
 
-def _link(parts: list[Part]) -> m.Inventory:
+def _link(parts: Sequence[Part]) -> m.Inventory:
     """One Inventory of the parts in order; alike waivers are numbered across all of them."""
     waivers = [waiver for part in parts for waiver in part.waivers]
     # Alike waivers are those of the same rule and target: their findings share a target.

@@ -91,10 +91,10 @@ def load_at_ref(ref: str, inventory_paths: Sequence[Path], policy_paths: Sequenc
 
     commit, root = _commit(ref)
     inventory_sources = _sources(commit, root, [*inventory_paths, *waiver_files], ref, set())
-    inventory = cached_inventory(inventory_sources, parse_cache) if parse_cache is not None else None
+    inventory = cached_inventory(inventory_sources, parse_cache)
     inventory_docs: list[Document] = []
     errors: list[InputError] = []
-    if inventory is None:  # no cache, or an input error that the documents tell
+    if inventory is None:  # an input error, which the documents tell
         inventory_docs, errors, _ = check_sources(inventory_sources, "inventory", parse_cache)
     policy_docs = []
     for shown, content in _sources(commit, root, policy_paths, ref, builtin_digests()):

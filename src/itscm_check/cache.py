@@ -18,9 +18,9 @@ import re
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from functools import cache
+from functools import cache, partial
 from importlib import metadata, resources
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -195,44 +195,46 @@ def check_sources(sources: Iterable[tuple[str, bytes]], schema: str, parse_cache
     return Checked(documents, errors, all(part.complete for part in checked))
 
 
-def check_parts(parts: Iterable[tuple[str, int, bytes]], schema: str, parse_cache: ParseCache | None) -> list[Checked]:
+def check_parts(parts: Iterable[tuple[str, int, bytes]], schema: str, parse_cache: ParseCache | None,
+                then: Callable[[Checked], Any] | None = None) -> list[Any]:
     """What each (shown path, first line, content) part of a file gives, with lines counted from the
-    start of its file. Only the bytes of parts the cache does not have are kept; they are parsed in
-    worker processes when there are enough of them."""
-    found: dict[int, Checked] = {}
-    missing: list[tuple[int, str, bytes, str]] = []  # index, shown path, content, cache key
-    offsets: list[int] = []
+    start of its file: its Checked, or what ``then`` makes of it where it was parsed (in a worker,
+    which then sends that rather than the documents) or read from the cache. Only the bytes of
+    parts the cache does not have are kept; they are parsed in worker processes when there are
+    enough of them."""
+    found: dict[int, Any] = {}
+    missing: list[tuple[int, str, int, bytes, str]] = []  # index, shown path, first line, content, cache key
+    count = 0
     for index, (shown, offset, content) in enumerate(parts):
-        offsets.append(offset)
+        count += 1
         key = entry_key(content, schema) if parse_cache is not None else ""
         stored = parse_cache.get(key) if parse_cache is not None else None
         hit = _decode(stored, shown) if stored is not None else None
         if hit is None:
-            missing.append((index, shown, content, key))
+            missing.append((index, shown, offset, content, key))
         else:
-            found[index] = hit
+            found[index] = _shifted(hit, offset) if then is None else then(_shifted(hit, offset))
     if parse_cache is not None:
         parse_cache.hits, parse_cache.misses = parse_cache.hits + len(found), parse_cache.misses + len(missing)
-    workers = min(len(missing), _workers(sum(len(content) for _, _, content, _ in missing)))
-    if workers > 1:
-        payloads = _check_in_workers([(content, shown, schema) for _, shown, content, _ in missing], workers)
-        for (index, shown, _, key), payload in zip(missing, payloads):
+    jobs = [(content, shown, offset) for _, shown, offset, content, _ in missing]
+    workers = min(len(jobs), _workers(sum(len(job[0]) for job in jobs)))
+    check = partial(_check_chunk, schema=schema, then=then)
+    done = _in_workers(check, jobs, workers) if workers > 1 else check(jobs)
+    for (index, shown, offset, _, key), (payload, made) in zip(missing, done):
+        if then is None:
             decoded = _decode(payload, shown)
             assert decoded is not None  # written by this very code a moment ago
-            found[index] = decoded
-            if parse_cache is not None:
-                parse_cache.put(key, payload)
-    else:
-        for index, shown, content, key in missing:
-            found[index] = _check(content, shown, schema)
-            if parse_cache is not None:
-                parse_cache.put(key, _encode(*found[index]))
-    # Entries hold lines within their part: each part's lines are counted from its file's start here.
-    return [_shifted(found[index], offset) if offset else found[index] for index, offset in enumerate(offsets)]
+            made = _shifted(decoded, offset)
+        found[index] = made
+        if parse_cache is not None:
+            parse_cache.put(key, payload)
+    return [found[index] for index in range(count)]
 
 
 def _shifted(checked: Checked, offset: int) -> Checked:
     """A part's documents and errors with lines counted from the start of its file (line 0 stays 0)."""
+    if not offset:
+        return checked
     return Checked([replace(document, line_offset=offset) for document in checked.documents],
                    [replace(e, location=Location(e.location.path, e.location.line + offset),
                             first_line=e.first_line and e.first_line + offset) if e.location.line else e
@@ -250,12 +252,13 @@ def _workers(pending_bytes: int) -> int:
     return min(forked_cpus(), 1 + pending_bytes // _PARALLEL_BYTES)
 
 
-def _check_in_workers(jobs: list[tuple[bytes, str, str]], workers: int) -> Iterator[bytes]:
-    """The encoded result of each job, in order, as the workers finish them; chunks of about equal
-    size keep every worker busy while this process decodes what is done."""
+def _in_workers(check: Callable[[list[tuple[bytes, str, int]]], list[tuple[bytes, Any]]],
+                jobs: list[tuple[bytes, str, int]], workers: int) -> Iterator[tuple[bytes, Any]]:
+    """What ``check`` gives for each job, in order, as the workers finish them; chunks of about equal
+    size keep every worker busy while this process takes in what is done."""
     import multiprocessing
 
-    chunks: list[list[tuple[bytes, str, str]]] = []
+    chunks: list[list[tuple[bytes, str, int]]] = []
     target = sum(len(job[0]) for job in jobs) // (workers * 4) + 1
     size = target
     for job in jobs:
@@ -265,12 +268,19 @@ def _check_in_workers(jobs: list[tuple[bytes, str, str]], workers: int) -> Itera
         chunks[-1].append(job)
         size += len(job[0])
     with multiprocessing.get_context("fork").Pool(workers) as pool:
-        for payloads in pool.imap(_check_chunk, chunks):
-            yield from payloads
+        for done in pool.imap(check, chunks):
+            yield from done
 
 
-def _check_chunk(jobs: list[tuple[bytes, str, str]]) -> list[bytes]:
-    return [_encode(*_check(content, shown, schema)) for content, shown, schema in jobs]
+def _check_chunk(jobs: list[tuple[bytes, str, int]], schema: str,
+                 then: Callable[[Checked], Any] | None) -> list[tuple[bytes, Any]]:
+    """Each job's cache entry, and what ``then`` makes of its Checked (None without ``then``)."""
+    done = []
+    for content, shown, offset in jobs:
+        checked = _check(content, shown, schema)
+        payload = _encode(*checked)
+        done.append((payload, then(_shifted(checked, offset)) if then is not None else None))
+    return done
 
 
 def entry_key(content: bytes, schema: str) -> str:

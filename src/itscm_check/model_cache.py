@@ -2,7 +2,9 @@
 
 A warm run then neither decodes the parsed documents of an unchanged part nor assembles them
 again: it decodes typed records and links them to the rest of the inventory (assemble_parts).
-Entries live in the parse cache's folder, written and checked the same way. They are msgspec
+A part without an entry is built into its records where it is parsed, in a worker process when
+there are many, so that this process never holds the documents of a valid inventory, cache
+folder or not. Entries live in the parse cache's folder, written and checked the same way. They are msgspec
 MessagePack data decoded into the model's own types only, so that, unlike a pickle, an entry
 cannot run code. An entry's name covers what its parse entry's name covers, the model's code,
 and the part's shown path and first line, which its records carry; what the records take from
@@ -19,8 +21,14 @@ from typing import Any
 
 import msgspec
 
-from itscm_check.assemble import Part, assemble_parts
-from itscm_check.cache import ParseCache, check_parts, entry_key, tool_fingerprint
+from itscm_check.assemble import Part, assemble_parts, part_of
+from itscm_check.cache import (
+    Checked,
+    ParseCache,
+    check_parts,
+    entry_key,
+    tool_fingerprint,
+)
 from itscm_check.inventory import Inventory
 from itscm_check.loader import Document, split_documents
 from itscm_check.values import Duration, YamlTimestamp
@@ -41,34 +49,51 @@ def _fingerprint() -> bytes:
     return total.digest()
 
 
-def cached_inventory(sources: Iterable[tuple[str, bytes]], parse_cache: ParseCache,
+def cached_inventory(sources: Iterable[tuple[str, bytes]], parse_cache: ParseCache | None,
                      documents: Sequence[Document] = ()) -> Inventory | None:
     """The Inventory of the (shown path, content) sources and of valid ``documents`` after them,
-    each part of a file from its entry when there is one; None when a part has an input error or
-    the parts clash, which the caller reports from the documents."""
-    pieces: list[Part | list[Document] | None] = []
+    each part of a file from its entry when there is one, else parsed and built into a Part where
+    it is parsed (worker processes, for many); None when a part has an input error or the parts
+    clash, which the caller reports from the documents."""
+    parts: list[Part | None] = []
     keys: list[str] = []
     missing: list[tuple[str, int, bytes]] = []  # only the bytes of parts without an entry are kept
     for shown, content in sources:
-        for offset, part in split_documents(content):
-            keys.append(_key(shown, offset, part))
-            pieces.append(_decode(parse_cache.get(keys[-1])))
-            if pieces[-1] is None:
-                missing.append((shown, offset, part))
-    missed = [index for index, piece in enumerate(pieces) if piece is None]
-    for index, checked in zip(missed, check_parts(missing, "inventory", parse_cache)):
-        if checked.errors or not checked.complete:
+        for offset, content_part in split_documents(content):
+            keys.append(_key(shown, offset, content_part))
+            parts.append(_decode(parse_cache.get(keys[-1])) if parse_cache is not None else None)
+            if parts[-1] is None:
+                missing.append((shown, offset, content_part))
+    missed = [index for index, part in enumerate(parts) if part is None]
+    new_entries: dict[int, bytes] = {}
+    for index, job, payload in zip(missed, missing, check_parts(missing, "inventory", parse_cache, _payload)):
+        parts[index] = _decode(payload)
+        if parts[index] is not None:
+            new_entries[index] = payload
+            continue
+        # An input error, or a value an entry cannot hold (a number beyond 64 bits, `tier: 1.0`):
+        # read as documents again, here (from the parse cache when there is one).
+        [checked] = check_parts([job], "inventory", parse_cache)
+        parts[index] = part_of(checked.documents) if not checked.errors and checked.complete else None
+        if parts[index] is None:
             return None
-        pieces[index] = checked.documents
-    assembled = assemble_parts([*pieces, list(documents)])  # type: ignore[list-item]  # no None is left
-    if assembled is None:
+    extra = part_of(list(documents))
+    inventory = assemble_parts([*parts, extra]) if extra is not None else None  # type: ignore[list-item]
+    if inventory is None:
         return None
-    inventory, built = assembled
-    for index in missed:
-        payload = _encode(built[index])
-        if payload is not None:
+    if parse_cache is not None:
+        for index, payload in new_entries.items():
             parse_cache.put(keys[index], payload)
     return inventory
+
+
+def _payload(checked: Checked) -> bytes | None:
+    """The entry of a part's records, made where the part was parsed; None when it has an input
+    error or a value MessagePack cannot hold."""
+    if checked.errors or not checked.complete:
+        return None
+    part = part_of(checked.documents)
+    return _encode(part) if part is not None else None
 
 
 def _key(shown: str, offset: int, content: bytes) -> str:

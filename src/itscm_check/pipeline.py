@@ -33,16 +33,16 @@ def load_inventory(paths: Sequence[Path], waiver_files: Sequence[Path] = (),
 
 def read_inventory(paths: Sequence[Path], waiver_files: Sequence[Path],
                     parse_cache: ParseCache | None) -> tuple[Inventory, str]:
-    """The inventory and the digest of its files, each file read once, through the model cache
-    when there is a cache folder."""
+    """The inventory and the digest of its files, each file read once when it is valid (see
+    _read_by_parts)."""
     seen: set[str] = set()
     files, missing = find_all_yaml_files(paths, seen=seen)
     # A --waivers file that is an inventory file too is read once, as an inventory file.
     waiver_files, missing_waivers = find_all_yaml_files(waiver_files, "--waivers", seen)
-    if parse_cache is not None and not (missing or missing_waivers):
-        cached = _read_cached(files, waiver_files, parse_cache)
-        if cached is not None:
-            return cached
+    if not (missing or missing_waivers):
+        by_parts = _read_by_parts(files, waiver_files, parse_cache)
+        if by_parts is not None:
+            return by_parts
     inventory = load_checked(files, "inventory", parse_cache)
     waivers = load_checked(waiver_files, "inventory", parse_cache)
     documents = inventory.documents + waivers.documents
@@ -57,10 +57,11 @@ def read_inventory(paths: Sequence[Path], waiver_files: Sequence[Path],
     return assemble(documents), digest([*files, *waiver_files], content_digests)
 
 
-def _read_cached(files: list[Path], waiver_files: list[Path], parse_cache: ParseCache) -> tuple[Inventory, str] | None:
-    """The inventory and its digest through the model cache (see model_cache), or None when the
-    input has an error, which the whole path reports. Waiver files are always read as documents:
-    only_waivers checks them."""
+def _read_by_parts(files: list[Path], waiver_files: list[Path], parse_cache: ParseCache | None
+                   ) -> tuple[Inventory, str] | None:
+    """The inventory and its digest built part by part through the model cache (see model_cache),
+    or None when the input has an error, which the whole documents' path reports. Waiver files are
+    always read as documents: only_waivers checks them."""
     from itscm_check.model_cache import cached_inventory
 
     waivers = load_checked(waiver_files, "inventory", parse_cache)
