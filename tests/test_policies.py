@@ -229,6 +229,25 @@ def test_one_run_lists_the_problems_of_every_rule_and_override(tmp_path: Path, m
         ["team-policy.yaml:10", "overrides[2].enabled"]]
 
 
+def test_every_problem_of_one_message_or_operand_is_listed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    policy = _policy(tmp_path, """\
+        rules:
+          - {id: ACME-1, title: t, description: d, remediation: r, severity: high, subject: [service, vendor],
+             fail_when: {path: id, present: true, message: "{servce.id}, {tier} and {nme}"}}
+          - {id: ACME-2, title: t, description: d, remediation: r, severity: high, subject: service,
+             fail_when: {path: tier, in: [1, high, true]}}
+        """)
+    with pytest.raises(InputErrors) as exc:
+        load_rules([Path(policy.name)])
+    # {tier} is a service's, and a rule over services and vendors may read it: it is not listed.
+    assert [str(e).split(" (it has")[0] for e in exc.value.errors] == [
+        "team-policy.yaml:3: rules[0].fail_when.message: placeholder {nme}: a service has no 'nme'",
+        "team-policy.yaml:3: rules[0].fail_when.message: placeholder {servce.id}: a service has no 'servce'",
+        "team-policy.yaml:5: rules[1].fail_when.in: 'tier' is a whole number: 'high' is not a whole number",
+        "team-policy.yaml:5: rules[1].fail_when.in: 'tier' is a whole number: True is not a whole number"]
+
+
 def test_the_repository_policies_folder_is_the_builtin_pack_loaded_once() -> None:
     repo_policies = Path(__file__).parents[1] / "policies"
     assert len(load_rules([repo_policies])) == len(load_rules()) == 36

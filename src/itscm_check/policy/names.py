@@ -38,12 +38,16 @@ def problems(spec: dict[str, Any], rule_id: str, subjects: tuple[str, ...], para
     """Unknown or misfitting names in a rule's conditions and messages (those no subject kind of the
     rule has: a rule over plans and exercises may read a name only exercises have), and every
     ``{param: NAME}`` the rule does not declare, ``params_hint`` saying where to declare it."""
-    found: dict[Where, str] | None = None
+    found: dict[Where, list[str]] | None = None
     for kind in subjects:
         chain = SCOPE_TYPES[kind]
-        here = dict(_rule_names(spec, chain, params, where, kind))
-        found = here if found is None else {at: why for at, why in found.items() if at in here}
-    listed = sorted((found or {}).items(), key=lambda item: [str(step) for step in item[0]])
+        here: dict[Where, list[str]] = {}
+        for at, why in _rule_names(spec, chain, params, where, kind):
+            here.setdefault(at, []).append(why)  # one place may have several: each value of an `in`
+        found = here if found is None else {at: whys for at, whys in found.items() if at in here}
+    # Stable: the problems of one place (a message's placeholders) stay in the order they are written.
+    located = sorted((found or {}).items(), key=lambda item: [str(step) for step in _place(item[0])])
+    listed = [(_place(at), why) for at, whys in located for why in whys]
     for at, name in _param_refs(spec, where):
         if not isinstance(name, str):
             listed.append((at, f"a parameter is named by text, {{param: NAME}}, not {name!r}"))
@@ -200,6 +204,16 @@ def _kind(plain: Any) -> str:
     return named.get(plain) or f"a {getattr(plain, '__name__', str(plain)).removesuffix('View').lower()}"
 
 
+class _Placeholder(str):
+    """The last step of where a message's placeholder is: a rule over two kinds of subject reports
+    a placeholder only when neither kind has it, whatever the other placeholders of the message."""
+
+
+def _place(where: Where) -> Where:
+    """Where a problem is written: a placeholder's is its message's."""
+    return where[:-1] if where and isinstance(where[-1], _Placeholder) else where
+
+
 def _placeholders(template: str, chain: tuple[Any, ...], params: Params, where: Where,
                   kind: str) -> Iterator[tuple[Where, str]]:
     rest = template
@@ -209,7 +223,7 @@ def _placeholders(template: str, chain: tuple[Any, ...], params: Params, where: 
         if name and name not in params:
             why, _ = _resolve(name, chain, kind)
             if why:
-                yield where, f"placeholder {{{name}}}: {why}"
+                yield where + (_Placeholder(name),), f"placeholder {{{name}}}: {why}"
 
 
 def _resolve(path: str, chain: tuple[Any, ...], kind: str) -> tuple[str, Any]:
