@@ -51,7 +51,7 @@ mark = time.perf_counter(); times["imports"] = mark - start
 def stage(name):
     global mark
     now = time.perf_counter(); times[name] = now - mark; mark = now
-model, inventory_digest = read_inventory([inventory], (), ParseCache(cache_dir)); stage("load")
+model, inventory_digest, _ = read_inventory([inventory], (), ParseCache(cache_dir)); stage("load")
 rules = load_rules([]); stage("rules")
 findings, results = findings_of(model, rules, as_of, Location(str(inventory), 0), 365); stage("evaluate")
 provenance = Provenance(tool_version=__version__, as_of=as_of,

@@ -91,7 +91,8 @@ def load_at_ref(ref: str, inventory_paths: Sequence[Path], policy_paths: Sequenc
 
     commit, root = _commit(ref)
     inventory_sources = _sources(commit, root, [*inventory_paths, *waiver_files], ref, set())
-    inventory = cached_inventory(inventory_sources, parse_cache)
+    by_parts = cached_inventory(inventory_sources, parse_cache)
+    inventory = by_parts[0] if by_parts is not None else None
     inventory_docs: list[Document] = []
     errors: list[InputError] = []
     if inventory is None:  # an input error, which the documents tell

@@ -166,7 +166,7 @@ def _validate(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     parse_cache = _parse_cache(settings)
-    inventory, rules, _ = load_inputs(settings.inventory, settings.policies, settings.waivers, parse_cache)
+    inventory, rules = load_inputs(settings.inventory, settings.policies, settings.waivers, parse_cache)[:2]
     _cache_done(parse_cache)
     print(f"valid: {len(inventory.services)} services, {len(inventory.teams)} teams, {len(inventory.sites)} sites, "
           f"{len(inventory.vendors)} vendors, {len(inventory.waivers)} waivers; {len(rules)} rules")

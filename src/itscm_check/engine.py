@@ -39,27 +39,30 @@ _MAX_PROCESSES = 4
 
 
 def evaluate(inventory: Inventory, rules: Iterable[Rule], as_of: dt.date, root: Location,
-             passing: bool = True) -> Evaluation:
+             passing: bool = True, known: frozenset[str] = frozenset()) -> Evaluation:
     """Every enabled rule's findings; with ``passing``, a CheckResult for every subject evaluated
     too (only the HTML and JUnit reports show passing checks, and collecting them costs a fifth of
-    the evaluation of a large inventory)."""
+    the evaluation of a large inventory). One-service rules skip the services in ``known``, whose
+    findings the caller has (findings_cache)."""
     subjects = Subjects(Index(inventory), root)
     enabled = [rule for rule in rules if rule.enabled]
     processes = min(forked_cpus(), _MAX_PROCESSES, len(enabled))
     per_rule: list[_RuleOutcome | None] = [None] * len(enabled)
     if processes > 1 and len(inventory.services) >= _PARALLEL_SERVICES:
-        per_rule = _evaluate_forked(enabled, subjects, as_of, passing, processes - 1)
+        per_rule = _evaluate_forked(enabled, subjects, as_of, passing, known, processes - 1)
     # Here: every rule in one process, or those a worker took and died before it sent.
-    done = [outcome or _evaluate_rule(rule, subjects, as_of, passing) for rule, outcome in zip(enabled, per_rule)]
+    done = [outcome or _evaluate_rule(rule, subjects, as_of, passing, known) for rule, outcome in zip(enabled, per_rule)]
     return Evaluation(tuple(f for findings, _ in done for f in findings),
                       tuple(r for _, results in done for r in results) if passing else None)
 
 
-def _evaluate_rule(rule: Rule, subjects: Subjects, as_of: dt.date, passing: bool) -> _RuleOutcome:
+def _evaluate_rule(rule: Rule, subjects: Subjects, as_of: dt.date, passing: bool,
+                   known: frozenset[str]) -> _RuleOutcome:
     findings: list[Finding] = []
     results: list[CheckResult] = []
+    skip = known if rule.one_service else frozenset()
     try:
-        outcomes = _named(rule, subjects, as_of) if rule.check else _declarative(rule, subjects, as_of, passing)
+        outcomes = _named(rule, subjects, as_of) if rule.check else _declarative(rule, subjects, as_of, passing, skip)
         for outcome in outcomes:
             subject = outcome.subject
             if passing:
@@ -76,8 +79,8 @@ def _evaluate_rule(rule: Rule, subjects: Subjects, as_of: dt.date, passing: bool
     return findings, results
 
 
-def _evaluate_forked(rules: list[Rule], subjects: Subjects, as_of: dt.date, passing: bool, workers: int
-                     ) -> list[_RuleOutcome | None]:
+def _evaluate_forked(rules: list[Rule], subjects: Subjects, as_of: dt.date, passing: bool, known: frozenset[str],
+                     workers: int) -> list[_RuleOutcome | None]:
     """Rules shared by this process and forked workers, each taking the next rule when it is free
     (rule costs differ a hundredfold, so a fixed split would leave one process waiting).
 
@@ -103,7 +106,7 @@ def _evaluate_forked(rules: list[Rule], subjects: Subjects, as_of: dt.date, pass
         done = []
         try:
             for i in next_rules():
-                findings, results = _evaluate_rule(rules[i], subjects, as_of, passing)
+                findings, results = _evaluate_rule(rules[i], subjects, as_of, passing, known)
                 # Plain tuples: a third of the size and time of pickled CheckResults.
                 done.append((i, findings, [(r.target, r.subject, r.passed) for r in results]))
         except RuleError as exc:
@@ -114,7 +117,7 @@ def _evaluate_forked(rules: list[Rule], subjects: Subjects, as_of: dt.date, pass
     children = [Forked(in_worker) for _ in range(workers)]
     try:
         for i in next_rules():
-            per_rule[i] = _evaluate_rule(rules[i], subjects, as_of, passing)
+            per_rule[i] = _evaluate_rule(rules[i], subjects, as_of, passing, known)
         for child in children:
             # From a dead worker, result() runs in_worker here, and the spent counter gives it nothing.
             done, crash = child.result()
@@ -128,14 +131,16 @@ def _evaluate_forked(rules: list[Rule], subjects: Subjects, as_of: dt.date, pass
     return per_rule
 
 
-def _declarative(rule: Rule, subjects: Subjects, as_of: dt.date, passing: bool) -> Iterable[Outcome]:
-    """The outcome of each subject the rule fails on, and, with ``passing``, of those it passes."""
+def _declarative(rule: Rule, subjects: Subjects, as_of: dt.date, passing: bool,
+                 skip: frozenset[str]) -> Iterable[Outcome]:
+    """The outcome of each subject the rule fails on, and, with ``passing``, of those it passes;
+    the subjects of the services in ``skip`` are left out."""
     assert rule.condition is not None and rule.test is not None
     # The loop runs once per rule and subject: what it reads of the rule is read once, here.
     envs = {tier: Env(as_of, rule.params_for(tier)) for tier in (1, 2, 3, 4, None)}
     in_scope, where, test = rule.in_tier_scope, rule.where_test, rule.test
     for kind in rule.subjects:
-        for subject in subjects.of(kind):
+        for subject in subjects.of(kind, skip):
             if not in_scope(subject.tier):
                 continue
             env = envs[subject.tier]

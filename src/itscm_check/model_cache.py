@@ -50,11 +50,12 @@ def _fingerprint() -> bytes:
 
 
 def cached_inventory(sources: Iterable[tuple[str, bytes]], parse_cache: ParseCache | None,
-                     documents: Sequence[Document] = ()) -> Inventory | None:
+                     documents: Sequence[Document] = ()) -> tuple[Inventory, dict[str, str]] | None:
     """The Inventory of the (shown path, content) sources and of valid ``documents`` after them,
     each part of a file from its entry when there is one, else parsed and built into a Part where
-    it is parsed (worker processes, for many); None when a part has an input error or the parts
-    clash, which the caller reports from the documents."""
+    it is parsed (worker processes, for many), and the name of the entry of each service's part
+    (what the findings cache keys on); None when a part has an input error or the parts clash,
+    which the caller reports from the documents."""
     parts: list[Part | None] = []
     keys: list[str] = []
     missing: list[tuple[str, int, bytes]] = []  # only the bytes of parts without an entry are kept
@@ -84,7 +85,7 @@ def cached_inventory(sources: Iterable[tuple[str, bytes]], parse_cache: ParseCac
     if parse_cache is not None:
         for index, payload in new_entries.items():
             parse_cache.put(keys[index], payload)
-    return inventory
+    return inventory, {service.id: key for key, part in zip(keys, parts) for service in part.services}  # type: ignore[union-attr]
 
 
 def _payload(checked: Checked) -> bytes | None:
@@ -93,7 +94,7 @@ def _payload(checked: Checked) -> bytes | None:
     if checked.errors or not checked.complete:
         return None
     part = part_of(checked.documents)
-    return _encode(part) if part is not None else None
+    return encode_records(part) if part is not None else None
 
 
 def _key(shown: str, offset: int, content: bytes) -> str:
@@ -126,10 +127,10 @@ _ENCODER = msgspec.msgpack.Encoder(enc_hook=_encode_value)
 _DECODER = msgspec.msgpack.Decoder(Part, dec_hook=_decode_value, ext_hook=_decode_extension)
 
 
-def _encode(part: Part) -> bytes | None:
-    """The entry's payload, or None for a value MessagePack cannot hold (an integer beyond 64 bits)."""
+def encode_records(records: Any) -> bytes | None:
+    """Records (a Part) as MessagePack, or None for a value it cannot hold (an integer beyond 64 bits)."""
     try:
-        return _ENCODER.encode(part)
+        return _ENCODER.encode(records)
     except (OverflowError, TypeError):
         return None
 

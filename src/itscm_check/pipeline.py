@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
+from typing import NamedTuple
 
 from itscm_check import __version__
 from itscm_check.assemble import assemble, reference_errors
@@ -14,6 +15,7 @@ from itscm_check.cache import ParseCache, load_checked, read_files
 from itscm_check.engine import evaluate
 from itscm_check.errors import InputError, InputErrors, Location
 from itscm_check.findings import CheckResult, Finding
+from itscm_check.findings_cache import Reuse, reuse
 from itscm_check.inventory import Inventory
 from itscm_check.loader import Document, display_path, find_all_yaml_files
 from itscm_check.parallel import Forked
@@ -28,11 +30,26 @@ from itscm_check.waivers import apply_waivers
 def load_inventory(paths: Sequence[Path], waiver_files: Sequence[Path] = (),
                    parse_cache: ParseCache | None = None) -> Inventory:
     """The merged inventory, or InputErrors listing every problem of every file."""
-    return read_inventory(paths, waiver_files, parse_cache)[0]
+    return read_inventory(paths, waiver_files, parse_cache).inventory
+
+
+class Inputs(NamedTuple):
+    """What a check reads: the inventory, the rules and what identifies what it read."""
+
+    inventory: Inventory
+    rules: list[Rule]
+    inventory_digest: str
+    parts: dict[str, str]  # each service's id: the name of its file part's model entry ({} without one)
+
+
+class InventoryRead(NamedTuple):
+    inventory: Inventory
+    digest: str
+    parts: dict[str, str]  # as in Inputs
 
 
 def read_inventory(paths: Sequence[Path], waiver_files: Sequence[Path],
-                    parse_cache: ParseCache | None) -> tuple[Inventory, str]:
+                    parse_cache: ParseCache | None) -> InventoryRead:
     """The inventory and the digest of its files, each file read once when it is valid (see
     _read_by_parts)."""
     seen: set[str] = set()
@@ -54,11 +71,11 @@ def read_inventory(paths: Sequence[Path], waiver_files: Sequence[Path],
         complete = not (missing or missing_waivers) and inventory.complete and waivers.complete
         raise InputErrors(errors + reference_errors(documents, dangling=complete))
     content_digests = {**inventory.content_digests, **waivers.content_digests}
-    return assemble(documents), digest([*files, *waiver_files], content_digests)
+    return InventoryRead(assemble(documents), digest([*files, *waiver_files], content_digests), {})
 
 
 def _read_by_parts(files: list[Path], waiver_files: list[Path], parse_cache: ParseCache | None
-                   ) -> tuple[Inventory, str] | None:
+                   ) -> InventoryRead | None:
     """The inventory and its digest built part by part through the model cache (see model_cache),
     or None when the input has an error, which the whole documents' path reports. Waiver files are
     always read as documents: only_waivers checks them."""
@@ -69,10 +86,11 @@ def _read_by_parts(files: list[Path], waiver_files: list[Path], parse_cache: Par
         return None
     errors: list[InputError] = []
     digests: dict[Path, bytes] = {}
-    inventory = cached_inventory(read_files(files, errors, digests), parse_cache, waivers.documents)
-    if inventory is None or errors:
+    by_parts = cached_inventory(read_files(files, errors, digests), parse_cache, waivers.documents)
+    if by_parts is None or errors:
         return None
-    return inventory, digest([*files, *waiver_files], {**digests, **waivers.content_digests})
+    return InventoryRead(by_parts[0], digest([*files, *waiver_files], {**digests, **waivers.content_digests}),
+                         by_parts[1])
 
 
 def only_waivers(document: Document) -> list[InputError]:
@@ -88,30 +106,38 @@ def only_waivers(document: Document) -> list[InputError]:
 
 
 def load_inputs(inventory_paths: Sequence[Path], policy_paths: Sequence[Path],
-                waiver_files: Sequence[Path] = (), parse_cache: ParseCache | None = None
-                ) -> tuple[Inventory, list[Rule], str]:
+                waiver_files: Sequence[Path] = (), parse_cache: ParseCache | None = None) -> Inputs:
     """Inventory, rules and the inventory's digest, reporting the input errors of both together."""
     errors: list[InputError] = []
-    inventory = rules = None
-    inventory_digest = ""
+    read = rules = None
     try:
-        inventory, inventory_digest = read_inventory(inventory_paths, waiver_files, parse_cache)
+        read = read_inventory(inventory_paths, waiver_files, parse_cache)
     except InputErrors as exc:
         errors += exc.errors
     try:
         rules = load_rules(policy_paths)
     except InputErrors as exc:
         errors += exc.errors
-    if errors or inventory is None or rules is None:
+    if errors or read is None or rules is None:
         raise InputErrors(errors)
-    return inventory, rules, inventory_digest
+    return Inputs(read.inventory, rules, read.digest, read.parts)
 
 
-def findings_of(inventory: Inventory, rules: list[Rule], as_of: dt.date, root: Location,
-                max_waiver_days: int, passing: bool = False) -> tuple[list[Finding], tuple[CheckResult, ...] | None]:
-    """Evaluate and apply waivers: the findings of one inventory, and with ``passing`` every check."""
-    evaluation = evaluate(inventory, rules, as_of, root, passing)
-    findings = apply_waivers(list(evaluation.findings), inventory.waivers, as_of, max_waiver_days)
+def findings_of(inventory: Inventory, rules: list[Rule], as_of: dt.date, root: Location, max_waiver_days: int,
+                passing: bool = False, reuse: Reuse | None = None
+                ) -> tuple[list[Finding], tuple[CheckResult, ...] | None]:
+    """Evaluate and apply waivers: the findings of one inventory, and with ``passing`` every check.
+    With ``reuse``, the one-service rules' findings on unchanged file parts are read back from the
+    findings cache, not evaluated (except with ``passing``: every check is then counted)."""
+    known: list[Finding] = []
+    covered: frozenset[str] = frozenset()
+    if reuse is not None and not passing:
+        known, covered = reuse.read()
+    evaluation = evaluate(inventory, rules, as_of, root, passing, covered)
+    if reuse is not None and not passing:
+        one_service = {rule.id for rule in rules if rule.one_service}
+        reuse.write((f for f in evaluation.findings if f.rule_id in one_service), covered)
+    findings = apply_waivers(known + list(evaluation.findings), inventory.waivers, as_of, max_waiver_days)
     return findings, evaluation.results
 
 
@@ -128,8 +154,10 @@ def run_check(inventory_paths: Sequence[Path], policy_paths: Sequence[Path], as_
     at_ref = Forked(partial(_findings_at_ref, baseline_ref, inventory_paths, policy_paths, waiver_files,
                             parse_cache, as_of, root, max_waiver_days)) if baseline_ref is not None else None
     try:
-        inventory, rules, inventory_digest = load_inputs(inventory_paths, policy_paths, waiver_files, parse_cache)
-        findings, results = findings_of(inventory, rules, as_of, root, max_waiver_days, passing)
+        inventory, rules, inventory_digest, parts = load_inputs(inventory_paths, policy_paths, waiver_files, parse_cache)
+        policies_digest = digest(policy_files(policy_paths)[0], name=policy_name)
+        findings, results = findings_of(inventory, rules, as_of, root, max_waiver_days, passing,
+                                        reuse(parse_cache, parts, policies_digest, inventory.sites, as_of))
         baseline = None
         if at_ref is not None:
             baseline = Baseline(f"git ref {baseline_ref}", tuple(at_ref.result()))
@@ -143,8 +171,7 @@ def run_check(inventory_paths: Sequence[Path], policy_paths: Sequence[Path], as_
         generated_at=generated_at,
         git=git_state(inventory_paths[0] if inventory_paths else Path.cwd(),
                       [*inventory_paths, *policy_paths, *waiver_files, *([config_file] if config_file else [])]),
-        inventory_digest=inventory_digest,
-        policies_digest=digest(policy_files(policy_paths)[0], name=policy_name))
+        inventory_digest=inventory_digest, policies_digest=policies_digest)
     report = build_report(provenance, inventory, rules, findings, results, fail_on, warn_expiring_days)
     return with_baseline(report, baseline) if baseline is not None else report
 

@@ -46,34 +46,36 @@ class Subjects:
     def __init__(self, index: Index, root: Location) -> None:
         self.index = index
         self.root = root
-        self._cache: dict[str, list[Subject]] = {}
-        self._builders: dict[str, Callable[[], Iterator[Subject]]] = {
+        self._cache: dict[tuple[str, frozenset[str]], list[Subject]] = {}
+        self._builders: dict[str, Callable[[list[ServiceView]], Iterator[Subject]]] = {
             "service": self._services, "plan": self._plans, "exercise": self._exercises,
             "backup": self._backups, "restore_test": self._restore_tests, "dependency": self._dependencies,
             "edge": self._edges, "team": self._teams, "vendor": self._vendors, "programme": self._programme,
         }
 
-    def of(self, kind: str) -> list[Subject]:
-        if kind not in self._cache:
-            self._cache[kind] = list(self._builders[kind]())
-        return self._cache[kind]
+    def of(self, kind: str, skip: frozenset[str] = frozenset()) -> list[Subject]:
+        """The subjects of ``kind``, less those of the services in ``skip`` (a run passes one set)."""
+        if (kind, skip) not in self._cache:
+            views = [view for view in self.index.production if view.id not in skip] if skip else self.index.production
+            self._cache[kind, skip] = list(self._builders[kind](views))
+        return self._cache[kind, skip]
 
     def service(self, view: ServiceView) -> Subject:
         return Subject("service", Scope(view), view.effective_tier, view.id, view.source, "", "")
 
-    def _services(self) -> Iterator[Subject]:
-        for view in self.index.production:
+    def _services(self, views: list[ServiceView]) -> Iterator[Subject]:
+        for view in views:
             yield self.service(view)
 
-    def _plans(self) -> Iterator[Subject]:
-        for view in self.index.production:
+    def _plans(self, views: list[ServiceView]) -> Iterator[Subject]:
+        for view in views:
             outer = Scope(view)
             for plan in view.plans:
                 yield Subject("plan", Scope(plan, outer), view.effective_tier, view.id, plan.source,
                               f"plan:{plan.id}", f"plan '{plan.id}'")
 
-    def _exercises(self) -> Iterator[Subject]:
-        for view in self.index.production:
+    def _exercises(self, views: list[ServiceView]) -> Iterator[Subject]:
+        for view in views:
             outer = Scope(view)
             for plan in view.plans:
                 plan_scope = Scope(plan, outer)
@@ -82,15 +84,15 @@ class Subjects:
                                   f"plan:{plan.id}/exercise:{ex.key}",
                                   f"exercise {ex.date.isoformat()} ({ex.type}) of plan '{plan.id}'")
 
-    def _backups(self) -> Iterator[Subject]:
-        for view in self.index.production:
+    def _backups(self, views: list[ServiceView]) -> Iterator[Subject]:
+        for view in views:
             outer = Scope(view)
             for backup in view.backups:
                 yield Subject("backup", Scope(backup, outer), view.effective_tier, view.id, backup.source,
                               f"backup:{backup.id}", f"backup '{backup.id}'")
 
-    def _restore_tests(self) -> Iterator[Subject]:
-        for view in self.index.production:
+    def _restore_tests(self, views: list[ServiceView]) -> Iterator[Subject]:
+        for view in views:
             outer = Scope(view)
             for backup in view.backups:
                 test = backup.last_restore_test
@@ -99,16 +101,16 @@ class Subjects:
                                   test.source, f"backup:{backup.id}/restore-test",
                                   f"restore test of backup '{backup.id}' on {test.date.isoformat()}")
 
-    def _dependencies(self) -> Iterator[Subject]:
-        for view in self.index.production:
+    def _dependencies(self, views: list[ServiceView]) -> Iterator[Subject]:
+        for view in views:
             outer = Scope(view)
             for dep in view.dependencies:
                 suffix = f"#{dep.occurrence}" if dep.occurrence else ""
                 yield Subject("dependency", Scope(dep, outer), view.effective_tier, view.id, dep.source,
                               f"dependency:{dep.ref}{suffix}", f"dependency '{dep.ref}'")
 
-    def _edges(self) -> Iterator[Subject]:
-        for view in self.index.production:
+    def _edges(self, views: list[ServiceView]) -> Iterator[Subject]:
+        for view in views:
             outer = Scope(view)
             first = {d.ref: d for d in reversed(view.dependencies) if d.hard}
             for ref in self.index.hard_edges[view.id]:
@@ -116,17 +118,17 @@ class Subjects:
                 yield Subject("edge", Scope(edge, outer), view.effective_tier, view.id, first[ref].source,
                               f"edge:{ref}", f"hard dependency on '{ref}'")
 
-    def _teams(self) -> Iterator[Subject]:
+    def _teams(self, _views: list[ServiceView]) -> Iterator[Subject]:  # not about services
         for team in self.index.inventory.teams:
             view = TeamView(team, self.index.owned_tier.get(team.id))
             yield Subject("team", Scope(view), view.owned_tier, f"team:{team.id}", team.source, "", "")
 
-    def _vendors(self) -> Iterator[Subject]:
+    def _vendors(self, _views: list[ServiceView]) -> Iterator[Subject]:  # not about services
         for vendor in self.index.inventory.vendors:
             view = VendorView(vendor, self.index.vendor_consumers.get(vendor.id, []))
             yield Subject("vendor", Scope(view), None, f"vendor:{vendor.id}", vendor.source, "", "")
 
-    def _programme(self) -> Iterator[Subject]:
+    def _programme(self, _views: list[ServiceView]) -> Iterator[Subject]:  # not about services
         programme = self.index.inventory.programme
         location = programme.source if programme is not None else self.root
         yield Subject("programme", Scope(ProgrammeView(programme)), None, "programme", location, "", "")

@@ -170,8 +170,8 @@ def _rule(spec: dict[str, Any], doc: Document, where: tuple[Any, ...], pack: str
         _fits_check(spec, subjects, params, where)
     declared = {name: value.get("type") if isinstance(value, dict) else None
                 for name, value in (spec.get("params") or {}).items()}
-    _raise_all(names.problems({key: spec[key] for key in ("where", "fail_when", "severity", "message") if key in spec},
-                              spec["id"], tuple(subjects), declared, where, " (define it under params:)"))
+    logic: dict[str, Any] = {key: spec[key] for key in ("where", "fail_when", "severity", "message") if key in spec}
+    _raise_all(names.problems(logic, spec["id"], tuple(subjects), declared, where, " (define it under params:)"))
     return Rule(
         id=spec["id"], title=spec["title"], description=spec["description"].strip(),
         remediation=spec["remediation"].strip(), severity_of=severity_of, severity_text=severity_text,
@@ -189,6 +189,7 @@ def _rule(spec: dict[str, Any], doc: Document, where: tuple[Any, ...], pack: str
         logic=yaml.dump({k: spec[k] for k in ("where", "fail_when", "check") if k in spec}, Dumper=_LogicDumper,
                         sort_keys=False),
         enabled=spec.get("enabled", True), pack=pack, source=doc.location(where),
+        one_service="check" not in spec and names.reads_one_service(logic, tuple(subjects)),
     )
 
 
@@ -235,6 +236,8 @@ def _override(rule: Rule, spec: dict[str, Any], doc: Document, where: tuple[Any,
         _raise_all(names.problems({"severity": spec["severity"]}, rule.id, rule.subjects, declared, where))
         changes["severity_of"], changes["severity_text"], changes["severities"] = _severity(
             spec["severity"], where + ("severity",), sorted(rule.tiers or TIERS))
+        changes["one_service"] = rule.one_service and names.reads_one_service({"severity": spec["severity"]},
+                                                                              rule.subjects)
     if "params" in spec:
         params = dict(rule.params)
         text = dict(rule.param_text)

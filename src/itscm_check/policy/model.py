@@ -48,6 +48,9 @@ class Rule:
     source: Location = Location("", 0)  # where the rule is defined
     overridden_at: tuple[Location, ...] = ()  # the overrides applied to it, in order
     param_types: dict[str, str] = field(repr=False, default_factory=dict)  # declared types: overrides are read as them
+    # Whether its outcome on a subject depends on that subject's service alone (names.reads_one_service):
+    # the findings cache keeps its findings per file.
+    one_service: bool = False
 
     @property
     def strictest(self) -> str:

@@ -57,6 +57,35 @@ def problems(spec: dict[str, Any], rule_id: str, subjects: tuple[str, ...], para
     return listed
 
 
+# Subjects that are one service or a part of it (SCOPE_TYPES: their scopes reach no further).
+_ONE_SERVICE_KINDS = frozenset(("service", "plan", "exercise", "backup", "restore_test"))
+# The one name a service's scope has that reads other records: its dependencies' targets and vendors.
+_OTHER_RECORDS = frozenset(("dependencies",))
+
+
+def reads_one_service(spec: dict[str, Any], subjects: tuple[str, ...]) -> bool:
+    """Whether a declarative rule's outcome on a subject depends on that subject's service alone (its
+    own fields, plans, exercises, backups and sites): the findings cache keeps such findings per file."""
+    return set(subjects) <= _ONE_SERVICE_KINDS and not _names_read(spec) & _OTHER_RECORDS
+
+
+def _names_read(spec: Any) -> set[str]:
+    """Every name a condition's paths and a message's placeholders read, at any depth."""
+    names: set[str] = set()
+    if isinstance(spec, dict):
+        for key, value in spec.items():
+            if key == "path" and isinstance(value, str):
+                names.update(value.split("."))
+            elif key == "message" and isinstance(value, str):
+                names.update(step for name in _placeholder_names(value) for step in name.split("."))
+            else:
+                names |= _names_read(value)
+    elif isinstance(spec, list):
+        for value in spec:
+            names |= _names_read(value)
+    return names
+
+
 def _param_refs(spec: Any, where: Where) -> Iterator[tuple[Where, Any]]:
     """Every ``{param: NAME}`` operand in ``spec``, with where it is."""
     if isinstance(spec, dict):
@@ -216,14 +245,21 @@ def _place(where: Where) -> Where:
 
 def _placeholders(template: str, chain: tuple[Any, ...], params: Params, where: Where,
                   kind: str) -> Iterator[tuple[Where, str]]:
+    for name in _placeholder_names(template):
+        if name not in params:
+            why, _ = _resolve(name, chain, kind)
+            if why:
+                yield where + (_Placeholder(name),), f"placeholder {{{name}}}: {why}"
+
+
+def _placeholder_names(template: str) -> Iterator[str]:
+    """The ``{name}`` placeholders of a message, in order."""
     rest = template
     while "{" in rest:
         _, _, tail = rest.partition("{")
         name, _, rest = tail.partition("}")
-        if name and name not in params:
-            why, _ = _resolve(name, chain, kind)
-            if why:
-                yield where + (_Placeholder(name),), f"placeholder {{{name}}}: {why}"
+        if name:
+            yield name
 
 
 def _resolve(path: str, chain: tuple[Any, ...], kind: str) -> tuple[str, Any]:

@@ -1,0 +1,138 @@
+"""The findings cache: a warm run reports exactly what a run without a cache reports, reading the
+one-service rules' findings on unchanged file parts back instead of evaluating them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from itscm_check import engine
+from itscm_check.cache import ParseCache
+from itscm_check.formatters import render
+from itscm_check.pipeline import run_check
+from itscm_check.policy.names import reads_one_service
+
+REPO = Path(__file__).resolve().parents[1]
+AS_OF = dt.date(2026, 6, 30)
+OVERRIDE = """\
+apiVersion: itscm/v1
+kind: Policy
+overrides:
+  - rule: ITSCM-003
+    severity: {when: {path: dependencies, any_item: {path: hard, equals: true}}, then: critical, else: low}
+  - rule: ITSCM-015
+    severity: info
+"""
+
+
+@pytest.fixture
+def inventory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(REPO / "inventory", tmp_path / "inventory")
+    return tmp_path / "inventory"
+
+
+@pytest.fixture
+def evaluated(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, frozenset[str]]]:
+    """Each declarative rule's id and the services it skipped, as the engine was asked."""
+    calls: list[tuple[str, frozenset[str]]] = []
+    real = engine._declarative
+
+    def spy(rule, subjects, as_of, passing, skip):  # the engine's own signature
+        calls.append((rule.id, skip))
+        return real(rule, subjects, as_of, passing, skip)
+
+    monkeypatch.setattr(engine, "_declarative", spy)
+    return calls
+
+
+def _json(inventory: Path, cache: Path | None, policies: tuple[Path, ...] = (), as_of: dt.date = AS_OF,
+          passing: bool = False) -> str:
+    report = run_check([inventory], list(policies), as_of, parse_cache=ParseCache(cache) if cache else None,
+                       passing=passing)
+    return render("json", report)
+
+
+def test_a_warm_run_reads_the_one_service_findings_and_reports_the_same(
+        inventory: Path, tmp_path: Path, evaluated: list[tuple[str, frozenset[str]]]) -> None:
+    expected = _json(inventory, None)
+    assert _json(inventory, tmp_path / "cache") == expected  # cold: evaluates and stores
+    services = {call[1] for call in evaluated}
+    assert services == {frozenset()}
+    evaluated.clear()
+    assert _json(inventory, tmp_path / "cache") == expected
+    skipped = dict(evaluated)
+    assert skipped["ITSCM-003"] and skipped["ITSCM-003"] == skipped["ITSCM-017"]  # every service's part
+    assert skipped["ITSCM-021"] == skipped["ITSCM-028"] == frozenset()  # they read dependencies
+
+
+def test_a_changed_file_is_evaluated_again_and_the_rest_read_back(
+        inventory: Path, tmp_path: Path, evaluated: list[tuple[str, frozenset[str]]]) -> None:
+    _json(inventory, tmp_path / "cache")
+    changed = next(path for path in sorted(inventory.rglob("*.yaml")) if "tier: 1" in path.read_text())
+    changed.write_text(changed.read_text().replace("tier: 1", "tier: 2", 1), encoding="utf-8")
+    expected = _json(inventory, None)
+    evaluated.clear()
+    assert _json(inventory, tmp_path / "cache") == expected
+    skipped = dict(evaluated)["ITSCM-003"]
+    assert skipped and not any(sid in changed.read_text() for sid in skipped)
+
+
+@pytest.mark.parametrize("change", ["sites", "as_of", "policy"])
+def test_what_a_finding_reads_beyond_its_file_misses(inventory: Path, tmp_path: Path, change: str) -> None:
+    _json(inventory, tmp_path / "cache")
+    policies: tuple[Path, ...] = ()
+    as_of = AS_OF
+    if change == "sites":  # a service's sites are defined in another file: all in one failure domain now
+        sites = inventory / "sites.yaml"
+        sites.write_text(re.sub(r"failure_domain: [\w-]+", "failure_domain: one", sites.read_text()), encoding="utf-8")
+    elif change == "as_of":
+        as_of = AS_OF + dt.timedelta(days=200)
+    else:
+        (tmp_path / "override.yaml").write_text(OVERRIDE, encoding="utf-8")
+        policies = (tmp_path / "override.yaml",)
+    assert _json(inventory, tmp_path / "cache", policies, as_of) == _json(inventory, None, policies, as_of)
+
+
+def test_a_severity_read_from_dependencies_makes_a_rule_read_more_than_its_service(
+        inventory: Path, tmp_path: Path, evaluated: list[tuple[str, frozenset[str]]]) -> None:
+    (tmp_path / "override.yaml").write_text(OVERRIDE, encoding="utf-8")
+    for _ in range(2):
+        _json(inventory, tmp_path / "cache", (tmp_path / "override.yaml",))
+    skipped = dict(evaluated)
+    assert skipped["ITSCM-003"] == frozenset() and skipped["ITSCM-015"]
+
+
+def test_passing_checks_are_all_evaluated(inventory: Path, tmp_path: Path,
+                                          evaluated: list[tuple[str, frozenset[str]]]) -> None:
+    for _ in range(2):
+        report = run_check([inventory], [], AS_OF, parse_cache=ParseCache(tmp_path / "cache"), passing=True)
+    assert {call[1] for call in evaluated} == {frozenset()}
+    assert report.results == run_check([inventory], [], AS_OF, passing=True).results
+
+
+def test_a_damaged_entry_is_ignored_and_rewritten(inventory: Path, tmp_path: Path) -> None:
+    expected = _json(inventory, tmp_path / "cache")
+    entries = sorted((tmp_path / "cache").iterdir(), key=lambda path: path.stat().st_mtime_ns)
+    for entry in entries[-3:]:  # the findings entries are written last
+        entry.write_bytes(entry.read_bytes()[:-1] + b"\xc1")
+    assert _json(inventory, tmp_path / "cache") == expected
+    assert _json(inventory, tmp_path / "cache") == expected
+
+
+@pytest.mark.parametrize(("subjects", "logic", "one_service"), [
+    (("service",), {"fail_when": {"path": "objectives.rto", "present": False}}, True),
+    (("plan", "exercise"), {"fail_when": {"path": "exercises", "any_item": {"path": "result", "equals": "fail"}}}, True),
+    (("service",), {"fail_when": {"path": "tier", "present": False, "message": "{dependencies}"}}, False),
+    (("service",), {"where": {"path": "plans", "any_item": {"path": "dependencies", "present": True}}}, False),
+    (("service",), {"severity": {"when": {"path": "dependencies", "present": True}}}, False),
+    (("dependency",), {"fail_when": {"path": "ref", "present": False}}, False),
+    (("team",), {"fail_when": {"path": "id", "present": False}}, False),
+])
+def test_a_rule_reads_one_service_when_its_subjects_and_names_reach_no_further(
+        subjects: tuple[str, ...], logic: dict, one_service: bool) -> None:
+    assert reads_one_service(logic, subjects) is one_service
