@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import operator
+from collections.abc import Callable
 from typing import Any
 
 from itscm_check import inventory as m
@@ -33,14 +35,27 @@ class _View:
         self.record = record
         # Conditions read fields millions of times: an instance attribute is found without a
         # Python-level __getattr__ call. Names the view defines itself (its facts) are not copied.
-        own = _OWN_NAMES.get(type(self)) or _OWN_NAMES.setdefault(type(self), set(dir(type(self))))
-        self.__dict__.update((name, getattr(record, name)) for name in record.__slots__ if name not in own)
+        names, read = _COPIED.get((type(self), type(record))) or _copied(type(self), type(record))
+        self.__dict__.update(zip(names, read(record)))
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.record, name)  # properties of the record (Service.effective_tier, ...)
 
 
-_OWN_NAMES: dict[type, set[str]] = {}
+# Per view and record type: the fields a view copies, and one C call that reads them all.
+_COPIED: dict[tuple[type, type], tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]]] = {}
+
+
+def _copied(view: type, record: type) -> tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]]:
+    own = set(dir(view))
+    names = tuple(name for name in record.__struct_fields__ if name not in own)
+    if len(names) > 1:
+        read = operator.attrgetter(*names)
+    else:  # attrgetter of one name gives the value, not a tuple of one
+        def read(record: Any) -> tuple[Any, ...]:
+            return tuple(getattr(record, name) for name in names)
+    _COPIED[view, record] = names, read
+    return names, read
 
 
 class Index:
