@@ -192,3 +192,14 @@ def test_bundled_inventory_through_the_cli(tmp_path: Path, monkeypatch: pytest.M
     root = validate_junit(junit_path.read_text(encoding="utf-8"))
     assert int(root.get("failures", "0")) == sum(1 for r in run["results"] if "suppressions" not in r)
     assert len(root.findall(".//skipped")) == sum(1 for r in run["results"] if "suppressions" in r)
+
+
+@pytest.mark.parametrize("sort_keys", [False, True])
+def test_json_text_writes_what_the_standard_library_writes(sort_keys: bool) -> None:
+    from itscm_check.formatters import json_text
+    from itscm_check.values import YamlTimestamp
+
+    document = {"z": [], "a": {}, "text": "Zürich \u2028 \x01 \"quoted\" \\", "list": [1, -2, 0.5, True, None, [{}]],
+                "nested": {"b": {"y": 1, "x": [2]}}, "date": YamlTimestamp("2026-01-15")}
+    assert json_text(document, sort_keys=sort_keys) == json.dumps(document, indent=2, sort_keys=sort_keys,
+                                                                  ensure_ascii=False) + "\n"

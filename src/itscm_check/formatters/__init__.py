@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 import re
-from typing import Protocol
+from typing import Any, Protocol
 
 from itscm_check.report import Report
 
@@ -34,6 +34,22 @@ _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 def printable(text: object) -> str:
     """``text`` with every control character but tab and newline replaced by U+FFFD."""
     return _CONTROL.sub("\ufffd", str(text))
+
+
+def json_text(document: Any, *, sort_keys: bool = False) -> str:
+    """``document`` as JSON indented by two spaces, as ``json.dumps(indent=2, ensure_ascii=False)``
+    writes it, from msgspec's encoder in C: Python's own encoder with an indent is a Python loop,
+    a tenth of the whole run of a warm check of 10,000 services."""
+    import msgspec
+
+    encoded = msgspec.json.encode(document, enc_hook=_plain, order="sorted" if sort_keys else None)
+    return msgspec.json.format(encoded, indent=2).decode() + "\n"
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, str):  # a YamlTimestamp in a free-text field
+        return str(value)
+    raise TypeError(f"no JSON for {type(value).__name__}")
 
 
 def render(name: str, report: Report, *, color: bool = False) -> str:

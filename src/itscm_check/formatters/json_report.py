@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from itscm_check.findings import EXISTING, NEW, Finding
+from itscm_check.formatters import json_text
 from itscm_check.inventory import Waiver
 from itscm_check.report import Report
 
@@ -33,7 +33,7 @@ def render(report: Report, *, color: bool = False) -> str:
             "existing": sum(1 for f in report.findings if f.baseline == EXISTING),
             "fixed": len(report.fixed)}
         document["fixed"] = [finding_json(f) for f in report.fixed]
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    return json_text(document)
 
 
 def finding_json(finding: Finding) -> dict[str, Any]:

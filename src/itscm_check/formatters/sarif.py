@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 from urllib.parse import quote
 
 from itscm_check.findings import EXISTING, FAILED, NEW, Finding
+from itscm_check.formatters import json_text
 from itscm_check.policy.model import Rule
 from itscm_check.report import Report
 from itscm_check.waivers import META_RULES, MetaRule
@@ -52,7 +52,7 @@ def render(report: Report, *, color: bool = False) -> str:
             details["branch"] = git.branch
         run["versionControlProvenance"] = [details]
     document = {"$schema": SCHEMA, "version": "2.1.0", "runs": [run]}
-    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return json_text(document, sort_keys=True)
 
 
 def _descriptor(rule_id: str, title: str, description: str, remediation: str, severity: str,
