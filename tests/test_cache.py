@@ -203,3 +203,17 @@ def test_the_fingerprint_covers_the_parser_and_validator_versions(monkeypatch: p
         assert cache_module.tool_fingerprint() != before
     finally:
         cache_module.tool_fingerprint.cache_clear()
+
+
+def test_a_hit_marks_its_entry_used_once_a_day(tmp_path: Path) -> None:
+    import os
+    import time
+
+    (tmp_path / "used.yaml").write_text(VALID, encoding="utf-8")
+    _load(tmp_path / "used.yaml", tmp_path / "cache")
+    [entry] = _entries(tmp_path / "cache")
+    for age, touched in ((3600, False), (2 * 86400, True)):
+        before = time.time() - age
+        os.utime(entry, (before, before))
+        _load(tmp_path / "used.yaml", tmp_path / "cache")
+        assert (entry.stat().st_mtime > before + 60) is touched

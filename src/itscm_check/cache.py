@@ -38,6 +38,9 @@ _CODE = ("__init__.py", "cache.py", "loader.py", "fast_yaml.py", "yaml_lines.py"
 _MARSHAL_VERSION = 4
 _ENTRY_NAME = re.compile(r"[0-9a-f]{64}")
 _PRUNE_AFTER_DAYS = 30
+# An entry read is marked used (its mtime set) when its mark is older than this: a warm run reads
+# thousands of entries, and writing each one's inode costs more than reading it.
+_TOUCH_AFTER_SECONDS = 86400
 
 
 # The libraries whose behaviour is part of an entry: the YAML parsers and the two validators.
@@ -77,7 +80,9 @@ class ParseCache:
     def get(self, key: str) -> bytes | None:
         """The payload stored under ``key``, or None when there is none or it is damaged."""
         try:
-            blob = (self.folder / key).read_bytes()
+            with open(self.folder / key, "rb") as entry:
+                used = os.fstat(entry.fileno()).st_mtime
+                blob = entry.read()
         except OSError:
             return None
         header = _FORMAT + key.encode() + b"\n"
@@ -85,10 +90,11 @@ class ParseCache:
         payload = blob[len(header) + 32:]
         if not blob.startswith(header) or hashlib.sha256(payload).digest() != checksum:
             return None
-        try:
-            os.utime(self.folder / key)  # in use: prune() keeps it
-        except OSError:
-            pass  # a read-only cache still serves
+        if used < time.time() - _TOUCH_AFTER_SECONDS:  # in use: prune() keeps it (a day is close enough)
+            try:
+                os.utime(self.folder / key)
+            except OSError:
+                pass  # a read-only cache still serves
         return payload
 
     def prune(self, max_age_days: int = _PRUNE_AFTER_DAYS) -> None:

@@ -93,14 +93,18 @@ def _evaluate_forked(rules: list[Rule], subjects: Subjects, as_of: dt.date, pass
     except OSError:  # no shared memory for the counter (some sandboxes): one process does it all
         return [None] * len(rules)
 
+    # Named checks first: they walk the whole graph or every date and cost the most, and a long
+    # rule taken last would leave the other processes waiting for it.
+    order = sorted(range(len(rules)), key=lambda i: rules[i].check is None)
+
     def next_rules() -> Iterator[int]:
         while True:
             with taken.get_lock():
-                i = taken.value
+                n = taken.value
                 taken.value += 1
-            if i >= len(rules):
+            if n >= len(order):
                 return
-            yield i
+            yield order[n]
 
     def in_worker() -> _WorkerSent:
         done = []
