@@ -131,8 +131,34 @@ def test_a_damaged_entry_is_ignored_and_rewritten(inventory: Path, tmp_path: Pat
     (("service",), {"where": {"path": "plans", "any_item": {"path": "dependencies", "present": True}}}, False),
     (("service",), {"severity": {"when": {"path": "dependencies", "present": True}}}, False),
     (("dependency",), {"fail_when": {"path": "ref", "present": False}}, False),
+    # Inside a label's list the model types nothing: a name there can fall back to the service's view.
+    (("service",), {"fail_when": {"path": "labels.peers", "any_item": {"path": "index.services.b.tier",
+                                                                        "equals": 1}}}, False),
+    (("service",), {"fail_when": {"path": "labels.peers", "any_item": {"path": "__class__", "present": True}}}, False),
     (("team",), {"fail_when": {"path": "id", "present": False}}, False),
 ])
 def test_a_rule_reads_one_service_when_its_subjects_and_names_reach_no_further(
         subjects: tuple[str, ...], logic: dict, one_service: bool) -> None:
     assert reads_one_service(logic, subjects) is one_service
+
+
+def test_a_service_view_reaches_other_records_only_by_the_names_that_rule_the_cache_out() -> None:
+    from itscm_check.facts import Index
+    from itscm_check.inventory import Service
+    from itscm_check.pipeline import load_inventory
+    from itscm_check.policy.names import OTHER_RECORDS
+
+    view = next(iter(Index(load_inventory([REPO / "inventory"])).services.values()))
+    # Besides its record's fields, a view holds its record and the index; its facts are properties.
+    assert set(vars(view)) - set(Service.__struct_fields__) == {"record", "index"}
+    assert "index" in OTHER_RECORDS and "dependencies" in OTHER_RECORDS
+
+
+def test_the_order_of_policy_files_is_part_of_the_key(inventory: Path, tmp_path: Path) -> None:
+    # Both override ITSCM-002, which fails once on the example inventory: the file loaded last wins.
+    for name, severity in (("a.yaml", "critical"), ("b.yaml", "low")):
+        (tmp_path / name).write_text(f"apiVersion: itscm/v1\nkind: Policy\noverrides:\n"
+                                     f"  - {{rule: ITSCM-002, severity: {severity}}}\n", encoding="utf-8")
+    for order in (("a.yaml", "b.yaml"), ("b.yaml", "a.yaml")):
+        policies = tuple(tmp_path / name for name in order)
+        assert _json(inventory, tmp_path / "cache", policies) == _json(inventory, None, policies)

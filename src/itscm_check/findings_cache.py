@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from importlib.abc import Traversable
+from pathlib import Path
 
 import msgspec
 
@@ -66,15 +67,18 @@ class Reuse:
                 self.parse_cache.put(self.entry(part), payload)
 
 
-def reuse(parse_cache: ParseCache | None, parts: dict[str, str], policies_digest: str, sites: tuple[Site, ...],
+def reuse(parse_cache: ParseCache | None, parts: dict[str, str], policy_files: list[Path], sites: tuple[Site, ...],
           as_of: dt.date) -> Reuse | None:
-    """The findings cache of one run, or None when there is no cache folder or no part to key on."""
+    """The findings cache of one run, or None when there is no cache folder or no part to key on.
+    ``policy_files`` are in the order they are loaded: a later file's override wins."""
     # A one-service rule may read its service's sites, which are defined in another file.
     stored_sites = encode_records(sites)
     if parse_cache is None or not parts or stored_sites is None:
         return None
     context = hashlib.sha256(_code_fingerprint())
-    context.update(f"{policies_digest}\0{as_of.isoformat()}\0".encode() + stored_sites)
+    for path in policy_files:
+        context.update(hashlib.sha256(path.read_bytes()).digest())
+    context.update(f"{as_of.isoformat()}\0".encode() + stored_sites)
     return Reuse(parse_cache, parts, context.digest())
 
 

@@ -155,9 +155,9 @@ def run_check(inventory_paths: Sequence[Path], policy_paths: Sequence[Path], as_
                             parse_cache, as_of, root, max_waiver_days)) if baseline_ref is not None else None
     try:
         inventory, rules, inventory_digest, parts = load_inputs(inventory_paths, policy_paths, waiver_files, parse_cache)
-        policies_digest = digest(policy_files(policy_paths)[0], name=policy_name)
+        policies = policy_files(policy_paths)[0]
         findings, results = findings_of(inventory, rules, as_of, root, max_waiver_days, passing,
-                                        reuse(parse_cache, parts, policies_digest, inventory.sites, as_of))
+                                        reuse(parse_cache, parts, policies, inventory.sites, as_of))
         baseline = None
         if at_ref is not None:
             baseline = Baseline(f"git ref {baseline_ref}", tuple(at_ref.result()))
@@ -171,7 +171,7 @@ def run_check(inventory_paths: Sequence[Path], policy_paths: Sequence[Path], as_
         generated_at=generated_at,
         git=git_state(inventory_paths[0] if inventory_paths else Path.cwd(),
                       [*inventory_paths, *policy_paths, *waiver_files, *([config_file] if config_file else [])]),
-        inventory_digest=inventory_digest, policies_digest=policies_digest)
+        inventory_digest=inventory_digest, policies_digest=digest(policies, name=policy_name))
     report = build_report(provenance, inventory, rules, findings, results, fail_on, warn_expiring_days)
     return with_baseline(report, baseline) if baseline is not None else report
 

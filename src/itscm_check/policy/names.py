@@ -59,14 +59,19 @@ def problems(spec: dict[str, Any], rule_id: str, subjects: tuple[str, ...], para
 
 # Subjects that are one service or a part of it (SCOPE_TYPES: their scopes reach no further).
 _ONE_SERVICE_KINDS = frozenset(("service", "plan", "exercise", "backup", "restore_test"))
-# The one name a service's scope has that reads other records: its dependencies' targets and vendors.
-_OTHER_RECORDS = frozenset(("dependencies",))
+# The names of a service's scope that reach other records: its dependencies (their targets and
+# vendors) and the view's index of the whole inventory, which a name inside an item the model does
+# not type (a label's list) can fall back to.
+OTHER_RECORDS = frozenset(("dependencies", "index"))
 
 
 def reads_one_service(spec: dict[str, Any], subjects: tuple[str, ...]) -> bool:
     """Whether a declarative rule's outcome on a subject depends on that subject's service alone (its
-    own fields, plans, exercises, backups and sites): the findings cache keeps such findings per file."""
-    return set(subjects) <= _ONE_SERVICE_KINDS and not _names_read(spec) & _OTHER_RECORDS
+    own fields, plans, exercises, backups and sites): the findings cache keeps such findings per file.
+    A name that starts with an underscore could reach anything, so it rules the cache out too."""
+    names = _names_read(spec)
+    return (set(subjects) <= _ONE_SERVICE_KINDS and not names & OTHER_RECORDS
+            and not any(name.startswith("_") for name in names))
 
 
 def _names_read(spec: Any) -> set[str]:
