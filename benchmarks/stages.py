@@ -25,7 +25,8 @@ STAGES = (
     ("load", ("read, parse and validate the files and assemble the model, or decode each file's records "
               "from the model cache; cache misses are parsed by worker processes")),
     ("rules", "load the rules (built-in pack, compiled conditions)"),
-    ("evaluate", "evaluate the rules and apply waivers (rules shared by worker processes)"),
+    ("evaluate", "evaluate the rules (or read the one-service rules' findings from the findings cache) and "
+                 "apply waivers; rules shared by worker processes"),
     ("report", "provenance, report, JSON"),
 )
 
@@ -39,8 +40,9 @@ from itscm_check import __version__
 from itscm_check.cache import ParseCache
 from itscm_check.errors import Location
 from itscm_check.formatters import render
+from itscm_check.findings_cache import reuse
 from itscm_check.pipeline import findings_of, read_inventory
-from itscm_check.policy.loading import load_rules
+from itscm_check.policy.loading import load_rules, policy_files
 from itscm_check.provenance import Provenance, git_state
 from itscm_check.report import build_report
 
@@ -51,9 +53,11 @@ mark = time.perf_counter(); times["imports"] = mark - start
 def stage(name):
     global mark
     now = time.perf_counter(); times[name] = now - mark; mark = now
-model, inventory_digest, _ = read_inventory([inventory], (), ParseCache(cache_dir)); stage("load")
+cache = ParseCache(cache_dir)
+model, inventory_digest, parts = read_inventory([inventory], (), cache); stage("load")
 rules = load_rules([]); stage("rules")
-findings, results = findings_of(model, rules, as_of, Location(str(inventory), 0), 365); stage("evaluate")
+findings, results = findings_of(model, rules, as_of, Location(str(inventory), 0), 365,
+                                reuse=reuse(cache, parts, policy_files([])[0], model.sites, as_of)); stage("evaluate")
 provenance = Provenance(tool_version=__version__, as_of=as_of,
                         generated_at=None, git=git_state(inventory),
                         inventory_digest=inventory_digest, policies_digest="")
