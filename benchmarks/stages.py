@@ -55,7 +55,7 @@ def stage(name):
     now = time.perf_counter(); times[name] = now - mark; mark = now
 cache = ParseCache(cache_dir)
 model, inventory_digest, parts = read_inventory([inventory], (), cache); stage("load")
-rules = load_rules([]); stage("rules")
+rules = load_rules([], cache); stage("rules")
 findings, results = findings_of(model, rules, as_of, Location(str(inventory), 0), 365,
                                 reuse=reuse(cache, parts, policy_files([])[0], model.sites, as_of)); stage("evaluate")
 provenance = Provenance(tool_version=__version__, as_of=as_of,

@@ -183,8 +183,9 @@ def test_the_baseline_reads_unchanged_files_from_the_parse_cache(repo: git.Repo,
     _commit(repo, {"inventory/a.yaml": {"services": [_service("a", tier=3)]}}, "tier 3")
     parse_cache = ParseCache(tmp_path / "cache")
     run_check([Path("inventory")], [], AS_OF, baseline_ref=base, parse_cache=parse_cache)
-    # The working tree's two files miss; at the base, teams.yaml is the same bytes and hits.
-    assert (parse_cache.misses, parse_cache.hits) == (3, 1)
+    # The working tree's two files and the built-in policy pack miss; at the base, teams.yaml is the
+    # same bytes and hits.
+    assert (parse_cache.misses, parse_cache.hits) == (4, 1)
     broken = _commit(repo, {"inventory/a.yaml": {"services": [{"id": "a"}]}}, "no name")
     Path("inventory/a.yaml").write_text(yaml.safe_dump({"services": [_service("a")]}), encoding="utf-8")
     with pytest.raises(InputErrors, match=rf"a.yaml@{broken}:2: services\[0\]: missing required key 'name'"):

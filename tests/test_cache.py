@@ -120,18 +120,19 @@ def test_no_cache_writes_nothing_and_deleting_the_folder_is_safe(workdir: Path) 
     assert main(["validate", "--inventory", "inv.yaml", "--no-cache"]) == 0
     assert not (workdir / ".itscm-cache").exists()
     assert main(["validate", "--inventory", "inv.yaml"]) == 0
-    assert len(_entries(workdir / ".itscm-cache")) == 2  # the parsed file and its records (model_cache)
+    # The parsed file, its records (model_cache) and the parsed built-in policy pack.
+    assert len(_entries(workdir / ".itscm-cache")) == 3
     assert (workdir / ".itscm-cache" / ".gitignore").read_text(encoding="utf-8").endswith("*\n")
     shutil.rmtree(workdir / ".itscm-cache")
     assert main(["validate", "--inventory", "inv.yaml", "--cache-dir", "elsewhere/c"]) == 0
-    assert len(_entries(workdir / "elsewhere" / "c")) == 2 and not (workdir / ".itscm-cache").exists()
+    assert len(_entries(workdir / "elsewhere" / "c")) == 3 and not (workdir / ".itscm-cache").exists()
 
 
 def test_the_config_file_can_move_the_cache(workdir: Path) -> None:
     (workdir / "inv.yaml").write_text(VALID, encoding="utf-8")
     (workdir / ".itscm-check.yaml").write_text("cache_dir: build/cache\n", encoding="utf-8")
     assert main(["validate", "--inventory", "inv.yaml"]) == 0
-    assert len(_entries(workdir / "build" / "cache")) == 2
+    assert len(_entries(workdir / "build" / "cache")) == 3
 
 
 def test_an_unwritable_cache_is_a_warning_not_a_failure(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:

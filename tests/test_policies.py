@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from helpers import write_inventory
+from itscm_check.cache import ParseCache
 from itscm_check.errors import InputErrors
 from itscm_check.pipeline import run_check
 from itscm_check.policy.loading import builtin_pack_dir, load_rules
@@ -219,14 +220,15 @@ def test_one_run_lists_the_problems_of_every_rule_and_override(tmp_path: Path, m
           - {rule: ITSCM-014, params: {max_days: 3}}
           - {rule: ITSCM-015, enabled: maybe}
         """)
-    with pytest.raises(InputErrors) as exc:
-        load_rules([Path(policy.name)])
-    assert [str(e).split(": ")[0:2] for e in exc.value.errors] == [
-        ["team-policy.yaml:2", "rules[0].severity"],
-        ["team-policy.yaml:5", "rules[1].fail_when.path"],
-        ["team-policy.yaml:6", "rules[2]"],
-        ["team-policy.yaml:9", "overrides[1].params.max_days"],
-        ["team-policy.yaml:10", "overrides[2].enabled"]]
+    for parse_cache in (None, ParseCache(tmp_path / "cache"), ParseCache(tmp_path / "cache")):  # cold, then warm
+        with pytest.raises(InputErrors) as exc:
+            load_rules([Path(policy.name)], parse_cache)
+        assert [str(e).split(": ")[0:2] for e in exc.value.errors] == [
+            ["team-policy.yaml:2", "rules[0].severity"],
+            ["team-policy.yaml:5", "rules[1].fail_when.path"],
+            ["team-policy.yaml:6", "rules[2]"],
+            ["team-policy.yaml:9", "overrides[1].params.max_days"],
+            ["team-policy.yaml:10", "overrides[2].enabled"]]
 
 
 def test_every_problem_of_one_message_or_operand_is_listed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

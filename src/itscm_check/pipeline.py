@@ -115,7 +115,7 @@ def load_inputs(inventory_paths: Sequence[Path], policy_paths: Sequence[Path],
     except InputErrors as exc:
         errors += exc.errors
     try:
-        rules = load_rules(policy_paths)
+        rules = load_rules(policy_paths, parse_cache)
     except InputErrors as exc:
         errors += exc.errors
     if errors or read is None or rules is None:

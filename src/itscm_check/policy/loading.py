@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from importlib import resources
 from pathlib import Path
@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from itscm_check.cache import ParseCache, check_sources, read_files
 from itscm_check.checks import CHECKS
 from itscm_check.errors import InputError, InputErrors
 from itscm_check.loader import DocPath, Document, display_path, find_all_yaml_files, find_yaml_files, load_files
@@ -48,24 +49,38 @@ def policy_files(extra: Iterable[Path] = ()) -> tuple[list[Path], list[InputErro
     return builtin_files + files, errors + errs
 
 
-def load_rules(extra: Iterable[Path] = ()) -> list[Rule]:
-    """The built-in rules with every extra policy file applied, or InputErrors listing every problem."""
+def load_rules(extra: Iterable[Path] = (), parse_cache: ParseCache | None = None) -> list[Rule]:
+    """The built-in rules with every extra policy file applied, or InputErrors listing every problem.
+
+    With ``parse_cache``, policy files are parsed and validated once per content, as inventory files are.
+    """
     files, errors = extra_policy_files(extra)
-    documents, errs = load_files(files)
-    return rules_from_documents(documents, errors + errs)
+    pack = find_yaml_files(builtin_pack_dir())[0]
+    checked = check_sources(read_files([*pack, *files], errors, {}), "policy", parse_cache)
+    shown = {display_path(path) for path in pack}
+    # The documents of a file with no error are valid: only the others are validated again, to
+    # know which of their rules to leave out (their errors are listed once).
+    failing = {error.location.path for error in checked.errors}
+    return _rules([doc for doc in checked.documents if doc.path in shown],
+                  [doc for doc in checked.documents if doc.path not in shown], errors + checked.errors,
+                  lambda doc: validate(doc, "policy") if doc.path in failing else [])
 
 
 def rules_from_documents(documents: list[Document], errors: list[InputError] | None = None) -> list[Rule]:
     """The built-in rules with the given policy documents applied in order."""
-    found = list(errors or [])
     builtin, errs = load_files(find_yaml_files(builtin_pack_dir())[0])
-    found += errs
+    return _rules(builtin, documents, [*(errors or []), *errs], lambda doc: validate(doc, "policy"))
+
+
+def _rules(builtin: list[Document], documents: list[Document], errors: list[InputError],
+           schema_errors: Callable[[Document], list[InputError]]) -> list[Rule]:
+    found = list(errors)
     rules: dict[str, Rule] = {}
     # A rule or override that breaks the schema is left out, and the others still go through every
     # check, so that one run lists the problems of all of them.
     readable: list[tuple[Document, set[DocPath]]] = []
     for doc in [*builtin, *documents]:
-        errs = validate(doc, "policy")
+        errs = schema_errors(doc)
         found += errs
         if isinstance(doc.data, dict):
             readable.append((doc, invalid_items(doc, "policy", ("rules", "overrides")) if errs else set()))
