@@ -118,10 +118,11 @@ def test_passing_checks_are_all_evaluated(inventory: Path, tmp_path: Path,
 def test_a_damaged_entry_is_ignored_and_rewritten(inventory: Path, tmp_path: Path) -> None:
     expected = _json(inventory, tmp_path / "cache")
     entries = sorted((tmp_path / "cache").iterdir(), key=lambda path: path.stat().st_mtime_ns)
-    for entry in entries[-3:]:  # the findings entries are written last
-        entry.write_bytes(entry.read_bytes()[:-1] + b"\xc1")
+    intact = {entry: entry.read_bytes() for entry in entries[-3:]}  # the findings entries are written last
+    for entry, payload in intact.items():
+        entry.write_bytes(payload[:-1] + b"\xc1")
     assert _json(inventory, tmp_path / "cache") == expected
-    assert _json(inventory, tmp_path / "cache") == expected
+    assert {entry: entry.read_bytes() for entry in intact} == intact  # written again as they were
 
 
 @pytest.mark.parametrize(("subjects", "logic", "one_service"), [
@@ -143,15 +144,20 @@ def test_a_rule_reads_one_service_when_its_subjects_and_names_reach_no_further(
 
 
 def test_a_service_view_reaches_other_records_only_by_the_names_that_rule_the_cache_out() -> None:
-    from itscm_check.facts import Index
+    """A new fact or attribute of a service's view must be added here, and to OTHER_RECORDS when
+    it reads other records (the findings cache would keep findings that depend on them)."""
+    from itscm_check.facts import Index, ServiceView
     from itscm_check.inventory import Service
     from itscm_check.pipeline import load_inventory
     from itscm_check.policy.names import OTHER_RECORDS
 
     view = next(iter(Index(load_inventory([REPO / "inventory"])).services.values()))
-    # Besides its record's fields, a view holds its record and the index; its facts are properties.
+    # Besides its record's fields, a view holds its record and the index.
     assert set(vars(view)) - set(Service.__struct_fields__) == {"record", "index"}
-    assert "index" in OTHER_RECORDS and "dependencies" in OTHER_RECORDS
+    facts = {name for name in vars(ServiceView) if not name.startswith("_")}
+    assert facts == {"effective_tier", "dependencies", "plans", "exercises", "latest_exercise_date",
+                     "latest_exercises", "shortest_backup_frequency"}
+    assert OTHER_RECORDS == {"dependencies", "index"}  # of those, the ones that read other records
 
 
 def test_the_order_of_policy_files_is_part_of_the_key(inventory: Path, tmp_path: Path) -> None:

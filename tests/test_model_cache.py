@@ -179,7 +179,12 @@ def test_waiver_files_are_read_with_the_inventory_and_still_hold_only_waivers(in
 
 def test_a_new_model_code_misses(inventory: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _load(inventory, tmp_path / "cache")
-    monkeypatch.setattr(model_cache, "_fingerprint", lambda: b"another version of assemble.py")
+    monkeypatch.setattr(model_cache, "package_fingerprint", lambda: b"another version of assemble.py")
     warm, parse_cache = _load(inventory, tmp_path / "cache")
     assert parse_cache is not None and parse_cache.hits == 5  # every part (of four files) from its parse entry
     assert warm == _load(inventory, None)[0]
+
+
+def test_an_entry_nested_deeper_than_python_recurses_is_ignored() -> None:
+    deep = b"\x91" * 100_000 + b"\xc0"  # a list in a list ... in a MessagePack array, 100,000 deep
+    assert model_cache.decode_records(msgspec.msgpack.Decoder(), deep) is None

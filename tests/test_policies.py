@@ -392,3 +392,23 @@ def test_comparisons_that_fit_their_types_load(tmp_path: Path, monkeypatch: pyte
     monkeypatch.chdir(tmp_path)
     policy = _policy(tmp_path, f"rules:\n  - {{id: ACME-1, title: t, description: d, remediation: r, severity: low, {rule}}}\n")
     assert "ACME-1" in {r.id for r in load_rules([Path(policy.name)])}
+
+
+def test_a_document_that_does_not_parse_leaves_the_rest_of_its_file_out(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    # As a YAML stream stops at its first broken document: the override after it is not read, so it
+    # is not reported as the override of a rule that is not defined.
+    monkeypatch.chdir(tmp_path)
+    policy = _policy(tmp_path, """\
+        rules:
+          - {id: ACME-1, title: t, description: d, remediation: r, severity: high, subject: service,
+             fail_when: {path: tier, present: false}
+        ---
+        overrides:
+          - {rule: ACME-1, severity: low}
+        """)
+    for parse_cache in (None, ParseCache(tmp_path / "cache")):
+        with pytest.raises(InputErrors) as exc:
+            load_rules([Path(policy.name)], parse_cache)
+        assert exc.value.errors and all("team-policy.yaml:" in str(e) and "YAML syntax error" in str(e)
+                                        for e in exc.value.errors), exc.value.errors

@@ -1,4 +1,4 @@
-"""The parse cache: each inventory file's documents and input errors, kept between runs.
+"""The parse cache: each inventory or policy file's documents and input errors, kept between runs.
 
 An entry is named by a sha256 of the tool's own code, the schema the file is checked against and
 the file's bytes, so a changed file or a changed tool can only miss, never read a stale entry.
@@ -6,7 +6,8 @@ Entries are written to a temporary file and renamed into place: two runs at once
 whole entry, and a reader sees an old entry, a new one or none. An entry that does not carry its
 own name and checksum, or does not decode, is ignored and rewritten. Deleting the folder is
 always safe. Entries are ``marshal`` data, never pickles: a cache restored in CI is input too, and
-loading a pickle can run code. The same folder holds the model cache's entries (model_cache).
+loading a pickle can run code. The same folder holds the entries of the model cache (each file's
+records, model_cache) and of the findings cache (findings_cache).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from functools import cache, partial
 from importlib import metadata, resources
+from importlib.abc import Traversable
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -34,7 +36,8 @@ from itscm_check.values import YamlTimestamp
 
 _FORMAT = b"itscm-check parse cache 1\n"
 # What decides an entry's content: a change to any of these is a new tool as far as the cache goes.
-_CODE = ("__init__.py", "cache.py", "loader.py", "fast_yaml.py", "yaml_lines.py", "schema.py", "values.py", "schemas/inventory.schema.json")
+_CODE = ("__init__.py", "cache.py", "loader.py", "fast_yaml.py", "yaml_lines.py", "schema.py", "values.py", "schemas/inventory.schema.json",
+         "schemas/policy.schema.json")
 _MARSHAL_VERSION = 4
 _ENTRY_NAME = re.compile(r"[0-9a-f]{64}")
 _PRUNE_AFTER_DAYS = 30
@@ -55,6 +58,25 @@ def tool_fingerprint() -> bytes:
     package = resources.files("itscm_check")
     for name in _CODE:
         total.update(package.joinpath(name).read_bytes())
+    return total.digest()
+
+
+@cache
+def package_fingerprint() -> bytes:
+    """Every module, schema and policy of the package and the msgspec it encodes with: what the
+    caches of records and findings (model_cache, findings_cache) are keyed on, as any of them may
+    change a record or a finding."""
+    total = hashlib.sha256(f"{tool_fingerprint().hex()}\0msgspec {_version('msgspec')}\0".encode())
+
+    def walk(folder: Traversable) -> None:
+        for item in sorted(folder.iterdir(), key=lambda item: item.name):
+            if item.is_dir():
+                if not item.name.startswith((".", "__")):
+                    walk(item)
+            elif item.name.endswith((".py", ".json", ".yaml")):
+                total.update(item.name.encode() + b"\0" + item.read_bytes())
+
+    walk(resources.files("itscm_check"))
     return total.digest()
 
 

@@ -16,17 +16,13 @@ import datetime as dt
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
-from importlib.abc import Traversable
-from pathlib import Path
 
 import msgspec
 
-from itscm_check.cache import ParseCache
+from itscm_check.cache import ParseCache, package_fingerprint
 from itscm_check.findings import Finding
 from itscm_check.inventory import Site
-from itscm_check.model_cache import encode_records
+from itscm_check.model_cache import decode_records, encode_records
 
 _DECODER = msgspec.msgpack.Decoder(list[Finding])
 
@@ -67,17 +63,19 @@ class Reuse:
                 self.parse_cache.put(self.entry(part), payload)
 
 
-def reuse(parse_cache: ParseCache | None, parts: dict[str, str], policy_files: list[Path], sites: tuple[Site, ...],
-          as_of: dt.date) -> Reuse | None:
+def reuse(parse_cache: ParseCache | None, parts: dict[str, str], policy_digests: Iterable[bytes],
+          sites: tuple[Site, ...], as_of: dt.date) -> Reuse | None:
     """The findings cache of one run, or None when there is no cache folder or no part to key on.
-    ``policy_files`` are in the order they are loaded: a later file's override wins."""
-    # A one-service rule may read its service's sites, which are defined in another file.
-    stored_sites = encode_records(sites)
-    if parse_cache is None or not parts or stored_sites is None:
+    ``policy_digests`` are the sha256 of the policy files the rules were loaded from, in the order
+    they were loaded: a later file's override wins."""
+    if parse_cache is None or not parts:
         return None
-    context = hashlib.sha256(_code_fingerprint())
-    for path in policy_files:
-        context.update(hashlib.sha256(path.read_bytes()).digest())
+    stored_sites = encode_records(sites)  # a one-service rule may read its service's sites
+    if stored_sites is None:
+        return None
+    context = hashlib.sha256(package_fingerprint())
+    for policy in policy_digests:
+        context.update(policy)
     context.update(f"{as_of.isoformat()}\0".encode() + stored_sites)
     return Reuse(parse_cache, parts, context.digest())
 
@@ -89,27 +87,5 @@ def _services_by_part(parts: dict[str, str]) -> dict[str, list[str]]:
     return by_part
 
 
-@cache
-def _code_fingerprint() -> bytes:
-    """Every module, schema and built-in policy of the package: any of them may change a finding."""
-    total = hashlib.sha256(f"msgspec {msgspec.__version__}\0".encode())
-
-    def walk(folder: Traversable) -> None:
-        for item in sorted(folder.iterdir(), key=lambda item: item.name):
-            if item.is_dir():
-                if not item.name.startswith((".", "__")):
-                    walk(item)
-            elif item.name.endswith((".py", ".json", ".yaml")):
-                total.update(item.name.encode() + b"\0" + item.read_bytes())
-
-    walk(resources.files("itscm_check"))
-    return total.digest()
-
-
 def _decode(payload: bytes | None) -> list[Finding] | None:
-    if payload is None:
-        return None
-    try:
-        return _DECODER.decode(payload)
-    except (msgspec.DecodeError, TypeError, ValueError):
-        return None
+    return decode_records(_DECODER, payload)  # type: ignore[no-any-return]

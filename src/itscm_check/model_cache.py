@@ -4,49 +4,29 @@ A warm run then neither decodes the parsed documents of an unchanged part nor as
 again: it decodes typed records and links them to the rest of the inventory (assemble_parts).
 A part without an entry is built into its records where it is parsed, in a worker process when
 there are many, so that this process never holds the documents of a valid inventory, cache
-folder or not. Entries live in the parse cache's folder, written and checked the same way. They are msgspec
-MessagePack data decoded into the model's own types only, so that, unlike a pickle, an entry
-cannot run code. An entry's name covers what its parse entry's name covers, the model's code,
-and the part's shown path and first line, which its records carry; what the records take from
-other files (their sites, their waivers' keys) is set again on every run.
+folder or not. Entries live in the parse cache's folder, written and checked the same way. They
+are msgspec MessagePack data decoded into the model's own types only, so that, unlike a pickle,
+an entry cannot run code. An entry's name covers what its parse entry's name covers, the whole
+package (cache.package_fingerprint), and the part's shown path and first line, which its records
+carry; what the records take from other files (their sites, their waivers' keys) is set again on
+every run.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from functools import cache
-from importlib import metadata, resources
 from typing import Any
 
 import msgspec
 
 from itscm_check.assemble import Part, assemble_parts, part_of
-from itscm_check.cache import (
-    Checked,
-    ParseCache,
-    check_parts,
-    entry_key,
-    tool_fingerprint,
-)
+from itscm_check.cache import Checked, ParseCache, check_parts, entry_key, package_fingerprint
 from itscm_check.inventory import Inventory
 from itscm_check.loader import Document, split_documents
 from itscm_check.values import Duration, YamlTimestamp
 
-# The code that turns documents into records and records into entries, beside what
-# tool_fingerprint() covers.
-_CODE = ("assemble.py", "inventory.py", "errors.py", "model_cache.py")
 _TIMESTAMP = 1  # the MessagePack extension type of a YamlTimestamp
-
-
-@cache
-def _fingerprint() -> bytes:
-    total = hashlib.sha256(tool_fingerprint())
-    total.update(f"msgspec {metadata.version('msgspec')}\0".encode())
-    package = resources.files("itscm_check")
-    for name in _CODE:
-        total.update(package.joinpath(name).read_bytes())
-    return total.digest()
 
 
 def cached_inventory(sources: Iterable[tuple[str, bytes]], parse_cache: ParseCache | None,
@@ -75,7 +55,7 @@ def cached_inventory(sources: Iterable[tuple[str, bytes]], parse_cache: ParseCac
         # An input error, or a value an entry cannot hold (a number beyond 64 bits, `tier: 1.0`):
         # read as documents again, here (from the parse cache when there is one).
         [checked] = check_parts([job], "inventory", parse_cache)
-        parts[index] = part_of(checked.documents) if not checked.errors and checked.complete else None
+        parts[index] = _part(checked)
         if parts[index] is None:
             return None
     extra = part_of(list(documents))
@@ -91,14 +71,17 @@ def cached_inventory(sources: Iterable[tuple[str, bytes]], parse_cache: ParseCac
 def _payload(checked: Checked) -> bytes | None:
     """The entry of a part's records, made where the part was parsed; None when it has an input
     error or a value MessagePack cannot hold."""
-    if checked.errors or not checked.complete:
-        return None
-    part = part_of(checked.documents)
+    part = _part(checked)
     return encode_records(part) if part is not None else None
 
 
+def _part(checked: Checked) -> Part | None:
+    """The records of a part of a file, or None when it has an input error."""
+    return part_of(checked.documents) if not checked.errors and checked.complete else None
+
+
 def _key(shown: str, offset: int, content: bytes) -> str:
-    total = hashlib.sha256(_fingerprint())
+    total = hashlib.sha256(package_fingerprint())
     total.update(f"model\0{shown}\0{offset}\0{entry_key(content, 'inventory')}".encode())
     return total.hexdigest()
 
@@ -128,7 +111,8 @@ _DECODER = msgspec.msgpack.Decoder(Part, dec_hook=_decode_value, ext_hook=_decod
 
 
 def encode_records(records: Any) -> bytes | None:
-    """Records (a Part) as MessagePack, or None for a value it cannot hold (an integer beyond 64 bits)."""
+    """Records of the model (a Part, sites, findings) as MessagePack, or None for a value it cannot
+    hold (an integer beyond 64 bits)."""
     try:
         return _ENCODER.encode(records)
     except (OverflowError, TypeError):
@@ -137,9 +121,15 @@ def encode_records(records: Any) -> bytes | None:
 
 def _decode(payload: bytes | None) -> Part | None:
     """The Part, or None when there is no entry or it is not what this version writes."""
+    return decode_records(_DECODER, payload)
+
+
+def decode_records(decoder: msgspec.msgpack.Decoder, payload: bytes | None) -> Any:
+    """What ``decoder`` reads from an entry's payload, or None when there is none or it is not what
+    this version writes (damaged, foreign, or nested deeper than Python recurses)."""
     if payload is None:
         return None
     try:
-        return _DECODER.decode(payload)
-    except (msgspec.DecodeError, TypeError, ValueError, UnicodeDecodeError):
+        return decoder.decode(payload)
+    except (msgspec.DecodeError, TypeError, ValueError, RecursionError):
         return None

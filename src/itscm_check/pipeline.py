@@ -19,7 +19,7 @@ from itscm_check.findings_cache import Reuse, reuse
 from itscm_check.inventory import Inventory
 from itscm_check.loader import Document, display_path, find_all_yaml_files
 from itscm_check.parallel import Forked
-from itscm_check.policy.loading import load_rules, policy_files, policy_name
+from itscm_check.policy.loading import load_rules, policy_name
 from itscm_check.policy.model import Rule
 from itscm_check.provenance import Provenance, digest, git_state
 from itscm_check.report import Report, build_report
@@ -40,6 +40,7 @@ class Inputs(NamedTuple):
     rules: list[Rule]
     inventory_digest: str
     parts: dict[str, str]  # each service's id: the name of its file part's model entry ({} without one)
+    policy_digests: dict[Path, bytes]  # each policy file's sha256, in the order its rules were applied
 
 
 class InventoryRead(NamedTuple):
@@ -50,8 +51,8 @@ class InventoryRead(NamedTuple):
 
 def read_inventory(paths: Sequence[Path], waiver_files: Sequence[Path],
                     parse_cache: ParseCache | None) -> InventoryRead:
-    """The inventory and the digest of its files, each file read once when it is valid (see
-    _read_by_parts)."""
+    """The inventory, the digest of its files and each service's file part (see InventoryRead),
+    each file read once when it is valid (see _read_by_parts)."""
     seen: set[str] = set()
     files, missing = find_all_yaml_files(paths, seen=seen)
     # A --waivers file that is an inventory file too is read once, as an inventory file.
@@ -107,20 +108,22 @@ def only_waivers(document: Document) -> list[InputError]:
 
 def load_inputs(inventory_paths: Sequence[Path], policy_paths: Sequence[Path],
                 waiver_files: Sequence[Path] = (), parse_cache: ParseCache | None = None) -> Inputs:
-    """Inventory, rules and the inventory's digest, reporting the input errors of both together."""
+    """Inventory, rules, what identifies them (the inventory's digest, each service's file part,
+    each policy file's digest), reporting the input errors of both together."""
     errors: list[InputError] = []
     read = rules = None
+    policy_digests: dict[Path, bytes] = {}
     try:
         read = read_inventory(inventory_paths, waiver_files, parse_cache)
     except InputErrors as exc:
         errors += exc.errors
     try:
-        rules = load_rules(policy_paths, parse_cache)
+        rules = load_rules(policy_paths, parse_cache, policy_digests)
     except InputErrors as exc:
         errors += exc.errors
     if errors or read is None or rules is None:
         raise InputErrors(errors)
-    return Inputs(read.inventory, rules, read.digest, read.parts)
+    return Inputs(read.inventory, rules, read.digest, read.parts, policy_digests)
 
 
 def findings_of(inventory: Inventory, rules: list[Rule], as_of: dt.date, root: Location, max_waiver_days: int,
@@ -158,10 +161,10 @@ def run_check(inventory_paths: Sequence[Path], policy_paths: Sequence[Path], as_
     repository = Forked(partial(git_state, inventory_paths[0] if inventory_paths else Path.cwd(),
                                 [*inventory_paths, *policy_paths, *waiver_files, *([config_file] if config_file else [])]))
     try:
-        inventory, rules, inventory_digest, parts = load_inputs(inventory_paths, policy_paths, waiver_files, parse_cache)
-        policies = policy_files(policy_paths)[0]
+        inventory, rules, inventory_digest, parts, policy_digests = load_inputs(inventory_paths, policy_paths,
+                                                                                waiver_files, parse_cache)
         findings, results = findings_of(inventory, rules, as_of, root, max_waiver_days, passing,
-                                        reuse(parse_cache, parts, policies, inventory.sites, as_of))
+                                        reuse(parse_cache, parts, policy_digests.values(), inventory.sites, as_of))
         baseline = None
         if at_ref is not None:
             baseline = Baseline(f"git ref {baseline_ref}", tuple(at_ref.result()))
@@ -173,7 +176,8 @@ def run_check(inventory_paths: Sequence[Path], policy_paths: Sequence[Path], as_
             if child is not None:  # this process raised before it asked for the result
                 child.cancel()
     provenance = Provenance(tool_version=__version__, as_of=as_of, generated_at=generated_at, git=git,
-                            inventory_digest=inventory_digest, policies_digest=digest(policies, name=policy_name))
+                            inventory_digest=inventory_digest,
+                            policies_digest=digest(policy_digests, policy_digests, name=policy_name))
     report = build_report(provenance, inventory, rules, findings, results, fail_on, warn_expiring_days)
     return with_baseline(report, baseline) if baseline is not None else report
 

@@ -11,10 +11,11 @@ from typing import Any
 
 import yaml
 
-from itscm_check.cache import ParseCache, check_sources, read_files
+from itscm_check.cache import ParseCache, check_parts, read_files
 from itscm_check.checks import CHECKS
 from itscm_check.errors import InputError, InputErrors
-from itscm_check.loader import DocPath, Document, display_path, find_all_yaml_files, find_yaml_files, load_files
+from itscm_check.loader import (DocPath, Document, display_path, find_all_yaml_files, find_yaml_files, load_files,
+                                split_documents)
 from itscm_check.policy import names
 from itscm_check.policy.codegen import compile_test
 from itscm_check.policy.conditions import ConditionError, compile_condition, show
@@ -39,7 +40,15 @@ def extra_policy_files(extra: Iterable[Path] = ()) -> tuple[list[Path], list[Inp
     skip = builtin_digests()
     found, errors = find_all_yaml_files(extra, "--policies")
     # ./policies of a source checkout is the built-in pack itself: load it once.
-    return [f for f in found if file_digest(f) not in skip], errors
+    return [f for f in found if _digest_or_none(f) not in skip], errors
+
+
+def _digest_or_none(path: Path) -> str | None:
+    """The file's digest, or None when it cannot be read (reading it for its rules says why)."""
+    try:
+        return file_digest(path)
+    except OSError:
+        return None
 
 
 def policy_files(extra: Iterable[Path] = ()) -> tuple[list[Path], list[InputError]]:
@@ -49,27 +58,38 @@ def policy_files(extra: Iterable[Path] = ()) -> tuple[list[Path], list[InputErro
     return builtin_files + files, errors + errs
 
 
-def load_rules(extra: Iterable[Path] = (), parse_cache: ParseCache | None = None) -> list[Rule]:
+def load_rules(extra: Iterable[Path] = (), parse_cache: ParseCache | None = None,
+               digests: dict[Path, bytes] | None = None) -> list[Rule]:
     """The built-in rules with every extra policy file applied, or InputErrors listing every problem.
 
-    With ``parse_cache``, policy files are parsed and validated once per content, as inventory files are.
+    With ``parse_cache``, policy files are parsed and validated once per content, as inventory files
+    are. ``digests`` gets the sha256 of each file read, in the order the files are applied.
     """
     files, errors = extra_policy_files(extra)
     pack = find_yaml_files(builtin_pack_dir())[0]
-    checked = check_sources(read_files([*pack, *files], errors, {}), "policy", parse_cache)
-    shown = {display_path(path) for path in pack}
+    parts = [(shown, offset, part) for shown, content in read_files([*pack, *files], errors, {} if digests is None
+                                                                    else digests)
+             for offset, part in split_documents(content)]
+    documents: list[Document] = []
+    unparsed: set[str] = set()  # files with a document that did not parse: the rest of each is left out
+    for (shown, _, _), checked in zip(parts, check_parts(parts, "policy", parse_cache)):
+        errors += checked.errors
+        if shown not in unparsed:
+            documents += checked.documents
+        if not checked.complete:
+            unparsed.add(shown)
+    in_pack = {display_path(path) for path in pack}
     # The documents of a file with no error are valid: only the others are validated again, to
     # know which of their rules to leave out (their errors are listed once).
-    failing = {error.location.path for error in checked.errors}
-    return _rules([doc for doc in checked.documents if doc.path in shown],
-                  [doc for doc in checked.documents if doc.path not in shown], errors + checked.errors,
-                  lambda doc: validate(doc, "policy") if doc.path in failing else [])
+    failing = {error.location.path for error in errors}
+    return _rules([doc for doc in documents if doc.path in in_pack], [doc for doc in documents if doc.path not in in_pack],
+                  errors, lambda doc: validate(doc, "policy") if doc.path in failing else [])
 
 
-def rules_from_documents(documents: list[Document], errors: list[InputError] | None = None) -> list[Rule]:
+def rules_from_documents(documents: list[Document]) -> list[Rule]:
     """The built-in rules with the given policy documents applied in order."""
-    builtin, errs = load_files(find_yaml_files(builtin_pack_dir())[0])
-    return _rules(builtin, documents, [*(errors or []), *errs], lambda doc: validate(doc, "policy"))
+    builtin, errors = load_files(find_yaml_files(builtin_pack_dir())[0])
+    return _rules(builtin, documents, errors, lambda doc: validate(doc, "policy"))
 
 
 def _rules(builtin: list[Document], documents: list[Document], errors: list[InputError],
