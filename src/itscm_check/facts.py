@@ -12,6 +12,8 @@ import operator
 from collections.abc import Callable
 from typing import Any
 
+from msgspec import Struct
+
 from itscm_check import inventory as m
 from itscm_check.values import Duration
 
@@ -46,14 +48,14 @@ class _View:
 _COPIED: dict[tuple[type, type], tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]]] = {}
 
 
-def _copied(view: type, record: type) -> tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]]:
+def _copied(view: type, record: type[Struct]) -> tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]]:
     own = set(dir(view))
     names = tuple(name for name in record.__struct_fields__ if name not in own)
+    read: Callable[[Any], tuple[Any, ...]]
     if len(names) > 1:
         read = operator.attrgetter(*names)
     else:  # attrgetter of one name gives the value, not a tuple of one
-        def read(record: Any) -> tuple[Any, ...]:
-            return tuple(getattr(record, name) for name in names)
+        read = lambda value: tuple(getattr(value, name) for name in names)  # noqa: E731
     _COPIED[view, record] = names, read
     return names, read
 
