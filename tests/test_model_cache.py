@@ -10,7 +10,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from itscm_check import model_cache
+from itscm_check import model_cache, parallel
 from itscm_check.cache import ParseCache
 from itscm_check.errors import InputErrors
 from itscm_check.inventory import Inventory, Service
@@ -90,7 +90,10 @@ def test_a_warm_run_builds_the_inventory_without_reading_a_parsed_file(inventory
     assert warm.services[1].source.line == 18 and warm.services[1].source.path == "inventory/c-services.yaml"
 
 
-def test_a_changed_site_reaches_the_services_of_unchanged_files(inventory: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("cpus", [1, 2])  # the changed file parsed here, or by a forked child
+def test_a_changed_site_reaches_the_services_of_unchanged_files(inventory: Path, tmp_path: Path, cpus: int,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parallel, "forked_cpus", lambda: cpus)
     _load(inventory, tmp_path / "cache")
     (inventory / "b-sites.yaml").write_text(SITES.replace("region-b", "region-a"), encoding="utf-8")
     warm, parse_cache = _load(inventory, tmp_path / "cache")

@@ -2,9 +2,10 @@
 
 A warm run then neither decodes the parsed documents of an unchanged part nor assembles them
 again: it decodes typed records and links them to the rest of the inventory (assemble_parts).
-A part without an entry is built into its records where it is parsed, in a worker process when
-there are many, so that this process never holds the documents of a valid inventory, cache
-folder or not. Entries live in the parse cache's folder, written and checked the same way. They
+A part without an entry is built into its records where it is parsed (worker processes when
+there are many; one forked child, while this process decodes the others, when a few files
+changed), so that this process never holds the documents of a valid inventory, cache folder or
+not. Entries live in the parse cache's folder, written and checked the same way. They
 are msgspec MessagePack data decoded into the model's own types only, so that, unlike a pickle,
 an entry cannot run code. An entry's name covers what its parse entry's name covers, the whole
 package (cache.package_fingerprint), and the part's shown path and first line, which its records
@@ -16,6 +17,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from functools import partial
 from typing import Any
 
 import msgspec
@@ -24,6 +27,7 @@ from itscm_check.assemble import Part, assemble_parts, part_of
 from itscm_check.cache import Checked, ParseCache, check_parts, entry_key, package_fingerprint
 from itscm_check.inventory import Inventory
 from itscm_check.loader import Document, split_documents
+from itscm_check.parallel import Forked
 from itscm_check.values import Duration, YamlTimestamp
 
 _TIMESTAMP = 1  # the MessagePack extension type of a YamlTimestamp
@@ -33,31 +37,43 @@ def cached_inventory(sources: Iterable[tuple[str, bytes]], parse_cache: ParseCac
                      documents: Sequence[Document] = ()) -> tuple[Inventory, dict[str, str]] | None:
     """The Inventory of the (shown path, content) sources and of valid ``documents`` after them,
     each part of a file from its entry when there is one, else parsed and built into a Part where
-    it is parsed (worker processes, for many), and the name of the entry of each service's part
+    it is parsed (see above), and the name of the entry of each service's part
     (what the findings cache keys on); None when a part has an input error or the parts clash,
     which the caller reports from the documents."""
-    parts: list[Part | None] = []
-    keys: list[str] = []
-    missing: list[tuple[str, int, bytes]] = []  # only the bytes of parts without an entry are kept
-    for shown, content in sources:
-        for offset, content_part in split_documents(content):
-            keys.append(_key(shown, offset, content_part))
-            parts.append(_decode(parse_cache.get(keys[-1])) if parse_cache is not None else None)
-            if parts[-1] is None:
-                missing.append((shown, offset, content_part))
-    missed = [index for index, part in enumerate(parts) if part is None]
+    # Every part's bytes are kept until its entry has decoded: a damaged one is parsed again.
+    sources_parts = [(shown, offset, part) for shown, content in sources for offset, part in split_documents(content)]
+    keys = [_key(*source) for source in sources_parts]
+    stored = [parse_cache.get(key) if parse_cache is not None else None for key in keys]
+    missed = [index for index, payload in enumerate(stored) if payload is None]
+    jobs = [sources_parts[index] for index in missed]
+    # A few parts without an entry (a pull request's change) are parsed by a forked child while
+    # this process decodes the others: compiling the schema's validator alone takes about as long.
+    parsed = Forked(partial(_parsed, jobs, parse_cache)) if 0 < len(jobs) < len(stored) else None
+    try:
+        parts = [_decode(payload) for payload in stored]
+        payloads, hits, misses, problem = parsed.result() if parsed is not None else _parsed(jobs, parse_cache)
+    finally:
+        if parsed is not None:
+            parsed.cancel()
+    if parse_cache is not None:  # the reads and writes of a child are counted here
+        parse_cache.hits, parse_cache.misses = parse_cache.hits + hits, parse_cache.misses + misses
+        parse_cache.problem = parse_cache.problem or problem
     new_entries: dict[int, bytes] = {}
-    for index, job, payload in zip(missed, missing, check_parts(missing, "inventory", parse_cache, _payload)):
-        parts[index] = _decode(payload)
-        if parts[index] is not None:
-            new_entries[index] = payload
-            continue
-        # An input error, or a value an entry cannot hold (a number beyond 64 bits, `tier: 1.0`):
-        # read as documents again, here (from the parse cache when there is one).
-        [checked] = check_parts([job], "inventory", parse_cache)
-        parts[index] = _part(checked)
-        if parts[index] is None:
-            return None
+    for index, made in zip(missed, payloads):
+        parts[index] = _decode(made)
+        if parts[index] is not None and made is not None:
+            new_entries[index] = made
+    for index, part in enumerate(parts):
+        if part is None:
+            # An input error, a value an entry cannot hold (a number beyond 64 bits, `tier: 1.0`),
+            # or a damaged entry: read as documents, here (from the parse cache when there is one).
+            [checked] = check_parts([sources_parts[index]], "inventory", parse_cache)
+            parts[index] = _part(checked)
+            if parts[index] is None:
+                return None
+            payload = encode_records(parts[index])
+            if payload is not None and _decode(payload) is not None:  # a damaged entry is written again
+                new_entries[index] = payload
     extra = part_of(list(documents))
     inventory = assemble_parts([*parts, extra]) if extra is not None else None  # type: ignore[list-item]
     if inventory is None:
@@ -66,6 +82,15 @@ def cached_inventory(sources: Iterable[tuple[str, bytes]], parse_cache: ParseCac
         for index, payload in new_entries.items():
             parse_cache.put(keys[index], payload)
     return inventory, {service.id: key for key, part in zip(keys, parts) for service in part.services}  # type: ignore[union-attr]
+
+
+def _parsed(jobs: list[tuple[str, int, bytes]], parse_cache: ParseCache | None
+            ) -> tuple[list[bytes | None], int, int, str | None]:
+    """Each job's records' entry (None for a part with an input error), and the cache's hits,
+    misses and problem on the way: a forked child's copy of the cache is its own."""
+    mine = replace(parse_cache, hits=0, misses=0) if parse_cache is not None else None
+    payloads = check_parts(jobs, "inventory", mine, _payload)
+    return payloads, mine.hits if mine else 0, mine.misses if mine else 0, mine.problem if mine else None
 
 
 def _payload(checked: Checked) -> bytes | None:
