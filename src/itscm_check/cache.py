@@ -213,7 +213,7 @@ def check_sources(sources: Iterable[tuple[str, bytes]], schema: str, parse_cache
     The unit of work is a part of a file (split_documents): one document of a multi-document file
     is parsed again when it changes, not the whole file.
     """
-    parts = ((shown, offset, part) for shown, content in sources for offset, part in split_documents(content))
+    parts = file_parts(sources)
     documents: list[Document] = []
     errors: list[InputError] = []
     checked = check_parts(parts, schema, parse_cache)
@@ -221,6 +221,14 @@ def check_sources(sources: Iterable[tuple[str, bytes]], schema: str, parse_cache
         documents += part.documents
         errors += part.errors
     return Checked(documents, errors, all(part.complete for part in checked))
+
+
+def file_parts(sources: Iterable[tuple[str, bytes]]) -> Iterator[tuple[str, int, bytes]]:
+    """Each (shown path, content) source cut into its parts (split_documents), as (shown path,
+    first line, content): the unit that is parsed, validated and cached."""
+    for shown, content in sources:
+        for offset, part in split_documents(content):
+            yield shown, offset, part
 
 
 def check_parts(parts: Iterable[tuple[str, int, bytes]], schema: str, parse_cache: ParseCache | None,

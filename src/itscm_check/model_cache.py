@@ -24,9 +24,9 @@ from typing import Any
 import msgspec
 
 from itscm_check.assemble import Part, assemble_parts, part_of
-from itscm_check.cache import Checked, ParseCache, check_parts, entry_key, package_fingerprint
+from itscm_check.cache import Checked, ParseCache, check_parts, entry_key, file_parts, package_fingerprint
 from itscm_check.inventory import Inventory
-from itscm_check.loader import Document, split_documents
+from itscm_check.loader import Document
 from itscm_check.parallel import Forked
 from itscm_check.values import Duration, YamlTimestamp
 
@@ -41,7 +41,7 @@ def cached_inventory(sources: Iterable[tuple[str, bytes]], parse_cache: ParseCac
     (what the findings cache keys on); None when a part has an input error or the parts clash,
     which the caller reports from the documents."""
     # Every part's bytes are kept until its entry has decoded: a damaged one is parsed again.
-    sources_parts = [(shown, offset, part) for shown, content in sources for offset, part in split_documents(content)]
+    sources_parts = list(file_parts(sources))
     keys = [_key(*source) for source in sources_parts]
     stored = [parse_cache.get(key) if parse_cache is not None else None for key in keys]
     missed = [index for index, payload in enumerate(stored) if payload is None]

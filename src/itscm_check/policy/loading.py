@@ -11,11 +11,10 @@ from typing import Any
 
 import yaml
 
-from itscm_check.cache import ParseCache, check_parts, read_files
+from itscm_check.cache import ParseCache, check_parts, file_parts, read_files
 from itscm_check.checks import CHECKS
 from itscm_check.errors import InputError, InputErrors
-from itscm_check.loader import (DocPath, Document, display_path, find_all_yaml_files, find_yaml_files, load_files,
-                                split_documents)
+from itscm_check.loader import DocPath, Document, display_path, find_all_yaml_files, find_yaml_files, load_files
 from itscm_check.policy import names
 from itscm_check.policy.codegen import compile_test
 from itscm_check.policy.conditions import ConditionError, compile_condition, show
@@ -67,9 +66,7 @@ def load_rules(extra: Iterable[Path] = (), parse_cache: ParseCache | None = None
     """
     files, errors = extra_policy_files(extra)
     pack = find_yaml_files(builtin_pack_dir())[0]
-    parts = [(shown, offset, part) for shown, content in read_files([*pack, *files], errors, {} if digests is None
-                                                                    else digests)
-             for offset, part in split_documents(content)]
+    parts = list(file_parts(read_files([*pack, *files], errors, {} if digests is None else digests)))
     documents: list[Document] = []
     unparsed: set[str] = set()  # files with a document that did not parse: the rest of each is left out
     for (shown, _, _), checked in zip(parts, check_parts(parts, "policy", parse_cache)):
