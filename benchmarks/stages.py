@@ -42,7 +42,7 @@ from itscm_check.errors import Location
 from itscm_check.formatters import render
 from itscm_check.findings_cache import reuse
 from itscm_check.pipeline import findings_of, read_inventory
-from itscm_check.policy.loading import load_rules, policy_files
+from itscm_check.policy.loading import load_rules
 from itscm_check.provenance import Provenance, git_state
 from itscm_check.report import build_report
 
@@ -55,9 +55,10 @@ def stage(name):
     now = time.perf_counter(); times[name] = now - mark; mark = now
 cache = ParseCache(cache_dir)
 model, inventory_digest, parts = read_inventory([inventory], (), cache); stage("load")
-rules = load_rules([], cache); stage("rules")
+policy_digests = {}
+rules = load_rules([], cache, policy_digests); stage("rules")
 findings, results = findings_of(model, rules, as_of, Location(str(inventory), 0), 365,
-                                reuse=reuse(cache, parts, policy_files([])[0], model.sites, as_of)); stage("evaluate")
+                                reuse=reuse(cache, parts, policy_digests.values(), model.sites, as_of)); stage("evaluate")
 provenance = Provenance(tool_version=__version__, as_of=as_of,
                         generated_at=None, git=git_state(inventory),
                         inventory_digest=inventory_digest, policies_digest="")

@@ -1,0 +1,43 @@
+"""The benchmark scripts run end to end on a tiny inventory. They call the package (stages.py its
+internals), so a change of an internal signature must not leave them broken until the next time
+someone measures. No time is asserted: the figures come from running the scripts by hand."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+def _run(script: str, *args: str) -> str:
+    done = subprocess.run([sys.executable, str(BENCHMARKS / script), *args], capture_output=True, text=True,
+                          check=False, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@pytest.mark.skipif(not hasattr(yaml, "CSafeLoader"), reason="run.py's baseline needs PyYAML built with libyaml")
+def test_run_times_a_tiny_inventory(tmp_path: Path) -> None:
+    table = _run("run.py", "--sizes", "40", "--services-per-file", "20", "--repeat", "1", "--workdir", str(tmp_path))
+    row = next(line for line in table.splitlines() if line.startswith("| 40 |"))
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    assert cells[1] == "3"  # two service files and shared.yaml
+    assert int(cells[-1].replace(",", "")) > 0  # the report had findings: the inventory was checked
+
+
+def test_stages_times_each_stage(tmp_path: Path) -> None:
+    inventory = tmp_path / "inv-stages"
+    _run("generate.py", "--services", "40", "--files", "2", "--out", str(inventory))
+    table = _run("stages.py", "--inventory", str(inventory), "--repeat", "1")
+    stages = [line.split("|")[1].strip() for line in table.splitlines() if line.startswith("| ")][1:]
+    assert stages[0] == "imports" and stages[-1] == "total" and len(stages) == 6
+
+
+def test_baseline_times_a_check_against_a_ref(tmp_path: Path) -> None:
+    inventory = tmp_path / "inv-baseline"
+    _run("generate.py", "--services", "40", "--files", "2", "--out", str(inventory))
+    assert "--baseline" in _run("baseline.py", "--inventory", str(inventory), "--repeat", "1",
+                                "--workdir", str(tmp_path / "baseline"))
