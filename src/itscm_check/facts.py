@@ -75,16 +75,21 @@ class Index:
         self.hard_edges: dict[str, list[str]] = {}
         self.vendor_consumers: dict[str, list[ServiceView]] = {}
         self.service_consumers: dict[str, list[ServiceView]] = {}
+        # From the records: the views of every dependency would cost half the index, and only the
+        # rules that read them need them.
         for view in self.production:
             targets: list[str] = []
-            for dep in view.dependencies:
+            for dep in view.record.dependencies:
                 if not dep.hard:
                     continue
-                if dep.vendor is not None:
-                    consumers = self.vendor_consumers.setdefault(dep.vendor.id, [])
+                vendor = self.vendor_of(dep.ref)
+                if vendor is not None:
+                    consumers = self.vendor_consumers.setdefault(vendor.id, [])
                     if not consumers or consumers[-1] is not view:
                         consumers.append(view)
-                elif dep.target is not None and dep.target.production and dep.ref not in targets:
+                    continue
+                target = self.service_of(dep.ref)
+                if target is not None and target.production and dep.ref not in targets:
                     targets.append(dep.ref)
                     self.service_consumers.setdefault(dep.ref, []).append(view)
             self.hard_edges[view.id] = targets
@@ -93,6 +98,18 @@ class Index:
             if view.owner is not None:
                 current = self.owned_tier.get(view.owner)
                 self.owned_tier[view.owner] = view.effective_tier if current is None else min(current, view.effective_tier)
+
+
+    def vendor_of(self, ref: str) -> m.Vendor | None:
+        """The vendor a dependency's ref names (``vendor:<id>``), if the inventory has it."""
+        return self.vendors.get(ref[len(_VENDOR):]) if ref.startswith(_VENDOR) else None
+
+    def service_of(self, ref: str) -> ServiceView | None:
+        """The service a dependency's ref names, if the inventory has it."""
+        return None if ref.startswith(_VENDOR) else self.services.get(ref)
+
+
+_VENDOR = "vendor:"  # what starts a dependency's ref to a vendor
 
 
 class ServiceView(_View):
@@ -154,13 +171,11 @@ class DependencyView(_View):
 
     @cached_property
     def vendor(self) -> m.Vendor | None:
-        ref = self.record.ref
-        return self.service.index.vendors.get(ref[len("vendor:"):]) if ref.startswith("vendor:") else None
+        return self.service.index.vendor_of(self.record.ref)
 
     @cached_property
     def target(self) -> ServiceView | None:
-        ref = self.record.ref
-        return None if ref.startswith("vendor:") else self.service.index.services.get(ref)
+        return self.service.index.service_of(self.record.ref)
 
     @property
     def resolved(self) -> bool:
