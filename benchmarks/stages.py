@@ -58,7 +58,7 @@ model, inventory_digest, parts = read_inventory([inventory], (), cache); stage("
 policy_digests = {}
 rules = load_rules([], cache, policy_digests); stage("rules")
 findings, results = findings_of(model, rules, as_of, Location(str(inventory), 0), 365,
-                                reuse=reuse(cache, parts, policy_digests.values(), model.sites, as_of)); stage("evaluate")
+                                reuse=reuse(cache, parts, policy_digests.values(), model, as_of)); stage("evaluate")
 provenance = Provenance(tool_version=__version__, as_of=as_of,
                         generated_at=None, git=git_state(inventory),
                         inventory_digest=inventory_digest, policies_digest="")

@@ -1,5 +1,6 @@
 """The findings cache: a warm run reports exactly what a run without a cache reports, reading the
-one-service rules' findings on unchanged file parts back instead of evaluating them."""
+findings of rules that read one service (and what its dependencies name) on unchanged file parts
+back instead of evaluating them."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from itscm_check import engine
 from itscm_check.cache import ParseCache
 from itscm_check.formatters import render
 from itscm_check.pipeline import run_check
-from itscm_check.policy.names import reads_one_service
+from itscm_check.policy.loading import load_rules
+from itscm_check.policy.names import INVENTORY, NEIGHBOURS, SERVICE, reach
 
 REPO = Path(__file__).resolve().parents[1]
 AS_OF = dt.date(2026, 6, 30)
@@ -57,7 +59,7 @@ def _json(inventory: Path, cache: Path | None, policies: tuple[Path, ...] = (), 
     return render("json", report)
 
 
-def test_a_warm_run_reads_the_one_service_findings_and_reports_the_same(
+def test_a_warm_run_reads_the_kept_findings_and_reports_the_same(
         inventory: Path, tmp_path: Path, evaluated: list[tuple[str, frozenset[str]]]) -> None:
     expected = _json(inventory, None)
     assert _json(inventory, tmp_path / "cache") == expected  # cold: evaluates and stores
@@ -67,7 +69,40 @@ def test_a_warm_run_reads_the_one_service_findings_and_reports_the_same(
     assert _json(inventory, tmp_path / "cache") == expected
     skipped = dict(evaluated)
     assert skipped["ITSCM-003"] and skipped["ITSCM-003"] == skipped["ITSCM-017"]  # every service's part
-    assert skipped["ITSCM-021"] == skipped["ITSCM-028"] == frozenset()  # they read dependencies
+    assert skipped["ITSCM-021"] == skipped["ITSCM-028"] == skipped["ITSCM-031"] == skipped["ITSCM-003"]
+    assert skipped["ITSCM-008"] == frozenset()  # a team's rule: teams are not kept
+
+
+# What a dependency names changes in another file: auth-service (identity.yaml) becomes tier 4, so
+# the tier 2 services of customer.yaml that hard-depend on it have a tier inversion (ITSCM-031);
+# sms-gateway (vendors.yaml), which customer.yaml's notifications depends on, is renamed, so that
+# ref dangles (ITSCM-028); event-bus is renamed, and a new service takes its old id.
+NEIGHBOUR_CHANGES = {
+    "target": ("services/identity.yaml", "id: auth-service", "tier: 1", "tier: 4"),
+    "vendor": ("vendors.yaml", "id: sms-gateway", "id: sms-gateway", "id: sms-gateway-2"),
+    "new definition": ("services/data-platform.yaml", "id: event-bus", "id: event-bus", "id: event-bus-2"),
+}
+
+
+@pytest.mark.parametrize("change", sorted(NEIGHBOUR_CHANGES))
+def test_a_change_to_what_a_dependency_names_misses_in_the_files_that_name_it(
+        inventory: Path, tmp_path: Path, change: str, evaluated: list[tuple[str, frozenset[str]]]) -> None:
+    _json(inventory, tmp_path / "cache")
+    name, anchor, old, new = NEIGHBOUR_CHANGES[change]
+    path = inventory / name
+    text = path.read_text()
+    at = text.index(anchor)
+    path.write_text(text[:at] + text[at:].replace(old, new, 1), encoding="utf-8")
+    if change == "new definition":  # the old id is defined again, in another file
+        (inventory / "services" / "extra.yaml").write_text(
+            "apiVersion: itscm/v1\nservices:\n  - {id: event-bus, name: Event bus, tier: 4, owner: payments}\n", encoding="utf-8")
+    expected = _json(inventory, None)
+    evaluated.clear()
+    assert _json(inventory, tmp_path / "cache") == expected
+    skipped = dict(evaluated)
+    customer = (inventory / "services" / "customer.yaml").read_text()
+    assert not any(f"id: {sid}" in customer for sid in skipped["ITSCM-031"])
+    assert any(f"id: {sid}" in customer for sid in skipped["ITSCM-003"])  # its own part did not change
 
 
 def test_a_changed_file_is_evaluated_again_and_the_rest_read_back(
@@ -98,13 +133,23 @@ def test_what_a_finding_reads_beyond_its_file_misses(inventory: Path, tmp_path: 
     assert _json(inventory, tmp_path / "cache", policies, as_of) == _json(inventory, None, policies, as_of)
 
 
-def test_a_severity_read_from_dependencies_makes_a_rule_read_more_than_its_service(
-        inventory: Path, tmp_path: Path, evaluated: list[tuple[str, frozenset[str]]]) -> None:
-    (tmp_path / "override.yaml").write_text(OVERRIDE, encoding="utf-8")
+@pytest.mark.parametrize(("when", "kept"), [
+    ("{path: dependencies, any_item: {path: hard, equals: true}}", True),  # NEIGHBOURS, from SERVICE
+    ("{path: dependencies, any_item: {path: target.dependencies, present: true}}", False),  # two hops
+])
+def test_a_severity_read_from_dependencies_widens_a_rules_reach(
+        inventory: Path, tmp_path: Path, evaluated: list[tuple[str, frozenset[str]]], when: str, kept: bool) -> None:
+    (tmp_path / "override.yaml").write_text(OVERRIDE.replace("{path: dependencies, any_item: {path: hard, equals: true}}",
+                                                             when), encoding="utf-8")
+    expected = _json(inventory, None, (tmp_path / "override.yaml",))
+    evaluated.clear()
     for _ in range(2):
-        _json(inventory, tmp_path / "cache", (tmp_path / "override.yaml",))
+        assert _json(inventory, tmp_path / "cache", (tmp_path / "override.yaml",)) == expected
     skipped = dict(evaluated)
-    assert skipped["ITSCM-003"] == frozenset() and skipped["ITSCM-015"]
+    assert skipped["ITSCM-015"]
+    assert skipped["ITSCM-003"] == (skipped["ITSCM-028"] if kept else frozenset())
+    rule = next(rule for rule in load_rules([tmp_path / "override.yaml"]) if rule.id == "ITSCM-003")
+    assert rule.reach == (NEIGHBOURS if kept else INVENTORY)
 
 
 def test_passing_checks_are_all_evaluated(inventory: Path, tmp_path: Path,
@@ -125,39 +170,54 @@ def test_a_damaged_entry_is_ignored_and_rewritten(inventory: Path, tmp_path: Pat
     assert {entry: entry.read_bytes() for entry in intact} == intact  # written again as they were
 
 
-@pytest.mark.parametrize(("subjects", "logic", "one_service"), [
-    (("service",), {"fail_when": {"path": "objectives.rto", "present": False}}, True),
-    (("plan", "exercise"), {"fail_when": {"path": "exercises", "any_item": {"path": "result", "equals": "fail"}}}, True),
-    (("service",), {"fail_when": {"path": "tier", "present": False, "message": "{dependencies}"}}, False),
-    (("service",), {"where": {"path": "plans", "any_item": {"path": "dependencies", "present": True}}}, False),
-    (("service",), {"severity": {"when": {"path": "dependencies", "present": True}}}, False),
-    (("dependency",), {"fail_when": {"path": "ref", "present": False}}, False),
+@pytest.mark.parametrize(("subjects", "logic", "expected"), [
+    (("service",), {"fail_when": {"path": "objectives.rto", "present": False}}, SERVICE),
+    (("plan", "exercise"), {"fail_when": {"path": "exercises", "any_item": {"path": "result", "equals": "fail"}}}, SERVICE),
+    (("service",), {"fail_when": {"path": "tier", "present": False, "message": "{dependencies}"}}, NEIGHBOURS),
+    (("service",), {"where": {"path": "plans", "any_item": {"path": "dependencies", "present": True}}}, NEIGHBOURS),
+    (("service",), {"severity": {"when": {"path": "dependencies", "present": True}}}, NEIGHBOURS),
+    (("dependency",), {"fail_when": {"path": "ref", "present": False}}, NEIGHBOURS),
+    (("edge",), {"fail_when": {"path": "target.objectives.rto", "present": False, "message": "{source.tier}"}},
+     NEIGHBOURS),
+    # A dependency's target's own dependencies are a further hop.
+    (("service",), {"fail_when": {"path": "dependencies", "any_item": {"path": "target.dependencies",
+                                                                        "present": True}}}, INVENTORY),
+    (("edge",), {"fail_when": {"path": "tier", "present": False, "message": "{target.dependencies}"}}, INVENTORY),
+    (("dependency",), {"fail_when": {"path": "service.dependencies", "present": True}}, INVENTORY),
     # Inside a label's list the model types nothing: a name there can fall back to the service's view.
     (("service",), {"fail_when": {"path": "labels.peers", "any_item": {"path": "index.services.b.tier",
-                                                                        "equals": 1}}}, False),
-    (("service",), {"fail_when": {"path": "labels.peers", "any_item": {"path": "__class__", "present": True}}}, False),
-    (("team",), {"fail_when": {"path": "id", "present": False}}, False),
+                                                                        "equals": 1}}}, INVENTORY),
+    (("service",), {"fail_when": {"path": "labels.peers", "any_item": {"path": "__class__", "present": True}}}, INVENTORY),
+    (("team",), {"fail_when": {"path": "id", "present": False}}, INVENTORY),
+    (("vendor",), {"fail_when": {"path": "id", "present": False}}, INVENTORY),
 ])
-def test_a_rule_reads_one_service_when_its_subjects_and_names_reach_no_further(
-        subjects: tuple[str, ...], logic: dict, one_service: bool) -> None:
-    assert reads_one_service(logic, subjects) is one_service
+def test_a_rules_reach_is_what_its_subjects_and_names_reach(subjects: tuple[str, ...], logic: dict,
+                                                           expected: str) -> None:
+    assert reach(logic, subjects) == expected
 
 
-def test_a_service_view_reaches_other_records_only_by_the_names_that_rule_the_cache_out() -> None:
-    """A new fact or attribute of a service's view must be added here, and to OTHER_RECORDS when
-    it reads other records (the findings cache would keep findings that depend on them)."""
-    from itscm_check.facts import Index, ServiceView
-    from itscm_check.inventory import Service
+def test_the_views_of_a_service_reach_other_records_only_by_the_names_the_reach_reads() -> None:
+    """A new fact or attribute of a view a service's subjects see must be added here, and read by
+    names.reach when it reads other records (the findings cache would keep findings that depend
+    on them)."""
+    from itscm_check.facts import DependencyView, EdgeView, Index, ServiceView
+    from itscm_check.inventory import Dependency, Service
     from itscm_check.pipeline import load_inventory
-    from itscm_check.policy.names import OTHER_RECORDS
 
-    view = next(iter(Index(load_inventory([REPO / "inventory"])).services.values()))
-    # Besides its record's fields, a view holds its record and the index.
+    index = Index(load_inventory([REPO / "inventory"]))
+    view = next(view for view in index.services.values() if view.dependencies)
+    # Besides its record's fields, a view holds its record and the index (read: INVENTORY).
     assert set(vars(view)) - set(Service.__struct_fields__) == {"record", "index"}
     facts = {name for name in vars(ServiceView) if not name.startswith("_")}
     assert facts == {"effective_tier", "dependencies", "plans", "exercises", "latest_exercise_date",
                      "latest_exercises", "shortest_backup_frequency"}
-    assert OTHER_RECORDS == {"dependencies", "index"}  # of those, the ones that read other records
+    # A dependency's: its service (its own), and what it names, which NEIGHBOURS keys on.
+    dependency = view.dependencies[0]
+    assert set(vars(dependency)) - set(Dependency.__struct_fields__) == {"record", "service", "occurrence"}
+    assert {name for name in vars(DependencyView) if not name.startswith("_")} == {"hard", "vendor", "target",
+                                                                                   "resolved"}
+    assert set(EdgeView.__annotations__) == {"source", "target", "dependency", "ref"}
+    assert {name for name in vars(EdgeView) if not name.startswith("_")} == {"tier_gap"}
 
 
 def test_the_order_of_policy_files_is_part_of_the_key(inventory: Path, tmp_path: Path) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from itscm_check.checks import CHECKS, Outcome
@@ -39,11 +39,12 @@ _MAX_PROCESSES = 4
 
 
 def evaluate(inventory: Inventory, rules: Iterable[Rule], as_of: dt.date, root: Location,
-             passing: bool = True, known: frozenset[str] = frozenset()) -> Evaluation:
+             passing: bool = True, known: Mapping[str, frozenset[str]] | None = None) -> Evaluation:
     """Every enabled rule's findings; with ``passing``, a CheckResult for every subject evaluated
     too (only the HTML and JUnit reports show passing checks, and collecting them costs a fifth of
-    the evaluation of a large inventory). One-service rules skip the services in ``known``, whose
-    findings the caller has (findings_cache)."""
+    the evaluation of a large inventory). A rule skips the services that ``known`` gives for its
+    reach, whose findings the caller has (findings_cache)."""
+    known = known or {}
     subjects = Subjects(Index(inventory), root)
     enabled = [rule for rule in rules if rule.enabled]
     processes = min(forked_cpus(), _MAX_PROCESSES, len(enabled))
@@ -57,10 +58,10 @@ def evaluate(inventory: Inventory, rules: Iterable[Rule], as_of: dt.date, root: 
 
 
 def _evaluate_rule(rule: Rule, subjects: Subjects, as_of: dt.date, passing: bool,
-                   known: frozenset[str]) -> _RuleOutcome:
+                   known: Mapping[str, frozenset[str]]) -> _RuleOutcome:
     findings: list[Finding] = []
     results: list[CheckResult] = []
-    skip = known if rule.one_service else frozenset()
+    skip = known.get(rule.reach, frozenset())
     try:
         outcomes = _named(rule, subjects, as_of) if rule.check else _declarative(rule, subjects, as_of, passing, skip)
         for outcome in outcomes:
@@ -79,8 +80,8 @@ def _evaluate_rule(rule: Rule, subjects: Subjects, as_of: dt.date, passing: bool
     return findings, results
 
 
-def _evaluate_forked(rules: list[Rule], subjects: Subjects, as_of: dt.date, passing: bool, known: frozenset[str],
-                     workers: int) -> list[_RuleOutcome | None]:
+def _evaluate_forked(rules: list[Rule], subjects: Subjects, as_of: dt.date, passing: bool,
+                     known: Mapping[str, frozenset[str]], workers: int) -> list[_RuleOutcome | None]:
     """Rules shared by this process and forked workers, each taking the next rule when it is free
     (rule costs differ a hundredfold, so a fixed split would leave one process waiting).
 

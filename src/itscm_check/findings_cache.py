@@ -1,13 +1,18 @@
-"""The findings cache: the findings of rules that read one service alone, kept per part of a file.
+"""The findings cache: the findings of rules that read little of the inventory, kept per part of a file.
 
-A rule whose subjects are a service or its plans, exercises, backups and restore tests, and whose
-conditions and messages read no dependency (Rule.one_service), finds on the services of a part
-of a file what it found last time, whatever changed in other files, when the part, the policies,
-the sites, the as-of date and the tool are the same. Those findings, before waivers, are read back
-from an entry named by all of these; only the rules that read more of the inventory (dependencies,
-the graph, teams, vendors, the programme) and the services of changed parts are evaluated again.
-Entries live in the parse cache's folder beside the model cache's, and are msgspec MessagePack
-decoded into Findings only.
+A rule's reach (Rule.reach, names.reach) says what its outcome on a subject reads:
+- SERVICE: the subject's service alone (its fields, plans, exercises, backups and sites). Its
+  findings on the services of a part of a file are what they were last time, whatever changed in
+  other files, when the part, the policies, the sites, the as-of date and the tool are the same.
+- NEIGHBOURS: that, and the services and vendors its dependencies name. Its findings are also
+  keyed on each dependency's ref and the part that defines what the ref names (or on nothing,
+  for a ref that resolves to nothing): a change to a named service or vendor, or a service or
+  vendor that appears under a dangling ref, misses.
+
+Those findings, before waivers, are read back from entries named by all of these; only the rules
+that read more (the dependency graph, teams, vendors, the programme) and the services of parts
+that missed are evaluated again. Entries live in the parse cache's folder beside the model
+cache's, and are msgspec MessagePack decoded into Findings only.
 """
 
 from __future__ import annotations
@@ -21,70 +26,87 @@ import msgspec
 
 from itscm_check.cache import ParseCache, package_fingerprint
 from itscm_check.findings import Finding
-from itscm_check.inventory import Site
+from itscm_check.inventory import Inventory, Service
 from itscm_check.model_cache import decode_records, encode_records
+from itscm_check.policy.names import NEIGHBOURS, SERVICE
 
 _DECODER = msgspec.msgpack.Decoder(list[Finding])
 
 
 @dataclass(frozen=True)
 class Reuse:
-    """Where the findings of one-service rules are kept, and what names their entries."""
+    """Where the findings of rules of a kept reach are, in one run."""
 
     parse_cache: ParseCache
-    parts: dict[str, str]  # each service's id: the model cache's name of the entry of its part
-    context: bytes  # the policies, the sites, the as-of date and the tool, digested
+    # Per reach (SERVICE, NEIGHBOURS): each entry's name and the ids of the services it keeps.
+    entries: dict[str, dict[str, tuple[str, ...]]]
 
-    def entry(self, part: str) -> str:
-        return hashlib.sha256(b"findings\0" + self.context + part.encode()).hexdigest()
-
-    def read(self) -> tuple[list[Finding], frozenset[str]]:
-        """The stored findings, and the ids of the services whose parts they cover."""
+    def read(self) -> tuple[list[Finding], dict[str, frozenset[str]]]:
+        """The stored findings, and per reach the ids of the services whose findings they are."""
         findings: list[Finding] = []
-        covered: set[str] = set()
-        for part, services in _services_by_part(self.parts).items():
-            stored = _decode(self.parse_cache.get(self.entry(part)))
-            if stored is not None:
-                findings += stored
-                covered.update(services)
-        return findings, frozenset(covered)
+        known: dict[str, frozenset[str]] = {}
+        for reach, entries in self.entries.items():
+            covered: set[str] = set()
+            for name, services in entries.items():
+                stored = _decode(self.parse_cache.get(name))
+                if stored is not None:
+                    findings += stored
+                    covered.update(services)
+            known[reach] = frozenset(covered)
+        return findings, known
 
-    def write(self, findings: Iterable[Finding], covered: frozenset[str]) -> None:
-        """Store the one-service rules' ``findings`` on every service outside ``covered``, per part."""
-        by_part: dict[str, list[Finding]] = {part: [] for part, services in _services_by_part(self.parts).items()
-                                             if not covered.intersection(services)}
+    def write(self, findings: Iterable[Finding], reach_of: dict[str, str], known: dict[str, frozenset[str]]) -> None:
+        """Store the ``findings`` of rules of a kept reach (``reach_of`` gives each rule id's) on every
+        service their reach's ``known`` leaves out, per entry."""
+        by_entry: dict[str, list[Finding]] = {}
+        entry_of: dict[tuple[str, str], str] = {}  # (reach, service id): entry name
+        for reach, entries in self.entries.items():
+            covered = known.get(reach, frozenset())
+            for name, services in entries.items():
+                if not covered.intersection(services):
+                    by_entry[name] = []
+                    entry_of.update(((reach, service), name) for service in services)
         for finding in findings:
-            part = self.parts.get(finding.target)
-            if part in by_part:
-                by_part[part].append(finding)
-        for part, part_findings in by_part.items():
-            payload = encode_records(part_findings)
+            entry = entry_of.get((reach_of[finding.rule_id], finding.target))
+            if entry is not None:
+                by_entry[entry].append(finding)
+        for name, entry_findings in by_entry.items():
+            payload = encode_records(entry_findings)
             if payload is not None:
-                self.parse_cache.put(self.entry(part), payload)
+                self.parse_cache.put(name, payload)
 
 
 def reuse(parse_cache: ParseCache | None, parts: dict[str, str], policy_digests: Iterable[bytes],
-          sites: tuple[Site, ...], as_of: dt.date) -> Reuse | None:
+          inventory: Inventory, as_of: dt.date) -> Reuse | None:
     """The findings cache of one run, or None when there is no cache folder or no part to key on.
-    ``policy_digests`` are the sha256 of the policy files the rules were loaded from, in the order
-    they were loaded: a later file's override wins."""
+    ``parts`` gives the name of the model entry of the part that defines each service (by id) and
+    each vendor (as ``vendor:<id>``, as a dependency names it). ``policy_digests`` are the sha256
+    of the policy files the rules were loaded from, in the order they were loaded: a later file's
+    override wins."""
     if parse_cache is None or not parts:
         return None
-    stored_sites = encode_records(sites)  # a one-service rule may read its service's sites
+    stored_sites = encode_records(inventory.sites)  # a service's sites are records of another file
     if stored_sites is None:
         return None
     context = hashlib.sha256(package_fingerprint())
     for policy in policy_digests:
         context.update(policy)
     context.update(f"{as_of.isoformat()}\0".encode() + stored_sites)
-    return Reuse(parse_cache, parts, context.digest())
-
-
-def _services_by_part(parts: dict[str, str]) -> dict[str, list[str]]:
-    by_part: dict[str, list[str]] = {}
-    for service, part in parts.items():
-        by_part.setdefault(part, []).append(service)
-    return by_part
+    by_part: dict[str, list[Service]] = {}
+    for service in inventory.services:
+        part = parts.get(service.id)
+        if part is not None:  # else not kept: evaluated every run
+            by_part.setdefault(part, []).append(service)
+    entries: dict[str, dict[str, tuple[str, ...]]] = {SERVICE: {}, NEIGHBOURS: {}}
+    for part, services in by_part.items():
+        ids = tuple(service.id for service in services)
+        # Each ref with the part that defines what it names: the same refs naming the same parts'
+        # records give the same findings.
+        named = "".join(f"\0{dep.ref}\0{parts.get(dep.ref, '')}" for service in services for dep in service.dependencies)
+        for reach, key in ((SERVICE, part), (NEIGHBOURS, part + named)):
+            name = hashlib.sha256(f"findings\0{reach}\0".encode() + context.digest() + key.encode())
+            entries[reach][name.hexdigest()] = ids
+    return Reuse(parse_cache, entries)
 
 
 def _decode(payload: bytes | None) -> list[Finding] | None:

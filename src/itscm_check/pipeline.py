@@ -39,7 +39,7 @@ class Inputs(NamedTuple):
     inventory: Inventory
     rules: list[Rule]
     inventory_digest: str
-    parts: dict[str, str]  # each service's id: the name of its file part's model entry ({} without one)
+    parts: dict[str, str]  # each service's id and vendor:<id>: the name of its file part's model entry ({} without one)
     policy_digests: dict[Path, bytes]  # each policy file's sha256, in the order its rules were applied
 
 
@@ -51,7 +51,7 @@ class InventoryRead(NamedTuple):
 
 def read_inventory(paths: Sequence[Path], waiver_files: Sequence[Path],
                     parse_cache: ParseCache | None) -> InventoryRead:
-    """The inventory, the digest of its files and each service's file part (see InventoryRead),
+    """The inventory, the digest of its files and the file part of each service and vendor (see Inputs),
     each file read once when it is valid (see _read_by_parts)."""
     seen: set[str] = set()
     files, missing = find_all_yaml_files(paths, seen=seen)
@@ -108,7 +108,7 @@ def only_waivers(document: Document) -> list[InputError]:
 
 def load_inputs(inventory_paths: Sequence[Path], policy_paths: Sequence[Path],
                 waiver_files: Sequence[Path] = (), parse_cache: ParseCache | None = None) -> Inputs:
-    """Inventory, rules, what identifies them (the inventory's digest, each service's file part,
+    """Inventory, rules, what identifies them (the inventory's digest, each service's and vendor's file part,
     each policy file's digest), reporting the input errors of both together."""
     errors: list[InputError] = []
     read = rules = None
@@ -130,17 +130,17 @@ def findings_of(inventory: Inventory, rules: list[Rule], as_of: dt.date, root: L
                 passing: bool = False, reuse: Reuse | None = None
                 ) -> tuple[list[Finding], tuple[CheckResult, ...] | None]:
     """Evaluate and apply waivers: the findings of one inventory, and with ``passing`` every check.
-    With ``reuse``, the one-service rules' findings on unchanged file parts are read back from the
-    findings cache, not evaluated (except with ``passing``: every check is then counted)."""
-    known: list[Finding] = []
-    covered: frozenset[str] = frozenset()
+    With ``reuse``, the findings of rules that read little of the inventory on unchanged file parts
+    are read back from the findings cache, not evaluated (except with ``passing``: every check is
+    then counted)."""
+    stored: list[Finding] = []
+    known: dict[str, frozenset[str]] = {}
     if reuse is not None and not passing:
-        known, covered = reuse.read()
-    evaluation = evaluate(inventory, rules, as_of, root, passing, covered)
+        stored, known = reuse.read()
+    evaluation = evaluate(inventory, rules, as_of, root, passing, known)
     if reuse is not None and not passing:
-        one_service = {rule.id for rule in rules if rule.one_service}
-        reuse.write((f for f in evaluation.findings if f.rule_id in one_service), covered)
-    findings = apply_waivers(known + list(evaluation.findings), inventory.waivers, as_of, max_waiver_days)
+        reuse.write(evaluation.findings, {rule.id: rule.reach for rule in rules}, known)
+    findings = apply_waivers(stored + list(evaluation.findings), inventory.waivers, as_of, max_waiver_days)
     return findings, evaluation.results
 
 
@@ -164,7 +164,7 @@ def run_check(inventory_paths: Sequence[Path], policy_paths: Sequence[Path], as_
         inventory, rules, inventory_digest, parts, policy_digests = load_inputs(inventory_paths, policy_paths,
                                                                                 waiver_files, parse_cache)
         findings, results = findings_of(inventory, rules, as_of, root, max_waiver_days, passing,
-                                        reuse(parse_cache, parts, policy_digests.values(), inventory.sites, as_of))
+                                        reuse(parse_cache, parts, policy_digests.values(), inventory, as_of))
         baseline = None
         if at_ref is not None:
             baseline = Baseline(f"git ref {baseline_ref}", tuple(at_ref.result()))

@@ -221,7 +221,7 @@ def _rule(spec: dict[str, Any], doc: Document, where: tuple[Any, ...], pack: str
         logic=yaml.dump({k: spec[k] for k in ("where", "fail_when", "check") if k in spec}, Dumper=_LogicDumper,
                         sort_keys=False),
         enabled=spec.get("enabled", True), pack=pack, source=doc.location(where),
-        one_service="check" not in spec and names.reads_one_service(logic, tuple(subjects)),
+        reach=names.INVENTORY if "check" in spec else names.reach(logic, tuple(subjects)),
     )
 
 
@@ -268,8 +268,7 @@ def _override(rule: Rule, spec: dict[str, Any], doc: Document, where: tuple[Any,
         _raise_all(names.problems({"severity": spec["severity"]}, rule.id, rule.subjects, declared, where))
         changes["severity_of"], changes["severity_text"], changes["severities"] = _severity(
             spec["severity"], where + ("severity",), sorted(rule.tiers or TIERS))
-        changes["one_service"] = rule.one_service and names.reads_one_service({"severity": spec["severity"]},
-                                                                              rule.subjects)
+        changes["reach"] = names.wider(rule.reach, names.reach({"severity": spec["severity"]}, rule.subjects))
     if "params" in spec:
         params = dict(rule.params)
         text = dict(rule.param_text)

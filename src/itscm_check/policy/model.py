@@ -8,6 +8,7 @@ from typing import Any
 
 from itscm_check.errors import Location
 from itscm_check.policy.conditions import Condition, Env
+from itscm_check.policy.names import INVENTORY
 from itscm_check.policy.codegen import Test
 from itscm_check.policy.scope import Scope
 
@@ -48,9 +49,9 @@ class Rule:
     source: Location = Location("", 0)  # where the rule is defined
     overridden_at: tuple[Location, ...] = ()  # the overrides applied to it, in order
     param_types: dict[str, str] = field(repr=False, default_factory=dict)  # declared types: overrides are read as them
-    # Whether its outcome on a subject depends on that subject's service alone (names.reads_one_service):
-    # the findings cache keeps its findings per file.
-    one_service: bool = False
+    # How far its outcome on a subject reads (names.reach): the findings cache keeps the findings
+    # of rules that read their service alone, or it and what its dependencies name, per file part.
+    reach: str = INVENTORY
 
     @property
     def strictest(self) -> str:

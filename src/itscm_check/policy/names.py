@@ -57,38 +57,58 @@ def problems(spec: dict[str, Any], rule_id: str, subjects: tuple[str, ...], para
     return listed
 
 
-# Subjects that are one service or a part of it (SCOPE_TYPES: their scopes reach no further).
+# How far a rule's outcome on a subject reads (Rule.reach), narrowest first: its service alone (its
+# fields, plans, exercises, backups and sites); that and the records its dependencies name (the
+# services and vendors they resolve to, not those services' own dependencies); or anything.
+SERVICE, NEIGHBOURS, INVENTORY = "service", "neighbours", "inventory"
+REACHES = (SERVICE, NEIGHBOURS, INVENTORY)
+# Subjects that are one service or a part of it (SCOPE_TYPES: their scopes reach no further), and
+# those that are one of its dependencies, whose scopes reach the records the dependency names.
 _ONE_SERVICE_KINDS = frozenset(("service", "plan", "exercise", "backup", "restore_test"))
-# The names of a service's scope that reach other records: its dependencies (their targets and
-# vendors) and the view's index of the whole inventory, which a name inside an item the model does
-# not type (a label's list) can fall back to.
-OTHER_RECORDS = frozenset(("dependencies", "index"))
+_NEIGHBOUR_KINDS = _ONE_SERVICE_KINDS | {"dependency", "edge"}
 
 
-def reads_one_service(spec: dict[str, Any], subjects: tuple[str, ...]) -> bool:
-    """Whether a declarative rule's outcome on a subject depends on that subject's service alone (its
-    own fields, plans, exercises, backups and sites): the findings cache keeps such findings per file.
-    A name that starts with an underscore could reach anything, so it rules the cache out too."""
-    names = _names_read(spec)
-    return (set(subjects) <= _ONE_SERVICE_KINDS and not names & OTHER_RECORDS
-            and not any(name.startswith("_") for name in names))
+def reach(spec: dict[str, Any], subjects: tuple[str, ...]) -> str:
+    """How far a declarative rule's outcome on a subject reads (SERVICE, NEIGHBOURS or INVENTORY):
+    the findings cache keeps the findings of the first two per file part.
+
+    The first name of a path is looked up in the subject's scopes, all of which belong to its own
+    service, so ``dependencies`` there is that service's; later in a path (``target.dependencies``)
+    it is another service's, a further hop. ``index`` is the view's index of the whole inventory,
+    which a name inside an item the model does not type (a label's list) can fall back to, and a
+    name that starts with an underscore could reach anything.
+    """
+    paths = _paths_read(spec)
+    steps = {step for path in paths for step in path}
+    if "index" in steps or any(step.startswith("_") for step in steps):
+        return INVENTORY
+    if set(subjects) <= _ONE_SERVICE_KINDS and "dependencies" not in steps:
+        return SERVICE
+    if set(subjects) <= _NEIGHBOUR_KINDS and not any("dependencies" in path[1:] for path in paths):
+        return NEIGHBOURS
+    return INVENTORY
 
 
-def _names_read(spec: Any) -> set[str]:
-    """Every name a condition's paths and a message's placeholders read, at any depth."""
-    names: set[str] = set()
+def wider(first: str, second: str) -> str:
+    """The wider of two reaches."""
+    return max(first, second, key=REACHES.index)
+
+
+def _paths_read(spec: Any) -> list[tuple[str, ...]]:
+    """Every path a condition reads and every placeholder a message reads, at any depth, as steps."""
+    paths: list[tuple[str, ...]] = []
     if isinstance(spec, dict):
         for key, value in spec.items():
             if key == "path" and isinstance(value, str):
-                names.update(value.split("."))
+                paths.append(tuple(value.split(".")))
             elif key == "message" and isinstance(value, str):
-                names.update(step for name in _placeholder_names(value) for step in name.split("."))
+                paths += (tuple(name.split(".")) for name in _placeholder_names(value))
             else:
-                names |= _names_read(value)
+                paths += _paths_read(value)
     elif isinstance(spec, list):
         for value in spec:
-            names |= _names_read(value)
-    return names
+            paths += _paths_read(value)
+    return paths
 
 
 def _param_refs(spec: Any, where: Where) -> Iterator[tuple[Where, Any]]:
