@@ -194,6 +194,24 @@ def test_prune_deletes_what_no_run_used_for_a_month(tmp_path: Path) -> None:
     assert (tmp_path / "cache" / ".gitignore").exists()
 
 
+def test_prune_runs_once_a_day(tmp_path: Path) -> None:
+    import os
+    import time
+
+    (tmp_path / "old.yaml").write_text(VALID, encoding="utf-8")
+    _load(tmp_path / "old.yaml", tmp_path / "cache")
+    ParseCache(tmp_path / "cache").prune()  # the first: nothing is old yet
+    long_ago = time.time() - 40 * 86400
+    for path in _entries(tmp_path / "cache"):
+        os.utime(path, (long_ago, long_ago))
+    ParseCache(tmp_path / "cache").prune()
+    assert len(_entries(tmp_path / "cache")) == 1  # pruned less than a day ago
+    marker = tmp_path / "cache" / ".pruned"
+    os.utime(marker, (time.time() - 2 * 86400,) * 2)
+    ParseCache(tmp_path / "cache").prune()
+    assert not _entries(tmp_path / "cache") and marker.stat().st_mtime > time.time() - 60
+
+
 def test_the_fingerprint_covers_the_parser_and_validator_versions(monkeypatch: pytest.MonkeyPatch) -> None:
     before = cache_module.tool_fingerprint()
     cache_module.tool_fingerprint.cache_clear()

@@ -44,6 +44,7 @@ _PRUNE_AFTER_DAYS = 30
 # An entry read is marked used (its mtime set) when its mark is older than this: a warm run reads
 # thousands of entries, and writing each one's inode costs more than reading it.
 _TOUCH_AFTER_SECONDS = 86400
+_PRUNED = ".pruned"  # its modification time is when prune() last ran
 
 
 # The libraries whose behaviour is part of an entry: the YAML parsers and the two validators.
@@ -120,10 +121,19 @@ class ParseCache:
         return payload
 
     def prune(self, max_age_days: int = _PRUNE_AFTER_DAYS) -> None:
-        """Delete entries no run has used for ``max_age_days`` (older versions of files, older tools)."""
-        cutoff = time.time() - max_age_days * 86400
+        """Delete entries no run has used for ``max_age_days`` (older versions of files, older tools),
+        once a day: the folder of a busy repository holds thousands, and a warm run reads few."""
+        marker = self.folder / _PRUNED
+        now = time.time()
+        try:
+            if marker.stat().st_mtime > now - _TOUCH_AFTER_SECONDS:
+                return
+        except OSError:
+            pass  # never pruned
+        cutoff = now - max_age_days * 86400
         try:
             entries = list(os.scandir(self.folder))
+            marker.touch()
         except OSError:
             return
         for entry in entries:

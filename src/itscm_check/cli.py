@@ -256,6 +256,8 @@ def explanation(rule_id: str, rules: list[Rule]) -> str | None:
 
 
 def _explanation(rule: Rule) -> str:
+    from itscm_check.policy.loading import logic_text
+
     tiers = f"tiers {', '.join(str(t) for t in sorted(rule.tiers))}" if rule.tiers else "all tiers"
     lines = [f"{rule.id}  {rule.title}", "", f"severity: {rule.severity_text}",
              f"applies to: {', '.join(rule.subjects)} ({tiers}; production services only)",
@@ -267,5 +269,5 @@ def _explanation(rule: Rule) -> str:
     lines += ["", rule.description, "", f"How to fix: {rule.remediation}"]
     if rule.param_text:
         lines += ["", "Parameters:"] + [f"  {name}: {text}" for name, text in rule.param_text.items()]
-    lines += ["", "Logic:"] + [f"  {line}" for line in rule.logic.rstrip().splitlines()]
+    lines += ["", "Logic:"] + [f"  {line}" for line in logic_text(rule).rstrip().splitlines()]
     return "\n".join(lines)

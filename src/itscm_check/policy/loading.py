@@ -218,8 +218,7 @@ def _rule(spec: dict[str, Any], doc: Document, where: tuple[Any, ...], pack: str
         where_test=compile_test(spec["where"], f"{spec['id']} where") if "where" in spec else None,
         test=compile_test(spec["fail_when"], spec["id"]) if "fail_when" in spec else None,
         check=spec.get("check"), message=spec.get("message"), help_uri=spec.get("help_uri"),
-        logic=yaml.dump({k: spec[k] for k in ("where", "fail_when", "check") if k in spec}, Dumper=_LogicDumper,
-                        sort_keys=False),
+        logic={k: spec[k] for k in ("where", "fail_when", "check") if k in spec},
         enabled=spec.get("enabled", True), pack=pack, source=doc.location(where),
         reach=names.INVENTORY if "check" in spec else names.reach(logic, tuple(subjects)),
     )
@@ -230,6 +229,12 @@ class _LogicDumper(yaml.SafeDumper):
 
 
 _LogicDumper.add_representer(YamlTimestamp, yaml.representer.SafeRepresenter.represent_str)
+
+
+def logic_text(rule: Rule) -> str:
+    """A rule's where/fail_when/check as YAML, as `explain` prints it (written only when asked for:
+    dumping every rule's took a tenth of loading the rules)."""
+    return yaml.dump(rule.logic, Dumper=_LogicDumper, sort_keys=False)  # type: ignore[no-any-return]
 
 
 # Subjects that have no tier: a tiers: list leaves them out, and a by_tier table gives its default.

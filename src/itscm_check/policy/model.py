@@ -43,7 +43,8 @@ class Rule:
     check: str | None = None
     message: str | None = None
     help_uri: str | None = None
-    logic: str = ""  # the rule's where/fail_when/check as written, for `explain`
+    # The rule's where/fail_when/check as written, which `explain` prints (loading.logic_text).
+    logic: dict[str, Any] = field(repr=False, default_factory=dict)
     enabled: bool = True
     pack: str = ""
     source: Location = Location("", 0)  # where the rule is defined
