@@ -133,6 +133,17 @@ def test_what_a_finding_reads_beyond_its_file_misses(inventory: Path, tmp_path: 
     assert _json(inventory, tmp_path / "cache", policies, as_of) == _json(inventory, None, policies, as_of)
 
 
+def test_a_service_whose_id_looks_like_a_vendor_ref_is_kept_with_its_own_file(inventory: Path, tmp_path: Path) -> None:
+    odd = inventory / "services" / "odd.yaml"
+    odd.write_text('apiVersion: itscm/v1\nservices:\n  - {id: "vendor:sms-gateway", name: Odd id, tier: 4, '
+                   'owner: payments}\n', encoding="utf-8")
+    _json(inventory, tmp_path / "cache")
+    odd.write_text(odd.read_text().replace("tier: 4", "tier: 1"), encoding="utf-8")
+    expected = _json(inventory, None)
+    assert '"target": "vendor:sms-gateway"' in expected
+    assert _json(inventory, tmp_path / "cache") == expected
+
+
 @pytest.mark.parametrize(("when", "kept"), [
     ("{path: dependencies, any_item: {path: hard, equals: true}}", True),  # NEIGHBOURS, from SERVICE
     ("{path: dependencies, any_item: {path: target.dependencies, present: true}}", False),  # two hops

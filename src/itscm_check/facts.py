@@ -102,14 +102,12 @@ class Index:
 
     def vendor_of(self, ref: str) -> m.Vendor | None:
         """The vendor a dependency's ref names (``vendor:<id>``), if the inventory has it."""
-        return self.vendors.get(ref[len(_VENDOR):]) if ref.startswith(_VENDOR) else None
+        vendor = m.vendor_id(ref)
+        return None if vendor is None else self.vendors.get(vendor)
 
     def service_of(self, ref: str) -> ServiceView | None:
         """The service a dependency's ref names, if the inventory has it."""
-        return None if ref.startswith(_VENDOR) else self.services.get(ref)
-
-
-_VENDOR = "vendor:"  # what starts a dependency's ref to a vendor
+        return None if ref.startswith(m.VENDOR_REF) else self.services.get(ref)
 
 
 class ServiceView(_View):

@@ -26,8 +26,8 @@ import msgspec
 
 from itscm_check.cache import ParseCache, package_fingerprint
 from itscm_check.findings import Finding
-from itscm_check.inventory import Inventory, Service
-from itscm_check.model_cache import decode_records, encode_records
+from itscm_check.inventory import Inventory, Service, vendor_id
+from itscm_check.model_cache import PartKeys, decode_records, encode_records
 from itscm_check.policy.names import NEIGHBOURS, SERVICE
 
 _DECODER = msgspec.msgpack.Decoder(list[Finding])
@@ -44,30 +44,30 @@ class Reuse:
     def read(self) -> tuple[list[Finding], dict[str, frozenset[str]]]:
         """The stored findings, and per reach the ids of the services whose findings they are."""
         findings: list[Finding] = []
-        known: dict[str, frozenset[str]] = {}
+        covered: dict[str, frozenset[str]] = {}
         for reach, entries in self.entries.items():
-            covered: set[str] = set()
+            found: set[str] = set()
             for name, services in entries.items():
                 stored = _decode(self.parse_cache.get(name))
                 if stored is not None:
                     findings += stored
-                    covered.update(services)
-            known[reach] = frozenset(covered)
-        return findings, known
+                    found.update(services)
+            covered[reach] = frozenset(found)
+        return findings, covered
 
-    def write(self, findings: Iterable[Finding], reach_of: dict[str, str], known: dict[str, frozenset[str]]) -> None:
-        """Store the ``findings`` of rules of a kept reach (``reach_of`` gives each rule id's) on every
-        service their reach's ``known`` leaves out, per entry."""
+    def write(self, findings: Iterable[Finding], reach_of: dict[str, str], covered: dict[str, frozenset[str]]) -> None:
+        """Store the ``findings`` of rules of a kept reach (``reach_of`` gives each rule id's) on the
+        services of every entry that read() did not find (``covered`` is what it gave)."""
         by_entry: dict[str, list[Finding]] = {}
         entry_of: dict[tuple[str, str], str] = {}  # (reach, service id): entry name
         for reach, entries in self.entries.items():
-            covered = known.get(reach, frozenset())
+            found = covered.get(reach, frozenset())
             for name, services in entries.items():
-                if not covered.intersection(services):
+                if not found.intersection(services):
                     by_entry[name] = []
                     entry_of.update(((reach, service), name) for service in services)
         for finding in findings:
-            entry = entry_of.get((reach_of[finding.rule_id], finding.target))
+            entry = entry_of.get((reach_of.get(finding.rule_id, ""), finding.target))
             if entry is not None:
                 by_entry[entry].append(finding)
         for name, entry_findings in by_entry.items():
@@ -76,14 +76,13 @@ class Reuse:
                 self.parse_cache.put(name, payload)
 
 
-def reuse(parse_cache: ParseCache | None, parts: dict[str, str], policy_digests: Iterable[bytes],
+def reuse(parse_cache: ParseCache | None, parts: PartKeys | None, policy_digests: Iterable[bytes],
           inventory: Inventory, as_of: dt.date) -> Reuse | None:
     """The findings cache of one run, or None when there is no cache folder or no part to key on.
-    ``parts`` gives the name of the model entry of the part that defines each service (by id) and
-    each vendor (as ``vendor:<id>``, as a dependency names it). ``policy_digests`` are the sha256
-    of the policy files the rules were loaded from, in the order they were loaded: a later file's
-    override wins."""
-    if parse_cache is None or not parts:
+    ``parts`` gives the model entry of the part that defines each service and vendor.
+    ``policy_digests`` are the sha256 of the policy files the rules were loaded from, in the order
+    they were loaded: a later file's override wins."""
+    if parse_cache is None or parts is None:
         return None
     stored_sites = encode_records(inventory.sites)  # a service's sites are records of another file
     if stored_sites is None:
@@ -94,7 +93,7 @@ def reuse(parse_cache: ParseCache | None, parts: dict[str, str], policy_digests:
     context.update(f"{as_of.isoformat()}\0".encode() + stored_sites)
     by_part: dict[str, list[Service]] = {}
     for service in inventory.services:
-        part = parts.get(service.id)
+        part = parts.services.get(service.id)
         if part is not None:  # else not kept: evaluated every run
             by_part.setdefault(part, []).append(service)
     entries: dict[str, dict[str, tuple[str, ...]]] = {SERVICE: {}, NEIGHBOURS: {}}
@@ -102,11 +101,17 @@ def reuse(parse_cache: ParseCache | None, parts: dict[str, str], policy_digests:
         ids = tuple(service.id for service in services)
         # Each ref with the part that defines what it names: the same refs naming the same parts'
         # records give the same findings.
-        named = "".join(f"\0{dep.ref}\0{parts.get(dep.ref, '')}" for service in services for dep in service.dependencies)
+        named = "".join(f"\0{dep.ref}\0{_defining(parts, dep.ref)}" for service in services for dep in service.dependencies)
         for reach, key in ((SERVICE, part), (NEIGHBOURS, part + named)):
             name = hashlib.sha256(f"findings\0{reach}\0".encode() + context.digest() + key.encode())
             entries[reach][name.hexdigest()] = ids
     return Reuse(parse_cache, entries)
+
+
+def _defining(parts: PartKeys, ref: str) -> str:
+    """The entry of the part that defines what a dependency's ref names, as Index resolves it, or ""."""
+    vendor = vendor_id(ref)
+    return parts.services.get(ref, "") if vendor is None else parts.vendors.get(vendor, "")
 
 
 def _decode(payload: bytes | None) -> list[Finding] | None:

@@ -105,6 +105,14 @@ class ServiceSites(Struct, frozen=True):
     strategy: str | None = None
 
 
+VENDOR_REF = "vendor:"  # what starts a dependency's ref to a vendor; any other ref is a service's id
+
+
+def vendor_id(ref: str) -> str | None:
+    """The id of the vendor a dependency's ref names (``vendor:<id>``), or None for a service's id."""
+    return ref[len(VENDOR_REF):] if ref.startswith(VENDOR_REF) else None
+
+
 class Dependency(Struct, frozen=True):
     ref: str
     source: Location  # where the record is written

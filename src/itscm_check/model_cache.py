@@ -19,7 +19,7 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -33,12 +33,20 @@ from itscm_check.values import Duration, YamlTimestamp
 _TIMESTAMP = 1  # the MessagePack extension type of a YamlTimestamp
 
 
+class PartKeys(NamedTuple):
+    """The name of the model entry of the part that defines each service and each vendor, by id:
+    what the findings cache keys on. Two mappings, as a service's id may be any text."""
+
+    services: dict[str, str]
+    vendors: dict[str, str]
+
+
 def cached_inventory(sources: Iterable[tuple[str, bytes]], parse_cache: ParseCache | None,
-                     documents: Sequence[Document] = ()) -> tuple[Inventory, dict[str, str]] | None:
+                     documents: Sequence[Document] = ()) -> tuple[Inventory, PartKeys] | None:
     """The Inventory of the (shown path, content) sources and of valid ``documents`` after them,
     each part of a file from its entry when there is one, else parsed and built into a Part where
-    it is parsed (see above), and the name of the entry of the part that defines each service and
-    vendor (what the findings cache keys on); None when a part has an input error or the parts clash,
+    it is parsed (see above), and the entry of the part that defines each service and vendor
+    (PartKeys); None when a part has an input error or the parts clash,
     which the caller reports from the documents."""
     # Every part's bytes are kept until its entry has decoded: a damaged one is parsed again.
     sources_parts = list(file_parts(sources))
@@ -81,10 +89,9 @@ def cached_inventory(sources: Iterable[tuple[str, bytes]], parse_cache: ParseCac
     if parse_cache is not None:
         for index, payload in new_entries.items():
             parse_cache.put(keys[index], payload)
-    # As a dependency names them: a service by its id, a vendor as vendor:<id>.
-    defined_in = {service.id: key for key, part in zip(keys, parts) for service in part.services}  # type: ignore[union-attr]
-    defined_in.update((f"vendor:{vendor.id}", key) for key, part in zip(keys, parts) for vendor in part.vendors)  # type: ignore[union-attr]
-    return inventory, defined_in
+    return inventory, PartKeys({service.id: key for key, part in zip(keys, parts) for service in part.services},  # type: ignore[union-attr]
+                               {vendor.id: key for key, part in zip(keys, parts) for vendor in part.vendors})  # type: ignore[union-attr]
+
 
 
 def _parsed(jobs: list[tuple[str, int, bytes]], parse_cache: ParseCache | None

@@ -18,6 +18,7 @@ from itscm_check.findings import CheckResult, Finding
 from itscm_check.findings_cache import Reuse, reuse
 from itscm_check.inventory import Inventory
 from itscm_check.loader import Document, display_path, find_all_yaml_files
+from itscm_check.model_cache import PartKeys
 from itscm_check.parallel import Forked
 from itscm_check.policy.loading import load_rules, policy_name
 from itscm_check.policy.model import Rule
@@ -39,14 +40,14 @@ class Inputs(NamedTuple):
     inventory: Inventory
     rules: list[Rule]
     inventory_digest: str
-    parts: dict[str, str]  # each service's id and vendor:<id>: the name of its file part's model entry ({} without one)
+    parts: PartKeys | None  # the file part of each service and vendor (None without the model cache)
     policy_digests: dict[Path, bytes]  # each policy file's sha256, in the order its rules were applied
 
 
 class InventoryRead(NamedTuple):
     inventory: Inventory
     digest: str
-    parts: dict[str, str]  # as in Inputs
+    parts: PartKeys | None  # as in Inputs
 
 
 def read_inventory(paths: Sequence[Path], waiver_files: Sequence[Path],
@@ -72,7 +73,7 @@ def read_inventory(paths: Sequence[Path], waiver_files: Sequence[Path],
         complete = not (missing or missing_waivers) and inventory.complete and waivers.complete
         raise InputErrors(errors + reference_errors(documents, dangling=complete))
     content_digests = {**inventory.content_digests, **waivers.content_digests}
-    return InventoryRead(assemble(documents), digest([*files, *waiver_files], content_digests), {})
+    return InventoryRead(assemble(documents), digest([*files, *waiver_files], content_digests), None)
 
 
 def _read_by_parts(files: list[Path], waiver_files: list[Path], parse_cache: ParseCache | None
@@ -134,12 +135,12 @@ def findings_of(inventory: Inventory, rules: list[Rule], as_of: dt.date, root: L
     are read back from the findings cache, not evaluated (except with ``passing``: every check is
     then counted)."""
     stored: list[Finding] = []
-    known: dict[str, frozenset[str]] = {}
+    covered: dict[str, frozenset[str]] = {}  # per reach, the services whose findings were read back
     if reuse is not None and not passing:
-        stored, known = reuse.read()
-    evaluation = evaluate(inventory, rules, as_of, root, passing, known)
+        stored, covered = reuse.read()
+    evaluation = evaluate(inventory, rules, as_of, root, passing, covered)
     if reuse is not None and not passing:
-        reuse.write(evaluation.findings, {rule.id: rule.reach for rule in rules}, known)
+        reuse.write(evaluation.findings, {rule.id: rule.reach for rule in rules}, covered)
     findings = apply_waivers(stored + list(evaluation.findings), inventory.waivers, as_of, max_waiver_days)
     return findings, evaluation.results
 

@@ -72,9 +72,10 @@ def reach(spec: dict[str, Any], subjects: tuple[str, ...]) -> str:
     """How far a declarative rule's outcome on a subject reads (SERVICE, NEIGHBOURS or INVENTORY):
     the findings cache keeps the findings of the first two per file part.
 
-    The first name of a path is looked up in the subject's scopes, all of which belong to its own
-    service, so ``dependencies`` there is that service's; later in a path (``target.dependencies``)
-    it is another service's, a further hop. ``index`` is the view's index of the whole inventory,
+    A path's first name is looked up in the items a condition iterates and then in the subject's
+    scopes. No item has dependencies of its own (a service is never an item here), so
+    ``dependencies`` there is the subject's service's; later in a path (``target.dependencies``) it
+    is another service's, a further hop. ``index`` is the view's index of the whole inventory,
     which a name inside an item the model does not type (a label's list) can fall back to, and a
     name that starts with an underscore could reach anything.
     """
