@@ -117,7 +117,7 @@ class ServiceView(_View):
         super().__init__(service)
         self.index = index
 
-    @property
+    @cached_property  # read by most rules on every subject: once per view, then an attribute
     def effective_tier(self) -> int:
         return self.record.effective_tier
 
