@@ -131,18 +131,19 @@ def findings_of(inventory: Inventory, rules: list[Rule], as_of: dt.date, root: L
                 passing: bool = False, reuse: Reuse | None = None
                 ) -> tuple[list[Finding], tuple[CheckResult, ...] | None]:
     """Evaluate and apply waivers: the findings of one inventory, and with ``passing`` every check.
-    With ``reuse``, the findings of rules that read little of the inventory on unchanged file parts
-    are read back from the findings cache, not evaluated (except with ``passing``: every check is
-    then counted)."""
+    With ``reuse``, the findings (and checks) of rules that read little of the inventory on
+    unchanged file parts are read back from the findings cache, not evaluated."""
     stored: list[Finding] = []
+    stored_results: list[CheckResult] = []
     covered: dict[str, frozenset[str]] = {}  # per reach, the services whose findings were read back
-    if reuse is not None and not passing:
-        stored, covered = reuse.read()
+    if reuse is not None:
+        stored, stored_results, covered = reuse.read()
     evaluation = evaluate(inventory, rules, as_of, root, passing, covered)
-    if reuse is not None and not passing:
-        reuse.write(evaluation.findings, {rule.id: rule.reach for rule in rules}, covered)
+    if reuse is not None:
+        reuse.write(evaluation, {rule.id: rule.reach for rule in rules}, covered)
     findings = apply_waivers(stored + list(evaluation.findings), inventory.waivers, as_of, max_waiver_days)
-    return findings, evaluation.results
+    results = (*stored_results, *evaluation.results) if evaluation.results is not None else None
+    return findings, results
 
 
 def run_check(inventory_paths: Sequence[Path], policy_paths: Sequence[Path], as_of: dt.date, *,
@@ -165,7 +166,7 @@ def run_check(inventory_paths: Sequence[Path], policy_paths: Sequence[Path], as_
         inventory, rules, inventory_digest, parts, policy_digests = load_inputs(inventory_paths, policy_paths,
                                                                                 waiver_files, parse_cache)
         findings, results = findings_of(inventory, rules, as_of, root, max_waiver_days, passing,
-                                        reuse(parse_cache, parts, policy_digests.values(), inventory, as_of))
+                                        reuse(parse_cache, parts, policy_digests.values(), inventory, as_of, passing))
         baseline = None
         if at_ref is not None:
             baseline = Baseline(f"git ref {baseline_ref}", tuple(at_ref.result()))
