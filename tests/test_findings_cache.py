@@ -14,7 +14,10 @@ import pytest
 from itscm_check import engine
 from itscm_check.cache import ParseCache
 from itscm_check.formatters import render
-from itscm_check.pipeline import run_check
+from itscm_check import findings_cache
+from itscm_check.errors import Location
+from itscm_check.model_cache import PartKeys
+from itscm_check.pipeline import findings_of, run_check
 from itscm_check.policy.loading import load_rules
 from itscm_check.policy.names import INVENTORY, NEIGHBOURS, SERVICE, reach
 
@@ -173,6 +176,10 @@ def test_passing_checks_are_kept_too(inventory: Path, tmp_path: Path,
         assert sorted(report.results) == sorted(expected.results)
         assert render("junit", report) == render("junit", expected)
     assert dict(evaluated)["ITSCM-003"]  # read back
+    with pytest.raises(ValueError):  # entries of a run with passing checks, for one without
+        findings_of(report.inventory, list(report.rules), AS_OF, Location("inventory", 0), 365, False,
+                    findings_cache.reuse(ParseCache(tmp_path / "cache"), PartKeys({}, {}), (), report.inventory, AS_OF,
+                                         True))
     # A run without passing checks has entries of its own: it finds no checks it did not keep.
     assert _json(inventory, tmp_path / "cache") == _json(inventory, None)
     changed = inventory / "services" / "identity.yaml"

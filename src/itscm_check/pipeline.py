@@ -133,6 +133,8 @@ def findings_of(inventory: Inventory, rules: list[Rule], as_of: dt.date, root: L
     """Evaluate and apply waivers: the findings of one inventory, and with ``passing`` every check.
     With ``reuse``, the findings (and checks) of rules that read little of the inventory on
     unchanged file parts are read back from the findings cache, not evaluated."""
+    if reuse is not None and reuse.passing != passing:  # its entries would hold other checks than the run makes
+        raise ValueError("the findings cache of a run must be set up with the run's own passing")
     stored: list[Finding] = []
     stored_results: list[CheckResult] = []
     covered: dict[str, frozenset[str]] = {}  # per reach, the services whose findings were read back

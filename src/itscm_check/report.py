@@ -21,8 +21,9 @@ class Report:
     inventory: Inventory
     rules: tuple[Rule, ...]  # the enabled rules
     findings: tuple[Finding, ...]  # sorted by severity, rule id, target, message
-    # One per rule and subject evaluated, passing ones included; None when they were not collected
-    # (see formatters.PASSING_CHECKS).
+    # One per rule and subject evaluated, passing ones included, in no set order (those read back
+    # from the findings cache come first): formats sort or count them. None when they were not
+    # collected (see formatters.PASSING_CHECKS).
     results: tuple[CheckResult, ...] | None
     fail_on: str = "high"  # the --fail-on threshold, for verdicts
     warn_expiring_days: int = 30  # waivers expiring within this many days are listed
