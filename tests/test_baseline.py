@@ -192,6 +192,55 @@ def test_the_baseline_reads_unchanged_files_from_the_parse_cache(repo: git.Repo,
         run_check([Path("inventory")], [], AS_OF, baseline_ref=broken, parse_cache=parse_cache)
 
 
+def test_the_baseline_reads_its_findings_from_the_findings_cache(repo: git.Repo, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from itscm_check import engine
+    from itscm_check.cache import ParseCache
+
+    monkeypatch.setattr(parallel, "forked_cpus", lambda: 1)  # the baseline in this process, to see what it skips
+    base = _commit(repo, {"inventory/teams.yaml": TEAMS,
+                          "inventory/a.yaml": {"services": [_service("a", tier=1, dependencies=[{"ref": "ghost"}])]}},
+                   "base")
+    _commit(repo, {"inventory/b.yaml": {"services": [_service("b", dependencies=[{"ref": "phantom"}])]}}, "b")
+    expected = render("json", _check(base))
+    skipped: list[frozenset[str]] = []
+    real = engine._declarative
+
+    def spy(rule, subjects, as_of, passing, skip):
+        skipped.append(skip)
+        return real(rule, subjects, as_of, passing, skip)
+    monkeypatch.setattr(engine, "_declarative", spy)
+    for _ in range(2):
+        skipped.clear()
+        report = run_check([Path("inventory")], [], AS_OF, baseline_ref=base, parse_cache=ParseCache(tmp_path / "cache"))
+        assert render("json", report) == expected
+    # The second run read both evaluations' kept findings back: the base's 'a' (a.yaml@base) too.
+    assert frozenset({"a"}) in skipped and frozenset({"a", "b"}) in skipped
+
+
+def test_a_branch_that_moves_to_other_policies_misses_the_findings_cache(repo: git.Repo, tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from itscm_check.cache import ParseCache
+
+    monkeypatch.setattr(parallel, "forked_cpus", lambda: 1)
+    inventory = {"inventory/teams.yaml": TEAMS,
+                 "inventory/a.yaml": {"services": [_service("a", tier=1, dependencies=[{"ref": "ghost"}])]}}
+    policy = {"apiVersion": "itscm/v1", "kind": "Policy", "overrides": [{"rule": "ITSCM-028", "severity": "low"}]}
+    low = _commit(repo, {**inventory, "policies/extra.yaml": policy}, "low")
+    policy["overrides"][0]["severity"] = "critical"
+    critical = _commit(repo, {"policies/extra.yaml": policy}, "critical")
+    Path("policies/extra.yaml").write_text(yaml.safe_dump({**policy, "overrides": [{"rule": "ITSCM-028",
+                                                                                    "severity": "high"}]}))
+    for target in (low, critical):  # the same inventory bytes at 'base', other policies
+        repo.git.branch("-f", "base", target)
+        cached = run_check([Path("inventory")], [Path("policies")], AS_OF, baseline_ref="base",
+                           parse_cache=ParseCache(tmp_path / "cache"))
+        fresh = run_check([Path("inventory")], [Path("policies")], AS_OF, baseline_ref="base")
+        assert render("json", cached) == render("json", fresh)
+    # At 'critical' the high finding is no worse than the base's: existing; at 'low' it was new.
+    assert {f.baseline for f in cached.findings if f.rule_id == "ITSCM-028"} == {"existing"}
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the baseline is forked on Linux only")
 def test_the_baseline_evaluated_in_a_child_gives_the_same_report(repo: git.Repo, tmp_path: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,7 +12,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from itscm_check.errors import InputError, InputErrors, Location
 from itscm_check.findings import EXISTING, FAILED, NEW, Finding
@@ -22,6 +22,7 @@ from itscm_check.policy.model import SEVERITY_RANK
 if TYPE_CHECKING:
     from itscm_check.cache import ParseCache
     from itscm_check.inventory import Inventory
+    from itscm_check.model_cache import PartKeys
     from itscm_check.policy.model import Rule
     from itscm_check.report import Report
 
@@ -78,27 +79,38 @@ def from_report_file(path: Path) -> Baseline:
     return Baseline(f"report {display_path(path)}", findings)
 
 
+class AtRef(NamedTuple):
+    """The inventory and rules as they are at a git ref, and what names their findings' entries in
+    the findings cache."""
+
+    inventory: Inventory
+    rules: list[Rule]
+    parts: PartKeys | None  # the file part of each service and vendor; None when read as documents
+    policy_digests: list[bytes]  # the sha256 of each policy file, in the order its rules apply
+
+
 def load_at_ref(ref: str, inventory_paths: Sequence[Path], policy_paths: Sequence[Path],
-                waiver_files: Sequence[Path], parse_cache: ParseCache | None = None) -> tuple[Inventory, list[Rule]]:
+                waiver_files: Sequence[Path], parse_cache: ParseCache | None = None) -> AtRef:
     """The inventory and rules as they are at ``ref``, read from git objects (the working tree is untouched).
 
     Inventory files go through the parse cache: most are the same bytes as in the working tree.
     """
     from itscm_check.assemble import assemble
     from itscm_check.cache import check_sources
+    from itscm_check.loader import find_yaml_files
     from itscm_check.model_cache import cached_inventory
-    from itscm_check.policy.loading import builtin_digests, rules_from_documents
+    from itscm_check.policy.loading import builtin_digests, builtin_pack_dir, rules_from_documents
 
     commit, root = _commit(ref)
     inventory_sources = _sources(commit, root, [*inventory_paths, *waiver_files], ref, set())
     by_parts = cached_inventory(inventory_sources, parse_cache)
-    inventory = by_parts[0] if by_parts is not None else None
     inventory_docs: list[Document] = []
     errors: list[InputError] = []
-    if inventory is None:  # an input error, which the documents tell
+    if by_parts is None:  # an input error, which the documents tell
         inventory_docs, errors, _ = check_sources(inventory_sources, "inventory", parse_cache)
     policy_docs = []
-    for shown, content in _sources(commit, root, policy_paths, ref, builtin_digests()):
+    policy_sources = _sources(commit, root, policy_paths, ref, builtin_digests())
+    for shown, content in policy_sources:
         try:
             docs, errs = load_text(content.decode("utf-8-sig"), shown)
         except UnicodeDecodeError:
@@ -107,7 +119,12 @@ def load_at_ref(ref: str, inventory_paths: Sequence[Path], policy_paths: Sequenc
         errors += errs
     if errors:
         raise InputErrors(errors)
-    return inventory if inventory is not None else assemble(inventory_docs), rules_from_documents(policy_docs)
+    # The built-in pack as installed, then the policy files at the ref, as rules_from_documents applies them.
+    policy_digests = [hashlib.sha256(path.read_bytes()).digest() for path in find_yaml_files(builtin_pack_dir())[0]]
+    policy_digests += [hashlib.sha256(content).digest() for _, content in policy_sources]
+    if by_parts is None:
+        return AtRef(assemble(inventory_docs), rules_from_documents(policy_docs), None, policy_digests)
+    return AtRef(by_parts[0], rules_from_documents(policy_docs), by_parts[1], policy_digests)
 
 
 def _commit(ref: str):  # noqa: ANN202 - a git.Commit; gitpython is imported only when a baseline is asked for

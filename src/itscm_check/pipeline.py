@@ -190,5 +190,6 @@ def _findings_at_ref(ref: str, inventory_paths: Sequence[Path], policy_paths: Se
                      waiver_files: Sequence[Path], parse_cache: ParseCache | None, as_of: dt.date, root: Location,
                      max_waiver_days: int) -> list[Finding]:
     """The findings of the inventory and policies as they are at the git ref ``ref``."""
-    base_inventory, base_rules = load_at_ref(ref, inventory_paths, policy_paths, waiver_files, parse_cache)
-    return findings_of(base_inventory, base_rules, as_of, root, max_waiver_days)[0]
+    base = load_at_ref(ref, inventory_paths, policy_paths, waiver_files, parse_cache)
+    return findings_of(base.inventory, base.rules, as_of, root, max_waiver_days,
+                       reuse=reuse(parse_cache, base.parts, base.policy_digests, base.inventory, as_of))[0]
