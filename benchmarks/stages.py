@@ -25,8 +25,8 @@ STAGES = (
     ("load", ("read, parse and validate the files and assemble the model, or decode each file's records "
               "from the model cache; cache misses are parsed by worker processes")),
     ("rules", "load the rules (built-in pack, compiled conditions)"),
-    ("evaluate", "evaluate the rules (or read the one-service rules' findings from the findings cache) and "
-                 "apply waivers; rules shared by worker processes"),
+    ("evaluate", "evaluate the rules (or read the findings of those that read one service, and what its "
+                 "dependencies name, from the findings cache) and apply waivers; rules shared by worker processes"),
     ("report", "provenance, report, JSON"),
 )
 
