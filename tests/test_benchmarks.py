@@ -39,5 +39,7 @@ def test_stages_times_each_stage(tmp_path: Path) -> None:
 def test_baseline_times_a_check_against_a_ref(tmp_path: Path) -> None:
     inventory = tmp_path / "inv-baseline"
     _run("generate.py", "--services", "40", "--files", "2", "--out", str(inventory))
-    assert "--baseline" in _run("baseline.py", "--inventory", str(inventory), "--repeat", "1",
-                                "--workdir", str(tmp_path / "baseline"))
+    table = _run("baseline.py", "--inventory", str(inventory), "--repeat", "1", "--workdir", str(tmp_path / "baseline"))
+    rows = dict((cell.strip() for cell in line.strip("|").split("|")) for line in table.splitlines()
+                if line.startswith("| ") and "wall" not in line)
+    assert set(rows) == {"without a baseline", "--baseline HEAD~1"} and all(float(s) > 0 for s in rows.values())

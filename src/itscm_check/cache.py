@@ -45,6 +45,7 @@ _PRUNE_AFTER_DAYS = 30
 # thousands of entries, and writing each one's inode costs more than reading it.
 _TOUCH_AFTER_SECONDS = 86400
 _PRUNED = ".pruned"  # its modification time is when prune() last ran
+_PRUNE_EVERY_SECONDS = 86400
 
 
 # The libraries whose behaviour is part of an entry: the YAML parsers and the two validators.
@@ -126,16 +127,16 @@ class ParseCache:
         marker = self.folder / _PRUNED
         now = time.time()
         try:
-            if marker.stat().st_mtime > now - _TOUCH_AFTER_SECONDS:
+            if marker.stat().st_mtime > now - _PRUNE_EVERY_SECONDS:
                 return
         except OSError:
             pass  # never pruned
         cutoff = now - max_age_days * 86400
         try:
+            marker.touch()  # first: a folder this run cannot write is not listed on every run
             entries = list(os.scandir(self.folder))
-            marker.touch()
         except OSError:
-            return
+            return  # nothing could be deleted either
         for entry in entries:
             try:
                 stale = _ENTRY_NAME.fullmatch(entry.name) and entry.stat().st_mtime < cutoff

@@ -99,7 +99,6 @@ class Index:
                 current = self.owned_tier.get(view.owner)
                 self.owned_tier[view.owner] = view.effective_tier if current is None else min(current, view.effective_tier)
 
-
     def vendor_of(self, ref: str) -> m.Vendor | None:
         """The vendor a dependency's ref names (``vendor:<id>``), if the inventory has it."""
         vendor = m.vendor_id(ref)

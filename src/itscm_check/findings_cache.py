@@ -22,15 +22,18 @@ import datetime as dt
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import msgspec
 
 from itscm_check.cache import ParseCache, package_fingerprint
-from itscm_check.engine import Evaluation
 from itscm_check.findings import CheckResult, Finding
 from itscm_check.inventory import Inventory, Service, vendor_id
 from itscm_check.model_cache import PartKeys, decode_records, encode_records
 from itscm_check.policy.names import NEIGHBOURS, SERVICE
+
+if TYPE_CHECKING:
+    from itscm_check.engine import Evaluation
 
 _FINDINGS = msgspec.msgpack.Decoder(list[Finding])
 _CHECKS = msgspec.msgpack.Decoder(tuple[list[Finding], list[CheckResult]])

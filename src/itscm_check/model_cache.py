@@ -93,7 +93,6 @@ def cached_inventory(sources: Iterable[tuple[str, bytes]], parse_cache: ParseCac
                                {vendor.id: key for key, part in zip(keys, parts) for vendor in part.vendors})  # type: ignore[union-attr]
 
 
-
 def _parsed(jobs: list[tuple[str, int, bytes]], parse_cache: ParseCache | None
             ) -> tuple[list[bytes | None], int, int, str | None]:
     """Each job's records' entry (None for a part with an input error), and the cache's hits,

@@ -40,7 +40,7 @@ class Inputs(NamedTuple):
     inventory: Inventory
     rules: list[Rule]
     inventory_digest: str
-    parts: PartKeys | None  # the file part of each service and vendor (None without the model cache)
+    parts: PartKeys | None  # the file part of each service and vendor (None when read as whole documents)
     policy_digests: dict[Path, bytes]  # each policy file's sha256, in the order its rules were applied
 
 

@@ -50,13 +50,6 @@ def _digest_or_none(path: Path) -> str | None:
         return None
 
 
-def policy_files(extra: Iterable[Path] = ()) -> tuple[list[Path], list[InputError]]:
-    """The built-in pack's files, then the extra ones, each file once."""
-    builtin_files, errors = find_yaml_files(builtin_pack_dir())
-    files, errs = extra_policy_files(extra)
-    return builtin_files + files, errors + errs
-
-
 def load_rules(extra: Iterable[Path] = (), parse_cache: ParseCache | None = None,
                digests: dict[Path, bytes] | None = None) -> list[Rule]:
     """The built-in rules with every extra policy file applied, or InputErrors listing every problem.

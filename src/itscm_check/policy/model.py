@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from itscm_check.errors import Location
+from itscm_check.policy.codegen import Test
 from itscm_check.policy.conditions import Condition, Env
 from itscm_check.policy.names import INVENTORY
-from itscm_check.policy.codegen import Test
 from itscm_check.policy.scope import Scope
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
