@@ -87,7 +87,7 @@ class _Record:
         return parse_duration(self.data[key])
 
 
-class Part(Struct, frozen=True, forbid_unknown_fields=True):
+class Part(Struct, frozen=True, forbid_unknown_fields=True, array_like=True):
     """The records of one part of a file (see loader.split_documents): what the model cache keeps.
 
     What a part takes from other files is set when the inventory is linked (assemble_parts): its

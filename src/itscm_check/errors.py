@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from msgspec import Struct
 
 
-class Location(Struct, frozen=True, order=True):
+class Location(Struct, frozen=True, order=True, array_like=True):
     """A place in an input file; line 0 means the file as a whole.
 
     A msgspec Struct, like the inventory's records: a run makes one for every record and date.

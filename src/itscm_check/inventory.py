@@ -1,7 +1,9 @@
 """The inventory model: frozen records built from validated documents.
 
 Records are msgspec Structs, immutable like frozen dataclasses: a large inventory makes hundreds of
-thousands of them, and a Struct is built about ten times faster than a frozen dataclass.
+thousands of them, and a Struct is built about ten times faster than a frozen dataclass. They are
+``array_like``: the model cache stores each as an array of its fields rather than a map from their
+names, a third smaller and a little faster to read back.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from itscm_check.values import Duration
 EXERCISE_RANK = {"walkthrough": 1, "tabletop": 2, "functional": 3, "simulation": 3, "parallel": 4, "full-failover": 5}
 
 
-class DatedField(Struct, frozen=True):
+class DatedField(Struct, frozen=True, array_like=True):
     """A date written in the inventory, kept for rules about dates themselves (ITSCM-036)."""
 
     name: str  # e.g. "plans[dr].exercises[2].date"
@@ -25,7 +27,7 @@ class DatedField(Struct, frozen=True):
     source: Location
 
 
-class Contact(Struct, frozen=True):
+class Contact(Struct, frozen=True, array_like=True):
     name: Any
     role: str
     email: Any = None
@@ -33,7 +35,7 @@ class Contact(Struct, frozen=True):
     out_of_hours: Any = None
 
 
-class Team(Struct, frozen=True):
+class Team(Struct, frozen=True, array_like=True):
     id: str
     name: Any
     source: Location  # where the record is written
@@ -43,7 +45,7 @@ class Team(Struct, frozen=True):
     dates: tuple[DatedField, ...] = ()
 
 
-class Site(Struct, frozen=True):
+class Site(Struct, frozen=True, array_like=True):
     id: str
     failure_domain: str
     source: Location  # where the record is written
@@ -52,20 +54,20 @@ class Site(Struct, frozen=True):
     kind: str | None = None
 
 
-class Sla(Struct, frozen=True):
+class Sla(Struct, frozen=True, array_like=True):
     availability: Any = None
     rto: Duration | None = None
     rpo: Duration | None = None
     document: Any = None
 
 
-class ContinuityEvidence(Struct, frozen=True):
+class ContinuityEvidence(Struct, frozen=True, array_like=True):
     type: str
     reference: Any
     date: dt.date
 
 
-class Vendor(Struct, frozen=True):
+class Vendor(Struct, frozen=True, array_like=True):
     id: str
     name: Any
     source: Location  # where the record is written
@@ -77,7 +79,7 @@ class Vendor(Struct, frozen=True):
     dates: tuple[DatedField, ...] = ()
 
 
-class Bia(Struct, frozen=True):
+class Bia(Struct, frozen=True, array_like=True):
     id: str | None = None
     document: Any = None
     completed_on: dt.date | None = None
@@ -85,7 +87,7 @@ class Bia(Struct, frozen=True):
     next_review: dt.date | None = None
 
 
-class Objectives(Struct, frozen=True):
+class Objectives(Struct, frozen=True, array_like=True):
     """Recovery objectives, each a Duration in seconds."""
 
     rto: Duration | None = None
@@ -99,7 +101,7 @@ class Objectives(Struct, frozen=True):
         return None if self.rto is None or self.wrt is None else Duration(self.rto + self.wrt)
 
 
-class ServiceSites(Struct, frozen=True):
+class ServiceSites(Struct, frozen=True, array_like=True):
     primary: Site | None = None
     alternates: tuple[Site, ...] = ()
     strategy: str | None = None
@@ -113,7 +115,7 @@ def vendor_id(ref: str) -> str | None:
     return ref[len(VENDOR_REF):] if ref.startswith(VENDOR_REF) else None
 
 
-class Dependency(Struct, frozen=True):
+class Dependency(Struct, frozen=True, array_like=True):
     ref: str
     source: Location  # where the record is written
     type: str = "hard"
@@ -125,7 +127,7 @@ class Dependency(Struct, frozen=True):
         return self.type == "hard" and self.mitigation in (None, "")
 
 
-class Exercise(Struct, frozen=True):
+class Exercise(Struct, frozen=True, array_like=True):
     date: dt.date
     type: str
     result: str
@@ -145,12 +147,12 @@ class Exercise(Struct, frozen=True):
         return EXERCISE_RANK[self.type]
 
 
-class InvocationAuthority(Struct, frozen=True):
+class InvocationAuthority(Struct, frozen=True, array_like=True):
     primary: Any = None
     alternate: Any = None
 
 
-class Plan(Struct, frozen=True):
+class Plan(Struct, frozen=True, array_like=True):
     id: str
     type: str
     source: Location  # where the record is written
@@ -165,7 +167,7 @@ class Plan(Struct, frozen=True):
     exercises: tuple[Exercise, ...] = ()
 
 
-class RestoreTest(Struct, frozen=True):
+class RestoreTest(Struct, frozen=True, array_like=True):
     date: dt.date
     result: str
     source: Location  # where the record is written
@@ -173,7 +175,7 @@ class RestoreTest(Struct, frozen=True):
     evidence: Any = None
 
 
-class Backup(Struct, frozen=True):
+class Backup(Struct, frozen=True, array_like=True):
     id: str
     frequency: Duration
     retention: Duration
@@ -186,7 +188,7 @@ class Backup(Struct, frozen=True):
     last_restore_test: RestoreTest | None = None
 
 
-class Service(Struct, frozen=True):
+class Service(Struct, frozen=True, array_like=True):
     id: str
     name: Any
     source: Location  # where the record is written
@@ -216,13 +218,13 @@ class Service(Struct, frozen=True):
         return self.lifecycle == "production"
 
 
-class BcPolicy(Struct, frozen=True):
+class BcPolicy(Struct, frozen=True, array_like=True):
     document: Any
     approved_by: Any
     approved_on: dt.date | None = None
 
 
-class Programme(Struct, frozen=True):
+class Programme(Struct, frozen=True, array_like=True):
     source: Location  # where the record is written
     bc_policy: BcPolicy | None = None
     last_management_review: dt.date | None = None
@@ -230,7 +232,7 @@ class Programme(Struct, frozen=True):
     dates: tuple[DatedField, ...] = ()
 
 
-class Waiver(Struct, frozen=True):
+class Waiver(Struct, frozen=True, array_like=True):
     rule: str
     target: str
     reason: Any
@@ -249,7 +251,7 @@ class Waiver(Struct, frozen=True):
         return f"waiver:{self.rule}/{self.target}"
 
 
-class Inventory(Struct, frozen=True):
+class Inventory(Struct, frozen=True, array_like=True):
     """The whole inventory, merged from every file, in file order."""
 
     services: tuple[Service, ...] = ()
