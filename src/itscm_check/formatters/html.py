@@ -40,7 +40,7 @@ def view(report: Report) -> dict[str, Any]:
         "provenance": _provenance(report),
         "summary": _summary(report, services),
         "coverage": _coverage(report),
-        "sheets": [_sheet(s, report) for s in sorted(services.values(), key=_by_tier)],
+        "sheets": _sheets(services, report),
         "organisation": [_finding(f) for f in report.findings if f.target not in services],
         "waivers": _waivers(report),
         "warn_expiring_days": report.warn_expiring_days,
@@ -144,7 +144,15 @@ def _evidence(label: str, value: object) -> dict[str, Any]:
     return {"label": label, "text": text, "href": text if _LINK.match(text) else None}
 
 
-def _sheet(service: Service, report: Report) -> dict[str, Any]:
+def _sheets(services: dict[str, Service], report: Report) -> list[dict[str, Any]]:
+    """Each service's sheet, most critical first; its findings in the report's order."""
+    findings_of: dict[str, list[Finding]] = {}
+    for finding in report.findings:
+        findings_of.setdefault(finding.target, []).append(finding)
+    return [_sheet(service, findings_of.get(service.id, [])) for service in sorted(services.values(), key=_by_tier)]
+
+
+def _sheet(service: Service, findings: list[Finding]) -> dict[str, Any]:
     exercises = sorted(((plan.id, ex) for plan in service.plans for ex in plan.exercises),
                        key=lambda pe: (pe[1].date, pe[1].rank, pe[0], pe[1].key))
     last = exercises[-1] if exercises else None
@@ -168,13 +176,14 @@ def _sheet(service: Service, report: Report) -> dict[str, Any]:
         "last_exercise": None if last is None else {"date": last[1].date.isoformat(), "type": last[1].type,
                                                     "result": last[1].result, "plan": last[0]},
         "restores": restores, "evidence": sorted(evidence, key=lambda e: (e["label"], e["text"])),
-        "findings": [_finding(f) for f in report.findings if f.target == service.id],
+        "findings": [_finding(f) for f in findings],
     }
 
 
 def _waivers(report: Report) -> list[dict[str, Any]]:
     meta = {(f.rule_id, f.target, f.subject) for f in report.findings}
     expiring = set(report.expiring_waivers())
+    covers = Counter(f.waiver for f in report.findings if f.waiver is not None)
     rows = []
     for waiver in report.inventory.waivers:
         status = [name for rule, name in ((EXPIRED, "expired"), (UNUSED, "unused"), (LIFETIME, "lifetime too long"))
@@ -187,7 +196,7 @@ def _waivers(report: Report) -> list[dict[str, Any]]:
                      "expires": waiver.expires.isoformat(), "ticket": _text(waiver.ticket),
                      "status": ", ".join(status) if status else "active",
                      "badge": "expired" if "expired" in status else "unused" if "unused" in status else "active",
-                     "covers": sum(1 for f in report.findings if f.waiver == waiver)})
+                     "covers": covers[waiver]})
     return sorted(rows, key=lambda r: (r["rule"], r["target"], r["id"], r["expires"]))
 
 
