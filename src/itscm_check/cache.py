@@ -265,15 +265,17 @@ def check_parts(parts: Iterable[tuple[str, int, bytes]], schema: str, parse_cach
         parse_cache.hits, parse_cache.misses = parse_cache.hits + len(found), parse_cache.misses + len(missing)
     jobs = [(content, shown, offset) for _, shown, offset, content, _ in missing]
     workers = min(len(jobs), _workers(sum(len(job[0]) for job in jobs)))
-    check = partial(_check_chunk, schema=schema, then=then)
+    # Without a cache folder an entry is only needed to bring a Checked back from a worker.
+    check = partial(_check_chunk, schema=schema, then=then, encode=parse_cache is not None or then is None)
     done = _in_workers(check, jobs, workers) if workers > 1 else check(jobs)
     for (index, shown, offset, _, key), (payload, made) in zip(missing, done):
         if then is None:
+            assert payload is not None  # encoded whenever there is no then
             decoded = _decode(payload, shown)
             assert decoded is not None  # written by this very code a moment ago
             made = _shifted(decoded, offset)
         found[index] = made
-        if parse_cache is not None:
+        if parse_cache is not None and payload is not None:
             parse_cache.put(key, payload)
     return [found[index] for index in range(count)]
 
@@ -299,8 +301,8 @@ def _workers(pending_bytes: int) -> int:
     return min(forked_cpus(), 1 + pending_bytes // _PARALLEL_BYTES)
 
 
-def _in_workers(check: Callable[[list[tuple[bytes, str, int]]], list[tuple[bytes, Any]]],
-                jobs: list[tuple[bytes, str, int]], workers: int) -> Iterator[tuple[bytes, Any]]:
+def _in_workers(check: Callable[[list[tuple[bytes, str, int]]], list[tuple[bytes | None, Any]]],
+                jobs: list[tuple[bytes, str, int]], workers: int) -> Iterator[tuple[bytes | None, Any]]:
     """What ``check`` gives for each job, in order, as the workers finish them; chunks of about equal
     size keep every worker busy while this process takes in what is done."""
     import multiprocessing
@@ -319,13 +321,14 @@ def _in_workers(check: Callable[[list[tuple[bytes, str, int]]], list[tuple[bytes
             yield from done
 
 
-def _check_chunk(jobs: list[tuple[bytes, str, int]], schema: str,
-                 then: Callable[[Checked], Any] | None) -> list[tuple[bytes, Any]]:
-    """Each job's cache entry, and what ``then`` makes of its Checked (None without ``then``)."""
+def _check_chunk(jobs: list[tuple[bytes, str, int]], schema: str, then: Callable[[Checked], Any] | None,
+                 encode: bool = True) -> list[tuple[bytes | None, Any]]:
+    """Each job's cache entry (None unless ``encode``), and what ``then`` makes of its Checked
+    (None without ``then``)."""
     done = []
     for content, shown, offset in jobs:
         checked = _check(content, shown, schema)
-        payload = _encode(*checked)
+        payload = _encode(*checked) if encode else None
         done.append((payload, then(_shifted(checked, offset)) if then is not None else None))
     return done
 
