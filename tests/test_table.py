@@ -17,7 +17,10 @@ def test_targets_and_messages_wrap_as_tabulate_wraps_them() -> None:
     long = dataclasses.replace(report.findings[0], target="a-service-whose-id-is-longer-than-thirty-two-characters",
                                message="a message " * 20 + "with-one-word-longer-than-the-seventy-two-columns-of-its-"
                                                           "column-that-must-be-cut")
-    report = dataclasses.replace(report, findings=(long, *report.findings))
+    # Cells the wrapper changes although they fit: trailing blanks, blanks only, nothing.
+    odd = [dataclasses.replace(report.findings[0], target=target, message=message)
+           for target, message in (("t ", "m  "), ("   ", " "), ("", ""), (" t", "  m"))]
+    report = dataclasses.replace(report, findings=(long, *odd, *report.findings))
     assert any(f.waiver for f in report.findings)  # a waiver note lengthens the message too
     rows = [[f.severity, f.rule_id, printable(f.target), f.status, printable(f.message + table._waiver_note(f)),
              printable(f.location)] for f in report.findings]

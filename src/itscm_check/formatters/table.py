@@ -54,6 +54,8 @@ def summary_line(report: Report, color: bool = False) -> str:
 
 
 def _wrapped(wrapper: TextWrapper, text: str) -> str:
+    if len(text) <= wrapper.width:  # most cells; the blanks the wrapper would drop, tabulate strips too
+        return text
     return "\n".join(wrapper.wrap(text))
 
 
