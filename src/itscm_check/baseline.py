@@ -99,7 +99,7 @@ def load_at_ref(ref: str, inventory_paths: Sequence[Path], policy_paths: Sequenc
     from itscm_check.cache import check_sources
     from itscm_check.loader import find_yaml_files
     from itscm_check.model_cache import cached_inventory
-    from itscm_check.policy.loading import builtin_digests, builtin_pack_dir, rules_from_documents
+    from itscm_check.policy.loading import builtin_pack_dir, rules_from_documents
 
     commit, root = _commit(ref)
     inventory_sources = _sources(commit, root, [*inventory_paths, *waiver_files], ref, set())
@@ -109,7 +109,9 @@ def load_at_ref(ref: str, inventory_paths: Sequence[Path], policy_paths: Sequenc
     if by_parts is None:  # an input error, which the documents tell
         inventory_docs, errors, _ = check_sources(inventory_sources, "inventory", parse_cache)
     policy_docs = []
-    policy_sources = _sources(commit, root, policy_paths, ref, builtin_digests())
+    # The built-in pack as installed: a copy of one of its files at the ref is not loaded twice.
+    pack_digests = [hashlib.sha256(path.read_bytes()).digest() for path in find_yaml_files(builtin_pack_dir())[0]]
+    policy_sources = _sources(commit, root, policy_paths, ref, {digest.hex() for digest in pack_digests})
     for shown, content in policy_sources:
         try:
             docs, errs = load_text(content.decode("utf-8-sig"), shown)
@@ -119,9 +121,8 @@ def load_at_ref(ref: str, inventory_paths: Sequence[Path], policy_paths: Sequenc
         errors += errs
     if errors:
         raise InputErrors(errors)
-    # The built-in pack as installed, then the policy files at the ref, as rules_from_documents applies them.
-    policy_digests = [hashlib.sha256(path.read_bytes()).digest() for path in find_yaml_files(builtin_pack_dir())[0]]
-    policy_digests += [hashlib.sha256(content).digest() for _, content in policy_sources]
+    # The pack, then the policy files at the ref, as rules_from_documents applies them.
+    policy_digests = pack_digests + [hashlib.sha256(content).digest() for _, content in policy_sources]
     if by_parts is None:
         return AtRef(assemble(inventory_docs), rules_from_documents(policy_docs), None, policy_digests)
     return AtRef(by_parts[0], rules_from_documents(policy_docs), by_parts[1], policy_digests)
