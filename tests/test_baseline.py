@@ -206,9 +206,9 @@ def test_the_baseline_reads_its_findings_from_the_findings_cache(repo: git.Repo,
     skipped: list[frozenset[str]] = []
     real = engine._declarative
 
-    def spy(rule, subjects, as_of, passing, skip):
+    def spy(rule, kind, subjects, as_of, passing, skip):
         skipped.append(skip)
-        return real(rule, subjects, as_of, passing, skip)
+        return real(rule, kind, subjects, as_of, passing, skip)
     monkeypatch.setattr(engine, "_declarative", spy)
     for _ in range(2):
         skipped.clear()

@@ -47,9 +47,9 @@ def evaluated(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, frozenset[str]
     calls: list[tuple[str, frozenset[str]]] = []
     real = engine._declarative
 
-    def spy(rule, subjects, as_of, passing, skip):  # the engine's own signature
+    def spy(rule, kind, subjects, as_of, passing, skip):  # the engine's own signature
         calls.append((rule.id, skip))
-        return real(rule, subjects, as_of, passing, skip)
+        return real(rule, kind, subjects, as_of, passing, skip)
 
     monkeypatch.setattr(engine, "_declarative", spy)
     return calls

@@ -65,6 +65,18 @@ def test_without_passing_checks_the_findings_are_the_same(
     assert shared.findings == lean.findings == alone.findings
 
 
+def test_services_whose_findings_are_known_are_skipped_alike(
+        inventory, workers: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    known = {"service": frozenset(service.id for service in inventory.services[::2])}
+    with monkeypatch.context() as m:
+        m.setattr(engine, "forked_cpus", lambda: 1)
+        alone = evaluate(inventory, default_rules(), DEFAULT_AS_OF, ROOT, known=known)
+    shared = evaluate(inventory, default_rules(), DEFAULT_AS_OF, ROOT, known=known)
+
+    assert shared == alone
+    assert len(alone.results) < len(_one_process(inventory, monkeypatch).results)
+
+
 def _named_check(parent: int, in_worker, here=lambda subjects, rule, as_of: iter(())):
     """A named check that calls ``in_worker()`` in a worker; in this process it first waits, so
     that the workers take the other rules meanwhile, then returns what ``here`` does."""

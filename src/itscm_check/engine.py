@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from itscm_check.checks import CHECKS, Outcome
 from itscm_check.errors import Location
@@ -14,7 +15,7 @@ from itscm_check.inventory import Inventory
 from itscm_check.parallel import Forked, forked_cpus
 from itscm_check.policy.conditions import Env, render
 from itscm_check.policy.model import Rule
-from itscm_check.subjects import Subject, Subjects
+from itscm_check.subjects import OF_A_SERVICE, Subject, Subjects
 
 
 class RuleError(Exception):
@@ -28,14 +29,29 @@ class Evaluation:
 
 
 _RuleOutcome = tuple[list[Finding], list[CheckResult]]
-# What a rule worker sends: (rule index, findings, results as plain tuples) per rule it took, and
+# What a task gives: for each rule it evaluated (by its index among the enabled rules), one outcome
+# per kind of the rule's subjects, in the rule's order (one for a named check).
+_TaskOutcome = dict[int, list[_RuleOutcome]]
+# What a worker sends: (task index, its outcome with results as plain tuples) per task it took, and
 # the first crash, which stops the run. A worker that dies sends nothing: what it took stays None.
-_WorkerSent = tuple[list[tuple[int, list[Finding], list[tuple[str, str, bool]]]], "str | None"]
+_SentOutcome = dict[int, list[tuple[list[Finding], list[tuple[str, str, bool]]]]]
+_WorkerSent = tuple[list[tuple[int, _SentOutcome]], "str | None"]
 
-# Below this many services, forking a worker costs more than it saves.
+# Below this many production services, forking a worker costs more than it saves.
 _PARALLEL_SERVICES = 2000
-# Each worker builds the subjects of its rules again, so more than a few workers gain little.
+# Each worker builds the graph's and the whole-inventory rules' facts again, so more than a few
+# workers gain little.
 _MAX_PROCESSES = 4
+# Shares of the services per process: small enough that no process is left waiting long for the
+# last one.
+_SHARES_PER_PROCESS = 4
+
+
+class _Task(NamedTuple):
+    """Rules, by their indices among the enabled rules, and the subjects to evaluate them on."""
+
+    rules: tuple[int, ...]
+    subjects: Subjects
 
 
 def evaluate(inventory: Inventory, rules: Iterable[Rule], as_of: dt.date, root: Location,
@@ -47,124 +63,162 @@ def evaluate(inventory: Inventory, rules: Iterable[Rule], as_of: dt.date, root: 
     known = known or {}
     subjects = Subjects(Index(inventory), root)
     enabled = [rule for rule in rules if rule.enabled]
-    processes = min(forked_cpus(), _MAX_PROCESSES, len(enabled))
-    per_rule: list[_RuleOutcome | None] = [None] * len(enabled)
-    if processes > 1 and len(inventory.services) >= _PARALLEL_SERVICES:
-        per_rule = _evaluate_forked(enabled, subjects, as_of, passing, known, processes - 1)
-    # Here: every rule in one process, or those a worker took and died before it sent.
-    done = [outcome or _evaluate_rule(rule, subjects, as_of, passing, known) for rule, outcome in zip(enabled, per_rule)]
-    return Evaluation(tuple(f for findings, _ in done for f in findings),
-                      tuple(r for _, results in done for r in results) if passing else None)
+    processes = min(forked_cpus(), _MAX_PROCESSES)
+    tasks = [_Task(tuple(range(len(enabled))), subjects)]
+    outcomes: list[_TaskOutcome | None] = [None]
+    if processes > 1 and len(subjects.views) >= _PARALLEL_SERVICES:
+        tasks = _split(enabled, subjects, processes * _SHARES_PER_PROCESS)
+        outcomes = _evaluate_forked(tasks, enabled, as_of, passing, known, processes - 1)
+    # Here: every task in one process, or those a worker took and died before it sent.
+    done = [outcome if outcome is not None else _evaluate_task(task, enabled, as_of, passing, known)
+            for task, outcome in zip(tasks, outcomes)]
+    findings: list[Finding] = []
+    results: list[CheckResult] = []
+    for index, rule in enumerate(enabled):
+        # The order of one process: rule by rule, kind by kind, and within a kind share by share.
+        for kind in range(1 if rule.check else len(rule.subjects)):
+            for outcome in done:
+                if index in outcome:
+                    findings += outcome[index][kind][0]
+                    results += outcome[index][kind][1]
+    return Evaluation(tuple(findings), tuple(results) if passing else None)
+
+
+def _split(enabled: list[Rule], subjects: Subjects, shares: int) -> list[_Task]:
+    """A task for each rule that reads the inventory as a whole (named checks first: they cost the
+    most, and one taken last would leave the other processes waiting), then a task for each share
+    of the services with every rule whose subjects all belong to a service. A share's subjects are
+    built by the one process that takes it."""
+    whole = sorted((index for index, rule in enumerate(enabled)
+                    if rule.check or not OF_A_SERVICE.issuperset(rule.subjects)),
+                   key=lambda index: enabled[index].check is None)
+    by_service = tuple(index for index in range(len(enabled)) if index not in whole)
+    tasks = [_Task((index,), subjects) for index in whole]
+    if by_service:
+        views = subjects.views
+        size = -(-len(views) // shares)
+        tasks += [_Task(by_service, subjects.share(views[start:start + size])) for start in range(0, len(views), size)]
+    return tasks
+
+
+def _evaluate_task(task: _Task, enabled: list[Rule], as_of: dt.date, passing: bool,
+                   known: Mapping[str, frozenset[str]]) -> _TaskOutcome:
+    return {index: _evaluate_rule(enabled[index], task.subjects, as_of, passing, known) for index in task.rules}
 
 
 def _evaluate_rule(rule: Rule, subjects: Subjects, as_of: dt.date, passing: bool,
-                   known: Mapping[str, frozenset[str]]) -> _RuleOutcome:
-    findings: list[Finding] = []
-    results: list[CheckResult] = []
+                   known: Mapping[str, frozenset[str]]) -> list[_RuleOutcome]:
     skip = known.get(rule.reach, frozenset())
     try:
-        outcomes = _named(rule, subjects, as_of) if rule.check else _declarative(rule, subjects, as_of, passing, skip)
-        for outcome in outcomes:
-            subject = outcome.subject
-            if passing:
-                results.append(CheckResult(rule.id, subject.target, subject.key, outcome.reasons is None))
-            if outcome.reasons is not None:
-                try:
-                    findings.append(_finding(rule, outcome, as_of))
-                except (TypeError, ValueError) as exc:  # a severity `when:` that does not fit the data
-                    raise _misfit(rule, subject, exc) from exc
+        if rule.check:
+            return [_collect(rule, _named(rule, subjects, as_of), as_of, passing)]
+        return [_collect(rule, _declarative(rule, kind, subjects, as_of, passing, skip), as_of, passing)
+                for kind in rule.subjects]
     except RuleError:
         raise
     except Exception as exc:  # a crashing rule must stop the run with its id, not vanish
         raise RuleError(f"rule {rule.id} ({rule.source}) crashed: {type(exc).__name__}: {exc}") from exc
+
+
+def _collect(rule: Rule, outcomes: Iterable[Outcome], as_of: dt.date, passing: bool) -> _RuleOutcome:
+    findings: list[Finding] = []
+    results: list[CheckResult] = []
+    for outcome in outcomes:
+        subject = outcome.subject
+        if passing:
+            results.append(CheckResult(rule.id, subject.target, subject.key, outcome.reasons is None))
+        if outcome.reasons is not None:
+            try:
+                findings.append(_finding(rule, outcome, as_of))
+            except (TypeError, ValueError) as exc:  # a severity `when:` that does not fit the data
+                raise _misfit(rule, subject, exc) from exc
     return findings, results
 
 
-def _evaluate_forked(rules: list[Rule], subjects: Subjects, as_of: dt.date, passing: bool,
-                     known: Mapping[str, frozenset[str]], workers: int) -> list[_RuleOutcome | None]:
-    """Rules shared by this process and forked workers, each taking the next rule when it is free
+def _evaluate_forked(tasks: list[_Task], enabled: list[Rule], as_of: dt.date, passing: bool,
+                     known: Mapping[str, frozenset[str]], workers: int) -> list[_TaskOutcome | None]:
+    """Tasks shared by this process and forked workers, each taking the next task when it is free
     (rule costs differ a hundredfold, so a fixed split would leave one process waiting).
 
-    The outcome of a rule a worker took but did not send stays None for the caller to evaluate.
+    The outcome of a task a worker took but did not send stays None for the caller to evaluate.
     """
     import multiprocessing
 
     try:
         taken = multiprocessing.get_context("fork").Value("i", 0)
     except OSError:  # no shared memory for the counter (some sandboxes): one process does it all
-        return [None] * len(rules)
+        return [None] * len(tasks)
 
-    # Named checks first: they walk the whole graph or every date and cost the most, and a long
-    # rule taken last would leave the other processes waiting for it.
-    order = sorted(range(len(rules)), key=lambda i: rules[i].check is None)
-
-    def next_rules() -> Iterator[int]:
+    def next_tasks() -> Iterator[int]:
         while True:
             with taken.get_lock():
                 n = taken.value
                 taken.value += 1
-            if n >= len(order):
+            if n >= len(tasks):
                 return
-            yield order[n]
+            yield n
 
     def in_worker() -> _WorkerSent:
         done = []
         try:
-            for i in next_rules():
-                findings, results = _evaluate_rule(rules[i], subjects, as_of, passing, known)
+            for n in next_tasks():
+                outcome = _evaluate_task(tasks[n], enabled, as_of, passing, known)
                 # Plain tuples: a third of the size and time of pickled CheckResults.
-                done.append((i, findings, [(r.target, r.subject, r.passed) for r in results]))
+                done.append((n, {index: [(findings, [(r.target, r.subject, r.passed) for r in results])
+                                         for findings, results in kinds]
+                                 for index, kinds in outcome.items()}))
         except RuleError as exc:
             return done, str(exc)
         return done, None
 
-    per_rule: list[_RuleOutcome | None] = [None] * len(rules)
+    outcomes: list[_TaskOutcome | None] = [None] * len(tasks)
     children = [Forked(in_worker) for _ in range(workers)]
     try:
-        for i in next_rules():
-            per_rule[i] = _evaluate_rule(rules[i], subjects, as_of, passing, known)
+        for n in next_tasks():
+            outcomes[n] = _evaluate_task(tasks[n], enabled, as_of, passing, known)
         for child in children:
             # From a dead worker, result() runs in_worker here, and the spent counter gives it nothing.
             done, crash = child.result()
             if crash is not None:
                 raise RuleError(crash)
-            for i, findings, results in done:
-                per_rule[i] = findings, [CheckResult(rules[i].id, *result) for result in results]
+            for n, sent in done:
+                outcomes[n] = {index: [(findings, [CheckResult(enabled[index].id, *result) for result in results])
+                                       for findings, results in kinds]
+                               for index, kinds in sent.items()}
     finally:
         for child in children:  # only when this process raised: stop the workers
             child.cancel()
-    return per_rule
+    return outcomes
 
 
-def _declarative(rule: Rule, subjects: Subjects, as_of: dt.date, passing: bool,
+def _declarative(rule: Rule, kind: str, subjects: Subjects, as_of: dt.date, passing: bool,
                  skip: frozenset[str]) -> Iterable[Outcome]:
-    """The outcome of each subject the rule fails on, and, with ``passing``, of those it passes;
-    the subjects of the services in ``skip`` are left out."""
+    """The outcome of each subject of ``kind`` the rule fails on, and, with ``passing``, of those it
+    passes; the subjects of the services in ``skip`` are left out."""
     assert rule.condition is not None and rule.test is not None
     # The loop runs once per rule and subject: what it reads of the rule is read once, here.
     envs = {tier: Env(as_of, rule.params_for(tier)) for tier in (1, 2, 3, 4, None)}
     in_scope, where, test = rule.in_tier_scope, rule.where_test, rule.test
-    for kind in rule.subjects:
-        for subject in subjects.of(kind, skip):
-            if not in_scope(subject.tier):
+    for subject in subjects.of(kind, skip):
+        if not in_scope(subject.tier):
+            continue
+        env = envs[subject.tier]
+        try:
+            if where is not None and not where(subject.scope, env):
                 continue
-            env = envs[subject.tier]
-            try:
-                if where is not None and not where(subject.scope, env):
-                    continue
-                if not test(subject.scope, env):
-                    if passing:
-                        yield Outcome(subject, None)
-                    continue
-                # The closures say why; they run every branch of an `any`, where the test stops at
-                # the first that holds, so they too can meet a value that does not fit.
-                reasons = rule.condition(subject.scope, env)
-            except (TypeError, ValueError) as exc:
-                raise _misfit(rule, subject, exc) from exc
-            if reasons is None:
-                raise RuleError(f"rule {rule.id} ({rule.source}): its compiled test and its condition disagree "
-                                "(a bug in itscm-check)")
-            yield Outcome(subject, reasons)
+            if not test(subject.scope, env):
+                if passing:
+                    yield Outcome(subject, None)
+                continue
+            # The closures say why; they run every branch of an `any`, where the test stops at
+            # the first that holds, so they too can meet a value that does not fit.
+            reasons = rule.condition(subject.scope, env)
+        except (TypeError, ValueError) as exc:
+            raise _misfit(rule, subject, exc) from exc
+        if reasons is None:
+            raise RuleError(f"rule {rule.id} ({rule.source}): its compiled test and its condition disagree "
+                            "(a bug in itscm-check)")
+        yield Outcome(subject, reasons)
 
 
 def _misfit(rule: Rule, subject: Subject, exc: Exception) -> RuleError:

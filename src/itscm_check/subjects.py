@@ -40,12 +40,19 @@ SCOPE_TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
-class Subjects:
-    """Every subject of each kind, built on first use and shared by all rules of a run."""
+# The kinds whose every subject belongs to one production service: a rule on these alone can be
+# evaluated on a share of the services at a time (Subjects.share).
+OF_A_SERVICE = frozenset(("service", "plan", "exercise", "backup", "restore_test", "dependency", "edge"))
 
-    def __init__(self, index: Index, root: Location) -> None:
+
+class Subjects:
+    """Every subject of each kind, built on first use and shared by all rules of a run; or, for a
+    share, those of its services (the kinds in OF_A_SERVICE) and every other subject."""
+
+    def __init__(self, index: Index, root: Location, views: list[ServiceView] | None = None) -> None:
         self.index = index
         self.root = root
+        self.views = index.production if views is None else views  # the production services covered
         self._cache: dict[tuple[str, frozenset[str]], list[Subject]] = {}
         self._builders: dict[str, Callable[[list[ServiceView]], Iterator[Subject]]] = {
             "service": self._services, "plan": self._plans, "exercise": self._exercises,
@@ -53,10 +60,14 @@ class Subjects:
             "edge": self._edges, "team": self._teams, "vendor": self._vendors, "programme": self._programme,
         }
 
+    def share(self, views: list[ServiceView]) -> Subjects:
+        """The subjects of these production services, built on first use and kept apart from these."""
+        return Subjects(self.index, self.root, views)
+
     def of(self, kind: str, skip: frozenset[str] = frozenset()) -> list[Subject]:
         """The subjects of ``kind``, less those of the services in ``skip`` (a run passes one set)."""
         if (kind, skip) not in self._cache:
-            views = [view for view in self.index.production if view.id not in skip] if skip else self.index.production
+            views = [view for view in self.views if view.id not in skip] if skip else self.views
             self._cache[kind, skip] = list(self._builders[kind](views))
         return self._cache[kind, skip]
 
