@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -59,7 +59,66 @@ def _fast(name: str) -> Callable[[Any], Any]:
     import fastjsonschema
 
     formats = {"date": _passes(parse_date), "itscm-duration": _passes(parse_duration), "itscm-id": _is_identifier}
-    return fastjsonschema.compile(load_schema(name), formats=formats)
+    schema = load_schema(name)
+    return fastjsonschema.compile(inline_refs(schema) if name in _LARGE_DOCUMENTS else schema, formats=formats)
+
+
+# The schemas of documents that can be large (an inventory file, a baseline's report): they are
+# worth compiling with their $refs inlined. A policy's schema compiles in 0.05 s instead of 0.03 s
+# that way, for documents that validate in no time either way.
+_LARGE_DOCUMENTS = frozenset(("inventory", "report"))
+
+
+def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``schema`` with each ``{"$ref": "#/definitions/..."}`` replaced by the definition
+    it names, but for definitions that refer back to themselves (a policy's nested conditions).
+
+    fastjsonschema compiles a $ref to a function call that also builds the value's name; inlined,
+    the checks are written in place, and validating an inventory takes half the time. The checks
+    are the same: no $ref here has sibling keywords. A copy, as fastjsonschema rewrites the refs
+    of what it compiles."""
+    definitions = schema.get("definitions", {})
+    refers_to = {f"{_LOCAL}{name}": set(_refs(definition)) for name, definition in definitions.items()}
+
+    def cyclic(ref: str) -> bool:
+        """Whether the definition ``ref`` names reaches itself through its refs."""
+        seen: set[str] = set()
+        todo = list(refers_to[ref])
+        while todo:
+            current = todo.pop()
+            if current == ref:
+                return True
+            if current not in seen:
+                seen.add(current)
+                todo.extend(refers_to.get(current, ()))
+        return False
+
+    inlined = {ref: definitions[ref[len(_LOCAL):]] for ref in refers_to if not cyclic(ref)}
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, list):
+            return [inline(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        if len(node) == 1 and node.get("$ref") in inlined:
+            return inline(inlined[node["$ref"]])
+        return {key: inline(value) for key, value in node.items()}
+
+    return inline(schema)
+
+
+def _refs(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        if isinstance(node.get("$ref"), str):
+            yield node["$ref"]
+        for value in node.values():
+            yield from _refs(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _refs(item)
+
+
+_LOCAL = "#/definitions/"
 
 
 @cache

@@ -1,0 +1,114 @@
+"""The fast validator (fastjsonschema, on the schema with its $refs inlined) tells valid from
+invalid exactly as the complete one (jsonschema, on the schema as shipped) does."""
+
+from __future__ import annotations
+
+import copy
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastjsonschema import JsonSchemaValueException
+
+from itscm_check.loader import load_file
+from itscm_check.schema import _complete, _fast, inline_refs, load_schema
+
+REPO = Path(__file__).parent.parent
+# Values that break one keyword or another somewhere: wrong types, an unknown enum value, dates
+# and durations that do not parse, an out-of-range tier, an empty id.
+ODD_VALUES: tuple[Any, ...] = ("", "yes", "2026-02-30", "4 hours", "PT", 0, 5, 1.5, True, None, [], {}, ["x"],
+                               {"x-extension": 1}, {"unknown": 1})
+
+
+def _local_refs(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        found = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+        return found + [ref for value in node.values() for ref in _local_refs(value)]
+    if isinstance(node, list):
+        return [ref for item in node for ref in _local_refs(item)]
+    return []
+
+
+def test_the_inventory_schema_is_compiled_without_refs() -> None:
+    schema = load_schema("inventory")
+    refs = _local_refs(schema)
+
+    assert "#/definitions/id" in refs and "#/definitions/service" in refs
+    assert _local_refs(inline_refs(schema)) == []
+    assert _local_refs(schema) == refs  # the schema itself is not changed, nor by compiling the copy
+
+
+def test_definitions_that_refer_back_to_themselves_are_left_refs() -> None:
+    tree = {"definitions": {"node": {"type": "object", "properties": {"children": {"$ref": "#/definitions/nodes"},
+                                                                       "name": {"$ref": "#/definitions/name"}},
+                                     "additionalProperties": False},
+                            "nodes": {"type": "array", "items": {"$ref": "#/definitions/node"}},
+                            "name": {"type": "string"}},
+            "properties": {"root": {"$ref": "#/definitions/node"}, "label": {"$ref": "#/definitions/name"}}}
+    inlined = inline_refs(tree)
+
+    assert inlined["properties"] == {"root": {"$ref": "#/definitions/node"}, "label": {"type": "string"}}
+    assert inlined["definitions"]["node"]["properties"]["name"] == {"type": "string"}
+    assert inlined["definitions"]["node"]["properties"]["children"] == {"$ref": "#/definitions/nodes"}
+    assert set(_local_refs(inlined)) == {"#/definitions/node", "#/definitions/nodes"}
+
+
+def test_the_policy_schemas_nested_conditions_stay_refs() -> None:
+    inlined = inline_refs(load_schema("policy"))
+    assert set(_local_refs(inlined)) == {"#/definitions/condition"}
+
+
+def test_a_ref_beside_other_keywords_is_left_as_written() -> None:
+    schema = {"definitions": {"n": {"type": "integer"}}, "properties": {"a": {"$ref": "#/definitions/n", "description": "d"}}}
+    assert inline_refs(schema) == schema
+
+
+def _mutations(data: Any, rng: random.Random, count: int) -> list[Any]:
+    """Copies of ``data``, each with one value somewhere replaced, or one key added or dropped."""
+    paths: list[tuple[Any, ...]] = []
+
+    def walk(node: Any, where: tuple[Any, ...]) -> None:
+        paths.append(where)
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(value, (*where, key))
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                walk(value, (*where, index))
+    walk(data, ())
+    mutated = []
+    for _ in range(count):
+        copied = copy.deepcopy(data)
+        where = rng.choice(paths[1:])
+        parent = copied
+        for step in where[:-1]:
+            parent = parent[step]
+        choice = rng.random()
+        if choice < 0.7:
+            parent[where[-1]] = rng.choice(ODD_VALUES)
+        elif choice < 0.85 and isinstance(parent, dict):
+            del parent[where[-1]]
+        elif isinstance(parent, dict):
+            parent[rng.choice(["unknown", "x-extension", "tier", "id"])] = rng.choice(ODD_VALUES)
+        mutated.append(copied)
+    return mutated
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "inventory").rglob("*.yaml")), ids=lambda path: path.name)
+def test_both_validators_agree_on_valid_and_broken_documents(path: Path) -> None:
+    [document], errors = load_file(path)
+    assert not errors
+    rng = random.Random(path.name)
+    verdicts = []
+    for data in [document.data, *_mutations(document.data, rng, 60)]:
+        complete_ok = not any(True for _ in _complete("inventory").iter_errors(data))
+        try:
+            _fast("inventory")(data)
+            fast_ok = True
+        except JsonSchemaValueException:
+            fast_ok = False
+        assert fast_ok == complete_ok, json.dumps(data, default=str)[:500]
+        verdicts.append(fast_ok)
+    assert verdicts[0] and not all(verdicts)  # the example is valid, and some mutations are not
