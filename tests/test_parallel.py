@@ -109,6 +109,41 @@ def test_what_a_dead_worker_took_is_evaluated_here(inventory, workers: None,
     assert evaluate(inventory, default_rules(), DEFAULT_AS_OF, ROOT) == alone
 
 
+def _slow_here_and_in_workers(monkeypatch: pytest.MonkeyPatch, in_worker) -> None:
+    """Declarative rules that call ``in_worker()`` for ITSCM-001 in a worker, where it is always
+    evaluated on a share of the services; this process waits at its first rule, so that the
+    workers take shares meanwhile."""
+    parent, real, waited = os.getpid(), engine._declarative, []
+
+    def declarative(rule, kind, subjects, as_of, passing, skip):
+        if os.getpid() != parent:
+            if rule.id == "ITSCM-001":
+                in_worker()
+        elif not waited:
+            waited.append(True)
+            time.sleep(0.3)
+        return real(rule, kind, subjects, as_of, passing, skip)
+    monkeypatch.setattr(engine, "_declarative", declarative)
+
+
+def test_a_rule_crashing_on_a_share_in_a_worker_stops_the_run_with_its_id(
+        inventory, workers: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    def crash() -> None:
+        raise ValueError("boom")
+    _slow_here_and_in_workers(monkeypatch, crash)
+
+    with pytest.raises(RuleError, match=r"rule ITSCM-001 .*crashed: ValueError: boom"):
+        evaluate(inventory, default_rules(), DEFAULT_AS_OF, ROOT)
+
+
+def test_the_shares_a_dead_worker_took_are_evaluated_here(inventory, workers: None,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    alone = _one_process(inventory, monkeypatch)
+    _slow_here_and_in_workers(monkeypatch, lambda: os._exit(1))
+
+    assert evaluate(inventory, default_rules(), DEFAULT_AS_OF, ROOT) == alone
+
+
 @pytest.fixture
 def a_cpu_to_spare(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(parallel, "forked_cpus", lambda: 2)

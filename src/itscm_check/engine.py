@@ -65,10 +65,11 @@ def evaluate(inventory: Inventory, rules: Iterable[Rule], as_of: dt.date, root: 
     enabled = [rule for rule in rules if rule.enabled]
     processes = min(forked_cpus(), _MAX_PROCESSES)
     tasks = [_Task(tuple(range(len(enabled))), subjects)]
-    outcomes: list[_TaskOutcome | None] = [None]
     if processes > 1 and len(subjects.views) >= _PARALLEL_SERVICES:
         tasks = _split(enabled, subjects, processes * _SHARES_PER_PROCESS)
-        outcomes = _evaluate_forked(tasks, enabled, as_of, passing, known, processes - 1)
+    outcomes: list[_TaskOutcome | None] = [None] * len(tasks)
+    if len(tasks) > 1:
+        outcomes = _evaluate_forked(tasks, enabled, as_of, passing, known, min(processes, len(tasks)) - 1)
     # Here: every task in one process, or those a worker took and died before it sent.
     done = [outcome if outcome is not None else _evaluate_task(task, enabled, as_of, passing, known)
             for task, outcome in zip(tasks, outcomes)]
@@ -96,7 +97,7 @@ def _split(enabled: list[Rule], subjects: Subjects, shares: int) -> list[_Task]:
     tasks = [_Task((index,), subjects) for index in whole]
     if by_service:
         views = subjects.views
-        size = -(-len(views) // shares)
+        size = max(1, -(-len(views) // shares))
         tasks += [_Task(by_service, subjects.share(views[start:start + size])) for start in range(0, len(views), size)]
     return tasks
 
@@ -141,6 +142,8 @@ def _evaluate_forked(tasks: list[_Task], enabled: list[Rule], as_of: dt.date, pa
     (rule costs differ a hundredfold, so a fixed split would leave one process waiting).
 
     The outcome of a task a worker took but did not send stays None for the caller to evaluate.
+    When several rules crash, the RuleError names the first that any process met, which need not
+    be the one a single process would have met first.
     """
     import multiprocessing
 
@@ -162,11 +165,7 @@ def _evaluate_forked(tasks: list[_Task], enabled: list[Rule], as_of: dt.date, pa
         done = []
         try:
             for n in next_tasks():
-                outcome = _evaluate_task(tasks[n], enabled, as_of, passing, known)
-                # Plain tuples: a third of the size and time of pickled CheckResults.
-                done.append((n, {index: [(findings, [(r.target, r.subject, r.passed) for r in results])
-                                         for findings, results in kinds]
-                                 for index, kinds in outcome.items()}))
+                done.append((n, _to_send(_evaluate_task(tasks[n], enabled, as_of, passing, known))))
         except RuleError as exc:
             return done, str(exc)
         return done, None
@@ -182,13 +181,24 @@ def _evaluate_forked(tasks: list[_Task], enabled: list[Rule], as_of: dt.date, pa
             if crash is not None:
                 raise RuleError(crash)
             for n, sent in done:
-                outcomes[n] = {index: [(findings, [CheckResult(enabled[index].id, *result) for result in results])
-                                       for findings, results in kinds]
-                               for index, kinds in sent.items()}
+                outcomes[n] = _received(sent, enabled)
     finally:
         for child in children:  # only when this process raised: stop the workers
             child.cancel()
     return outcomes
+
+
+def _to_send(outcome: _TaskOutcome) -> _SentOutcome:
+    """A task's outcome with its results as plain tuples: a third of the size and time of pickled
+    CheckResults."""
+    return {index: [(findings, [(r.target, r.subject, r.passed) for r in results]) for findings, results in kinds]
+            for index, kinds in outcome.items()}
+
+
+def _received(sent: _SentOutcome, enabled: list[Rule]) -> _TaskOutcome:
+    return {index: [(findings, [CheckResult(enabled[index].id, *result) for result in results])
+                    for findings, results in kinds]
+            for index, kinds in sent.items()}
 
 
 def _declarative(rule: Rule, kind: str, subjects: Subjects, as_of: dt.date, passing: bool,

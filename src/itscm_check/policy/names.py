@@ -23,7 +23,7 @@ from typing import Any
 
 import msgspec
 
-from itscm_check.subjects import SCOPE_TYPES
+from itscm_check.subjects import OF_A_SERVICE, SCOPE_TYPES
 from itscm_check.values import Duration, parse_date, parse_duration
 
 Where = tuple[Any, ...]
@@ -62,10 +62,10 @@ def problems(spec: dict[str, Any], rule_id: str, subjects: tuple[str, ...], para
 # services and vendors they resolve to, not those services' own dependencies); or anything.
 SERVICE, NEIGHBOURS, INVENTORY = "service", "neighbours", "inventory"
 REACHES = (SERVICE, NEIGHBOURS, INVENTORY)
-# Subjects that are one service or a part of it (SCOPE_TYPES: their scopes reach no further), and
-# those that are one of its dependencies, whose scopes reach the records the dependency names.
+# Subjects that are one service or a part of it (SCOPE_TYPES: their scopes reach no further). The
+# other kinds of OF_A_SERVICE (dependency, edge) are one of its dependencies, whose scopes reach
+# the records the dependency names.
 _ONE_SERVICE_KINDS = frozenset(("service", "plan", "exercise", "backup", "restore_test"))
-_NEIGHBOUR_KINDS = _ONE_SERVICE_KINDS | {"dependency", "edge"}
 
 
 def reach(spec: dict[str, Any], subjects: tuple[str, ...]) -> str:
@@ -85,7 +85,7 @@ def reach(spec: dict[str, Any], subjects: tuple[str, ...]) -> str:
         return INVENTORY
     if set(subjects) <= _ONE_SERVICE_KINDS and "dependencies" not in steps:
         return SERVICE
-    if set(subjects) <= _NEIGHBOUR_KINDS and not any("dependencies" in path[1:] for path in paths):
+    if set(subjects) <= OF_A_SERVICE and not any("dependencies" in path[1:] for path in paths):
         return NEIGHBOURS
     return INVENTORY
 
