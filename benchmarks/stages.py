@@ -26,7 +26,8 @@ STAGES = (
               "from the model cache; cache misses are parsed by worker processes")),
     ("rules", "load the rules (built-in pack, compiled conditions)"),
     ("evaluate", "evaluate the rules (or read the findings of those that read one service, and what its "
-                 "dependencies name, from the findings cache) and apply waivers; rules shared by worker processes"),
+                 "dependencies name, from the findings cache) and apply waivers; rules and services shared by "
+                 "worker processes"),
     ("report", "provenance, report, JSON"),
 )
 
