@@ -133,7 +133,7 @@ def run_tool(inventory: Inventory, as_of: str, workdir: Path, scenario: str) -> 
     changed = one_file(inventory)
     original = changed.read_bytes()
     if scenario == "one changed":  # a real edit, as a pull request makes: the file must be parsed again
-        changed.write_bytes(original.replace(b"\n  description: ", b"\n  description: Edited. ", 1))
+        changed.write_bytes(edited(original))
     try:
         run = measure(command, workdir, stderr)
     finally:
@@ -149,6 +149,20 @@ def one_file(inventory: Inventory) -> Path:
     """The service file a "one changed" run edits: the middle one."""
     files = [f for f in yaml_files(inventory.path) if f.name != "shared.yaml"] or yaml_files(inventory.path)
     return files[len(files) // 2]
+
+
+def edited(content: bytes) -> bytes:
+    """``content`` with its middle document's first description edited: in a service file its
+    metadata's. In a one-file inventory that is a service file's document, not the first one, which
+    holds the sites and vendors and whose change every service's findings depend on."""
+    middle = content.find(b"\n---", len(content) // 2)
+    at = content.find(_DESCRIPTION, max(middle, 0))
+    if at < 0:
+        raise BenchmarkError("the file to edit has no description in its middle document")
+    return content[:at] + _DESCRIPTION + b"Edited. " + content[at + len(_DESCRIPTION):]
+
+
+_DESCRIPTION = b"\n  description: "
 
 
 def run_baseline(inventory: Inventory, workdir: Path) -> Run:

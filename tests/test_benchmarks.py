@@ -43,3 +43,19 @@ def test_baseline_times_a_check_against_a_ref(tmp_path: Path) -> None:
     rows = dict((cell.strip() for cell in line.strip("|").split("|")) for line in table.splitlines()
                 if line.startswith("| ") and "wall" not in line)
     assert set(rows) == {"without a baseline", "--baseline HEAD~1"} and all(float(s) > 0 for s in rows.values())
+
+
+def test_a_one_file_inventory_is_edited_in_its_middle_document() -> None:
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        from run import edited
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    shared = b"metadata:\n  description: Sites and vendors\nsites: []\n"
+    service = b"---\nmetadata:\n  description: Payments, part %d\nservices: []\n"
+    stream = shared + b"".join(service % n for n in range(4))
+
+    changed = edited(stream)
+
+    assert changed.count(b"Edited. ") == 1 and b"description: Edited. Payments, part 2" in changed
+    assert edited(shared) == shared.replace(b"description: ", b"description: Edited. ")
