@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+import random
+import re
 from pathlib import Path
 
 import pytest
@@ -102,3 +105,21 @@ def test_the_model_keeps_file_lines_for_records_and_dates_of_later_documents(tmp
     db = next(s for s in inventory.services if s.id == "db")
     assert db.source.line == 15
     assert [(f.name, f.source.line) for f in db.dates] == [("bia.completed_on", 18)]
+
+
+def test_streams_are_cut_before_every_marker_line_and_only_there() -> None:
+    # The YAML spec's document marker as a regular expression: the oracle of the bytes.find loop.
+    marker = re.compile(rb"^---(?=[ \t\r\n]|$)", re.MULTILINE)
+    pieces = [b"---", b"\n", b"\r\n", b" ", b"\t", b"a", b"-", b"%", b"x: 1", b"#"]
+    rng = random.Random(7)
+    for _ in range(20000):
+        content = b"".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
+        starts = [m.start() for m in marker.finditer(content) if m.start() > 0]
+        directive = re.search(rb"^%", content, re.MULTILINE)
+
+        parts = split_documents(content)
+
+        cuts = list(itertools.accumulate(len(part) for _, part in parts))[:-1]  # where each later part starts
+        assert b"".join(part for _, part in parts) == content
+        assert cuts == ([] if directive else starts)
+        assert [line for line, _ in parts] == [content[:cut].count(b"\n") for cut in [0, *cuts]]

@@ -9,7 +9,6 @@ injected into the data.
 from __future__ import annotations
 
 import os
-import re
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -186,12 +185,6 @@ def step_tree(tree: LineTree, step: Any) -> LineTree | None:
         return None
 
 
-# A line that starts a document: "---" at the start of a line, then a blank or the end of the line.
-# The YAML spec forbids such a line inside any scalar, so cutting a stream before it never
-# splits a document.
-_DOCUMENT_START = re.compile(rb"^---(?=[ \t\r\n]|$)", re.MULTILINE)
-
-
 def split_documents(content: bytes) -> list[tuple[int, bytes]]:
     """A file's bytes cut before each ``---`` line, each part with the number of lines before it.
 
@@ -199,10 +192,18 @@ def split_documents(content: bytes) -> list[tuple[int, bytes]]:
     documents as the whole stream. A file with directives (``%YAML``) stays whole: a directive
     belongs to the document after it.
     """
-    if b"\n---" not in content:  # one document: skip the regular expression, ten times slower than find
-        return [(0, content)]
-    starts = [m.start() for m in _DOCUMENT_START.finditer(content) if m.start() > 0]
-    if not starts or re.search(rb"^%", content, re.MULTILINE):
+    # A line that starts a document is "---" at the start of a line, then a blank or the end of the
+    # line. The YAML spec forbids such a line inside any scalar, so cutting a stream before it never
+    # splits a document. Found with bytes.find: a multi-line regular expression takes 0.07 s to
+    # scan a 14 MB file, find a few milliseconds.
+    starts = []
+    at = content.find(b"\n---")
+    while at >= 0:
+        after = at + 4
+        if after == len(content) or content[after] in b" \t\r\n":
+            starts.append(at + 1)
+        at = content.find(b"\n---", after)
+    if not starts or content.startswith(b"%") or b"\n%" in content:
         return [(0, content)]
     parts, line, begin = [], 0, 0
     for start in [*starts, len(content)]:
