@@ -155,8 +155,12 @@ def edited(content: bytes) -> bytes:
     """``content`` with its middle document's first description edited: in a service file its
     metadata's. In a one-file inventory that is a service file's document, not the first one, which
     holds the sites and vendors and whose change every service's findings depend on."""
-    middle = content.find(b"\n---", len(content) // 2)
-    at = content.find(_DESCRIPTION, max(middle, 0))
+    markers = []
+    at = content.find(b"\n---")
+    while at >= 0:
+        markers.append(at)
+        at = content.find(b"\n---", at + 1)
+    at = content.find(_DESCRIPTION, markers[len(markers) // 2] if markers else 0)
     if at < 0:
         raise BenchmarkError("the file to edit has no description in its middle document")
     return content[:at] + _DESCRIPTION + b"Edited. " + content[at + len(_DESCRIPTION):]

@@ -19,6 +19,7 @@ from itscm_check.pipeline import run_check
 from itscm_check.schema import _complete, _fast, inline_refs, load_schema
 
 REPO = Path(__file__).parent.parent
+SCHEMAS = REPO / "src" / "itscm_check" / "schemas"
 # Values that break one keyword or another somewhere: wrong types, an unknown enum value, dates
 # and durations that do not parse, an out-of-range tier, an empty id.
 ODD_VALUES: tuple[Any, ...] = ("", "yes", "2026-02-30", "4 hours", "PT", 0, 5, 1.5, True, None, [], {}, ["x"],
@@ -34,17 +35,16 @@ def _local_refs(node: Any) -> list[str]:
     return []
 
 
-def test_the_inventory_schema_is_compiled_without_refs() -> None:
-    schema = load_schema("inventory")
-    refs = _local_refs(schema)
+def test_the_inventory_schema_is_inlined_whole_and_compiling_changes_no_schema() -> None:
+    shipped = {name: json.loads((SCHEMAS / f"{name}.schema.json").read_text(encoding="utf-8"))
+               for name in ("inventory", "policy", "report")}
     _fast.cache_clear()
-    for name in ("inventory", "policy", "report"):
-        _fast(name)  # fastjsonschema rewrites the refs of what it compiles: a copy
+    for name in shipped:
+        _fast(name)  # fastjsonschema rewrites the refs of what it compiles: it must be given a copy
 
-    assert "#/definitions/id" in refs and "#/definitions/service" in refs
-    assert _local_refs(inline_refs(schema)) == []
-    assert _local_refs(schema) == refs
-    assert "#/definitions/condition" in _local_refs(load_schema("policy"))
+    assert "#/definitions/id" in _local_refs(shipped["inventory"])
+    assert _local_refs(inline_refs(shipped["inventory"])) == []
+    assert all(load_schema(name) == schema for name, schema in shipped.items())
 
 
 def test_definitions_that_refer_back_to_themselves_are_left_refs() -> None:
@@ -63,31 +63,38 @@ def test_definitions_that_refer_back_to_themselves_are_left_refs() -> None:
 
 
 def test_the_policy_schemas_nested_conditions_stay_refs() -> None:
-    inlined = inline_refs(copy.deepcopy(load_schema("policy")))
+    inlined = inline_refs(load_schema("policy"))
     assert set(_local_refs(inlined)) == {"#/definitions/condition"}
 
 
 def test_only_refs_where_draft_7_reads_a_schema_are_inlined() -> None:
-    schema = {"definitions": {"n": {"type": "integer"}, "with-id": {"$id": "other.json", "type": "string"},
-                              "a~1b": {"type": "string"}},
+    schema = {"definitions": {"n": {"type": "integer"}, "a~1b": {"type": "string"}},
               "properties": {
                   "beside": {"$ref": "#/definitions/n", "description": "siblings: Draft 7 ignores them"},
                   "data": {"const": {"$ref": "#/definitions/n"}, "enum": [{"$ref": "#/definitions/n"}],
                            "default": {"$ref": "#/definitions/n"}},
                   "$ref": {"$ref": "#/definitions/n"},  # a property that happens to be called $ref
-                  "elsewhere": {"$ref": "#/definitions/with-id"},
                   "escaped": {"$ref": "#/definitions/a~1b"},
                   "needs": {"dependencies": {"x": ["y"], "z": {"$ref": "#/definitions/n"}}},
-                  "any": {"anyOf": [{"$ref": "#/definitions/n"}, True]}}}
+                  "any": {"anyOf": [{"$ref": "#/definitions/n"}, True]},
+                  "list": {"items": [{"$ref": "#/definitions/n"}], "additionalItems": {"$ref": "#/definitions/n"}}}}
     properties = inline_refs(schema)["properties"]
 
     assert properties["beside"] == schema["properties"]["beside"]
     assert properties["data"] == schema["properties"]["data"]
     assert properties["$ref"] == {"type": "integer"}
-    assert properties["elsewhere"] == {"$ref": "#/definitions/with-id"}
     assert properties["escaped"] == {"$ref": "#/definitions/a~1b"}
     assert properties["needs"] == {"dependencies": {"x": ["y"], "z": {"type": "integer"}}}
     assert properties["any"] == {"anyOf": [{"type": "integer"}, True]}
+    assert properties["list"] == {"items": [{"type": "integer"}], "additionalItems": {"type": "integer"}}
+
+
+def test_a_schema_with_an_id_below_its_root_is_left_as_written() -> None:
+    # Under the $id, "#/definitions/n" would name other.json's definition, not this one's.
+    schema = {"$id": "https://example.com/root.json", "definitions": {"n": {"type": "integer"}},
+              "properties": {"a": {"$ref": "#/definitions/n"},
+                             "b": {"$id": "other.json", "properties": {"c": {"$ref": "#/definitions/n"}}}}}
+    assert inline_refs(schema) == schema
 
 
 def _mutations(data: Any, rng: random.Random, count: int) -> list[Any]:

@@ -39,8 +39,8 @@ _WorkerSent = tuple[list[tuple[int, _SentOutcome]], "str | None"]
 
 # Below this many production services, forking a worker costs more than it saves.
 _PARALLEL_SERVICES = 2000
-# Each worker builds the graph's and the whole-inventory rules' facts again, so more than a few
-# workers gain little.
+# Each worker computes the views' facts (effective tiers, plans, dependencies) again, so more than
+# a few workers gain little.
 _MAX_PROCESSES = 4
 # Shares of the services per process: small enough that no process is left waiting long for the
 # last one.
@@ -142,8 +142,8 @@ def _evaluate_forked(tasks: list[_Task], enabled: list[Rule], as_of: dt.date, pa
     (rule costs differ a hundredfold, so a fixed split would leave one process waiting).
 
     The outcome of a task a worker took but did not send stays None for the caller to evaluate.
-    When several rules crash, the RuleError names the first that any process met, which need not
-    be the one a single process would have met first.
+    When several rules crash, the RuleError names this process's, else the first worker's that
+    crashed, which need not be the one a single process would have met first.
     """
     import multiprocessing
 

@@ -84,13 +84,15 @@ _LOCAL = "#/definitions/"
 
 def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
     """A copy of ``schema`` with each ``{"$ref": "#/definitions/NAME"}`` replaced by the definition
-    it names, but for definitions that refer back to themselves (a policy's nested conditions) or
-    hold an ``$id`` (which would change what the refs inside them mean).
+    it names, but for definitions that refer back to themselves (a policy's nested conditions).
 
     fastjsonschema compiles a $ref to a function call that also builds the value's name; inlined,
     the checks are written in place, and validating an inventory takes half the time. The checks
     are the same: in Draft 7 a $ref's sibling keywords are ignored, so a $ref with siblings is
-    left as it is."""
+    left as it is; and a schema with an ``$id`` below its root, which changes what the refs under
+    it point to, is copied as it is."""
+    if any(_keyword_values(subschema, "$id") for subschema in _subschemas(schema)):
+        return copy.deepcopy(schema)
     definitions = {f"{_LOCAL}{name}": definition for name, definition in schema.get("definitions", {}).items()
                    if isinstance(definition, dict) and not any(c in name for c in "~/%")}
     refers_to = {ref: _keyword_values(definition, "$ref") for ref, definition in definitions.items()}
@@ -108,8 +110,7 @@ def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
                 todo.extend(refers_to.get(current, ()))
         return False
 
-    inlined = {ref: definition for ref, definition in definitions.items()
-               if not cyclic(ref) and not _keyword_values(definition, "$id")}
+    inlined = {ref: definition for ref, definition in definitions.items() if not cyclic(ref)}
 
     def inline(node: Any) -> Any:
         if not isinstance(node, dict):
@@ -139,18 +140,25 @@ def _with_subschemas(schema: dict[str, Any], change: Callable[[Any], Any]) -> di
     return copied
 
 
+def _subschemas(schema: dict[str, Any]) -> list[Any]:
+    """The subschemas of ``schema`` itself, not of those."""
+    found: list[Any] = []
+
+    def collect(subschema: Any) -> Any:
+        found.append(subschema)
+        return subschema
+
+    _with_subschemas(schema, collect)
+    return found
+
+
 def _keyword_values(schema: Any, keyword: str) -> set[str]:
     """The values of ``keyword`` in ``schema`` and all its subschemas."""
-    found: set[str] = set()
-
-    def visit(node: Any) -> Any:
-        if isinstance(node, dict):
-            if isinstance(node.get(keyword), str):
-                found.add(node[keyword])
-            _with_subschemas(node, visit)
-        return node
-
-    visit(schema)
+    if not isinstance(schema, dict):
+        return set()
+    found = {schema[keyword]} if isinstance(schema.get(keyword), str) else set()
+    for subschema in _subschemas(schema):
+        found |= _keyword_values(subschema, keyword)
     return found
 
 

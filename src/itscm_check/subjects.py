@@ -61,7 +61,7 @@ class Subjects:
         }
 
     def share(self, views: list[ServiceView]) -> Subjects:
-        """The subjects of these production services, built on first use and kept apart from these."""
+        """The subjects of these production services, built on first use, in a cache of their own."""
         return Subjects(self.index, self.root, views)
 
     def of(self, kind: str, skip: frozenset[str] = frozenset()) -> list[Subject]:

@@ -65,7 +65,7 @@ REACHES = (SERVICE, NEIGHBOURS, INVENTORY)
 # Subjects that are one service or a part of it (SCOPE_TYPES: their scopes reach no further). The
 # other kinds of OF_A_SERVICE (dependency, edge) are one of its dependencies, whose scopes reach
 # the records the dependency names.
-_ONE_SERVICE_KINDS = frozenset(("service", "plan", "exercise", "backup", "restore_test"))
+_ONE_SERVICE_KINDS = OF_A_SERVICE - {"dependency", "edge"}
 
 
 def reach(spec: dict[str, Any], subjects: tuple[str, ...]) -> str:
