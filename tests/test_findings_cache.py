@@ -106,6 +106,10 @@ def test_a_change_to_what_a_dependency_names_misses_in_the_files_that_name_it(
     customer = {service["id"] for service in yaml.safe_load((inventory / "services" / "customer.yaml").read_text())["services"]}
     assert skipped["ITSCM-031"] and not customer & skipped["ITSCM-031"]  # other files' were read back
     assert customer <= skipped["ITSCM-003"]  # its own part did not change
+    evaluated.clear()
+    assert _json(inventory, tmp_path / "cache") == expected
+    again = dict(evaluated)  # its entry was written again with both reaches' findings
+    assert customer <= again["ITSCM-031"] and customer <= again["ITSCM-003"]
 
 
 def test_a_changed_file_is_evaluated_again_and_the_rest_read_back(

@@ -9,11 +9,13 @@ A rule's reach (Rule.reach, names.reach) says what its outcome on a subject read
   for a ref that resolves to nothing): a change to a named service or vendor, or a service or
   vendor that appears under a dangling ref, misses.
 
-Those findings, before waivers, are read back from entries named by all of these; only the rules
-that read more (the dependency graph, teams, vendors, the programme) and the services of parts
-that missed are evaluated again. A run that shows passing checks (HTML, JUnit) keeps every check
-of those rules too, in entries of its own. Entries live in the parse cache's folder beside the
-model cache's, and are msgspec MessagePack decoded into Findings and CheckResults only.
+Those findings, before waivers, are read back; only the rules that read more (the dependency
+graph, teams, vendors, the programme) and the services of parts that missed are evaluated again.
+Each part has one entry, named by its SERVICE key, with both reaches' findings and the NEIGHBOURS
+key the second were made under: a part whose named records changed keeps its own findings, and
+a cold run writes one file per part, not two. A run that shows passing checks (HTML, JUnit) keeps
+every check of those rules too, in entries of its own. Entries live in the parse cache's folder
+beside the model cache's, and are msgspec MessagePack decoded into Findings and CheckResults only.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import datetime as dt
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import msgspec
 
@@ -37,6 +39,18 @@ if TYPE_CHECKING:
 
 _FINDINGS = msgspec.msgpack.Decoder(list[Finding])
 _CHECKS = msgspec.msgpack.Decoder(tuple[list[Finding], list[CheckResult]])
+# An entry: the SERVICE rules' findings, the NEIGHBOURS key, and the NEIGHBOURS rules' findings,
+# each section encoded on its own, so that a section read back is written again as it was.
+_ENTRY = msgspec.msgpack.Decoder(tuple[bytes, str, bytes])
+_REACHES = (SERVICE, NEIGHBOURS)
+
+
+class _Part(NamedTuple):
+    """A part of a file as the findings cache keeps it."""
+
+    entry: str  # its entry's name, from its SERVICE key
+    neighbours: str  # its NEIGHBOURS key
+    services: tuple[str, ...]  # the ids of its services
 
 
 @dataclass(frozen=True)
@@ -44,8 +58,7 @@ class Reuse:
     """Where the findings of rules of a kept reach are, in one run."""
 
     parse_cache: ParseCache
-    # Per reach (SERVICE, NEIGHBOURS): each entry's name and the ids of the services it keeps.
-    entries: dict[str, dict[str, tuple[str, ...]]]
+    parts: tuple[_Part, ...]
     # Whether the run collects passing checks (HTML, JUnit): its entries then hold every check
     # (CheckResult) of their rules on their services too. Their names say so.
     passing: bool = False
@@ -54,46 +67,63 @@ class Reuse:
         """The stored findings and checks, and per reach the ids of the services they are about."""
         findings: list[Finding] = []
         results: list[CheckResult] = []
-        covered: dict[str, frozenset[str]] = {}
-        decoder = _CHECKS if self.passing else _FINDINGS
-        for reach, entries in self.entries.items():
-            found: set[str] = set()
-            for name, services in entries.items():
-                stored = decode_records(decoder, self.parse_cache.get(name))
+        covered: dict[str, set[str]] = {reach: set() for reach in _REACHES}
+        for part in self.parts:
+            for reach, stored in zip(_REACHES, self._sections(part)):
                 if stored is not None:
                     if self.passing:
                         findings += stored[0]
                         results += stored[1]
                     else:
                         findings += stored
-                    found.update(services)
-            covered[reach] = frozenset(found)
-        return findings, results, covered
+                    covered[reach].update(part.services)
+        return findings, results, {reach: frozenset(ids) for reach, ids in covered.items()}
+
+    def _sections(self, part: _Part) -> tuple[Any, Any]:
+        """What the part's entry holds for each reach, decoded; None for a section it lacks. The
+        NEIGHBOURS section counts only under the part's current NEIGHBOURS key."""
+        entry = decode_records(_ENTRY, self.parse_cache.get(part.entry))
+        decoder = _CHECKS if self.passing else _FINDINGS
+        own = decode_records(decoder, entry[0]) if entry is not None else None
+        if own is None or entry is None or entry[1] != part.neighbours:
+            return own, None
+        return own, decode_records(decoder, entry[2])
 
     def write(self, evaluation: Evaluation, reach_of: dict[str, str], covered: dict[str, frozenset[str]]) -> None:
         """Store what ``evaluation`` found (and checked, with ``passing``) with rules of a kept reach
-        (``reach_of`` gives each rule id's) on the services of every entry that read() did not find
-        (``covered`` is what it gave)."""
-        by_entry: dict[str, tuple[list[Finding], list[CheckResult]]] = {}
-        entry_of: dict[tuple[str, str], str] = {}  # (reach, service id): entry name
-        for reach, entries in self.entries.items():
-            found = covered.get(reach, frozenset())
-            for name, services in entries.items():
-                if not found.intersection(services):
-                    by_entry[name] = ([], [])
-                    entry_of.update(((reach, service), name) for service in services)
+        (``reach_of`` gives each rule id's) on the services of every part that read() did not find
+        in full (``covered`` is what it gave)."""
+        missed: dict[tuple[str, str], tuple[list[Finding], list[CheckResult]]] = {}  # (part's entry, reach)
+        section_of: dict[tuple[str, str], tuple[str, str]] = {}  # (reach, service id): (part's entry, reach)
+        for part in self.parts:
+            for reach in _REACHES:
+                if not covered.get(reach, frozenset()).intersection(part.services):
+                    missed[part.entry, reach] = ([], [])
+                    section_of.update(((reach, service), (part.entry, reach)) for service in part.services)
         for finding in evaluation.findings:
-            entry = entry_of.get((reach_of.get(finding.rule_id, ""), finding.target))
-            if entry is not None:
-                by_entry[entry][0].append(finding)
+            section = section_of.get((reach_of.get(finding.rule_id, ""), finding.target))
+            if section is not None:
+                missed[section][0].append(finding)
         for result in evaluation.results or ():
-            entry = entry_of.get((reach_of.get(result.rule_id, ""), result.target))
-            if entry is not None:
-                by_entry[entry][1].append(result)
-        for name, (entry_findings, entry_results) in by_entry.items():
-            payload = encode_records((entry_findings, entry_results) if self.passing else entry_findings)
+            section = section_of.get((reach_of.get(result.rule_id, ""), result.target))
+            if section is not None:
+                missed[section][1].append(result)
+        for part in self.parts:
+            if (part.entry, NEIGHBOURS) not in missed:
+                continue  # read back whole
+            own = self._encoded(missed.get((part.entry, SERVICE)))
+            if own is None:  # read back: the part's named records changed, not the part
+                entry = decode_records(_ENTRY, self.parse_cache.get(part.entry))
+                own = entry[0] if entry is not None else None
+            near = self._encoded(missed[part.entry, NEIGHBOURS])
+            payload = encode_records((own, part.neighbours, near)) if own is not None and near is not None else None
             if payload is not None:
-                self.parse_cache.put(name, payload)
+                self.parse_cache.put(part.entry, payload)
+
+    def _encoded(self, section: tuple[list[Finding], list[CheckResult]] | None) -> bytes | None:
+        if section is None:
+            return None
+        return encode_records(section if self.passing else section[0])
 
 
 def reuse(parse_cache: ParseCache | None, parts: PartKeys | None, policy_digests: Iterable[bytes],
@@ -117,17 +147,16 @@ def reuse(parse_cache: ParseCache | None, parts: PartKeys | None, policy_digests
         part = parts.services.get(service.id)
         if part is not None:  # else not kept: evaluated every run
             by_part.setdefault(part, []).append(service)
-    entries: dict[str, dict[str, tuple[str, ...]]] = {SERVICE: {}, NEIGHBOURS: {}}
+    kept = []
     for part, services in by_part.items():
-        ids = tuple(service.id for service in services)
         # Each ref with the part that defines what it names: the same refs naming the same parts'
         # records give the same findings.
         named = "".join(f"\0{dep.ref}\0{_defining(parts, dep.ref)}" for service in services for dep in service.dependencies)
-        for reach, key in ((SERVICE, part), (NEIGHBOURS, part + named)):
-            name = hashlib.sha256(f"findings\0{reach}\0{'checks' if passing else ''}\0".encode() + context.digest()
-                                  + key.encode())
-            entries[reach][name.hexdigest()] = ids
-    return Reuse(parse_cache, entries, passing)
+        own, near = (hashlib.sha256(f"findings\0{reach}\0{'checks' if passing else ''}\0".encode() + context.digest()
+                                    + key.encode()).hexdigest()
+                     for reach, key in ((SERVICE, part), (NEIGHBOURS, part + named)))
+        kept.append(_Part(own, near, tuple(service.id for service in services)))
+    return Reuse(parse_cache, tuple(kept), passing)
 
 
 def _defining(parts: PartKeys, ref: str) -> str:
