@@ -145,7 +145,8 @@ class Document:
     def node(self, where: DocPath) -> tuple[int, LineTree | None]:
         """Line of ``where`` (or of its nearest ancestor) in the file, and its LineTree (None for a
         scalar or a miss), whose lines count from ``line_offset``."""
-        line, tree = self.lines[0], self.lines
+        line = self.lines[0]
+        tree: LineTree | None = self.lines
         for step in where:
             if tree is None:
                 break

@@ -127,7 +127,8 @@ def _coverage(report: Report) -> list[dict[str, Any]]:
     failed = Counter(f.rule_id for f in report.findings if f.status == FAILED)
     waived = Counter(f.rule_id for f in report.findings if f.status == WAIVED)
     by_control: dict[Control, list[Rule | MetaRule]] = {}
-    for rule in [*report.rules, *(meta for meta in META_RULES if failed[meta.id])]:
+    shown: list[Rule | MetaRule] = [*report.rules, *(meta for meta in META_RULES if failed[meta.id])]
+    for rule in shown:
         for reference in rule.controls:
             by_control.setdefault(parse(reference), []).append(rule)
     frameworks: dict[str, list[dict[str, Any]]] = {}

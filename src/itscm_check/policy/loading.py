@@ -245,7 +245,7 @@ def _tiers_fit(spec: dict[str, Any], subjects: Iterable[str], where: tuple[Any, 
                                                  f"{tierless[0]} out; remove tiers: or use where:")
     if len(tierless) < len(list(subjects)):
         return  # by_tier picks the value of the subjects that have a tier; the others get its default
-    tables = [("severity",)] if isinstance(spec.get("severity"), dict) and "by_tier" in spec["severity"] else []
+    tables: list[tuple[str, ...]] = [("severity",)] if isinstance(spec.get("severity"), dict) and "by_tier" in spec["severity"] else []
     tables += [("params", name) for name, value in (spec.get("params") or {}).items()
                if isinstance(value, dict) and "by_tier" in value]
     if tables:
@@ -274,12 +274,12 @@ def _override(rule: Rule, spec: dict[str, Any], doc: Document, where: tuple[Any,
             if name not in rule.param_text:
                 raise ConditionError(where + ("params", name), f"rule {rule.id} has no parameter '{name}'; "
                                      f"it has: {', '.join(rule.param_text) or 'none'}")
-            declared = rule.param_types.get(name)
-            if isinstance(value, dict) and declared is not None and value["type"] != declared:
+            declared_type = rule.param_types.get(name)
+            if isinstance(value, dict) and declared_type is not None and value["type"] != declared_type:
                 raise ConditionError(where + ("params", name, "type"),
-                                     f"parameter '{name}' of rule {rule.id} is of type {declared}, not {value['type']}")
-            if not isinstance(value, dict) and declared is not None:
-                value = {"type": declared, "value": value}  # a plain value is read as the declared type
+                                     f"parameter '{name}' of rule {rule.id} is of type {declared_type}, not {value['type']}")
+            if not isinstance(value, dict) and declared_type is not None:
+                value = {"type": declared_type, "value": value}  # a plain value is read as the declared type
             per_tier, _ = _param(value, where + ("params", name))
             for tier, resolved in per_tier.items():
                 params[tier] = {**params.get(tier, params[None]), name: resolved}

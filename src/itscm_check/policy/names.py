@@ -207,10 +207,10 @@ def _fits(spec: dict[str, Any], hint: Any, params: Params, where: Where) -> Iter
     if op in _AGE_OPS:
         if plain is not dt.date:
             yield where + ("path",), f"'{path}' is not a date: {op} reads the age of a date"
-        elif _param_name(operand) is not None:
-            declared = params.get(_param_name(operand))
+        elif (param := _param_name(operand)) is not None:
+            declared = params.get(param)
             if declared not in (None, "days", "integer"):
-                yield at, f"{op} counts days: parameter '{_param_name(operand)}' is of type {declared}; declare it days"
+                yield at, f"{op} counts days: parameter '{param}' is of type {declared}; declare it days"
         elif not isinstance(operand, dict) and (isinstance(operand, bool) or not isinstance(operand, int)):
             yield at, f"{op} takes a number of days, not {operand!r}"
         return
