@@ -108,6 +108,20 @@ def test_no_dangling_reference_is_claimed_when_a_file_did_not_parse(tmp_path: Pa
     assert "duplicate service id 'pay'" in errors[1]
 
 
+def test_a_document_with_a_duplicate_key_is_still_checked(tmp_path: Path) -> None:
+    # The duplicate key keeps its first value; the rest of the document is validated and its ids
+    # counted, so one run lists every problem. A team defined by the dropped value would be unknown:
+    # no reference is called dangling then (b.yaml's owner is one).
+    errors = _errors(tmp_path, {
+        "a.yaml": TEAM + "services:\n  - {id: pay, name: Pay, name: Payments}\n  - {id: web, name: Web, tier: 9}\n",
+        "b.yaml": "services:\n  - {id: pay, name: Pay again, owner: ghost}\n",
+    })
+    assert [e.split(" (")[0] for e in errors] == [
+        "a.yaml:3: duplicate key 'name'",
+        "a.yaml:4: services[1].tier: 9 is out of range",
+        "b.yaml:2: duplicate service id 'pay'"]
+
+
 def test_misshapen_records_get_schema_errors_only(tmp_path: Path) -> None:
     errors = _errors(tmp_path, {"a.yaml": TEAM + textwrap.dedent("""\
         sites: site-1

@@ -318,7 +318,7 @@ def load_text(text: str, shown: str) -> tuple[list[Document], list[InputError]]:
             assert node is not None  # check_node() said there is one
             builder = _Builder(loader, shown, budget)
             data = builder.build(node, (), frozenset(), 0)
-            errors.extend(builder.errors)
+            errors.extend(builder.errors + builder.duplicates)
             if data is not None and not builder.errors:
                 lines = builder.tree or (node.start_mark.line + 1, False, (), None)  # a scalar document
                 documents.append(Document(shown, data, lines, tuple(builder.timestamps)))
@@ -355,6 +355,9 @@ class _Builder:
         self.tree: LineTree | None = None  # of the mapping or list build() returned last; None for a scalar
         self.timestamps: list[DocPath] = []
         self.errors: list[InputError] = []
+        # Duplicate keys: the data keeps each key's first value, so the document is still validated
+        # and every other problem in it listed in the same run.
+        self.duplicates: list[InputError] = []
 
     def error(self, node: yaml.Node, message: str, hint: str = "", first_line: int = 0) -> None:
         self.errors.append(InputError(Location(self.shown, node.start_mark.line + 1), message, hint, first_line))
@@ -437,8 +440,9 @@ class _Builder:
                     key = sys.intern(key_node.value)
             line, mine = self.line(key_node), own is None or id(key_node) in own
             if key in seen and mine and seen[key][1]:
-                self.error(key_node, f"duplicate key '{key}'", "remove one of them; YAML would silently keep only the last",
-                           first_line=seen[key][0])
+                self.duplicates.append(InputError(Location(self.shown, line), f"duplicate key '{key}'",
+                                                  "remove one of them; YAML would silently keep only the last",
+                                                  seen[key][0]))
                 continue
             seen[key] = (line, mine)
             key_lines[key] = line

@@ -69,7 +69,8 @@ def read_inventory(paths: Sequence[Path], waiver_files: Sequence[Path],
     errors += [e for doc in waivers.documents for e in only_waivers(doc)]
     if errors:
         # Duplicates and dangling references too, so that one run lists every problem; but no
-        # dangling ones when a file is missing or did not parse, as its definitions are unknown.
+        # dangling ones when a file is missing or did not parse, as its definitions are unknown
+        # (a duplicate key's second value, which the document leaves out, may define one).
         complete = not (missing or missing_waivers) and inventory.complete and waivers.complete
         raise InputErrors(errors + reference_errors(documents, dangling=complete))
     content_digests = {**inventory.content_digests, **waivers.content_digests}
