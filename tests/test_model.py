@@ -9,6 +9,7 @@ import pytest
 
 from itscm_check import inventory
 from itscm_check.errors import Location
+from itscm_check.values import Duration
 
 RECORDS = [cls for _, cls in inspect.getmembers(inventory, inspect.isclass)
            if issubclass(cls, msgspec.Struct) and cls.__module__ == inventory.__name__]
@@ -25,3 +26,10 @@ def test_a_record_cannot_be_changed() -> None:
         site.id = "dc2"  # type: ignore[misc]
     assert site == inventory.Site(id="dc1", failure_domain="campus-a", source=Location("sites.yaml", 3))
     assert Location("a.yaml", 2) < Location("a.yaml", 10) < Location("b.yaml", 1)  # ordered as before
+
+
+@pytest.mark.parametrize("seconds, text", [
+    (0, "0s"), (5400, "1h30m"), (86400, "1d"), (14 * 86400, "2w"), (30 * 86400, "30d"), (8 * 86400 + 3600, "8d1h")])
+def test_a_duration_is_shown_in_weeks_only_when_it_is_whole_weeks(seconds: int, text: str) -> None:
+    # 30 days read back as "4w2d" in a message about a 30-day minimum.
+    assert str(Duration(seconds)) == text

@@ -89,11 +89,13 @@ def _parse_date(value: object) -> dt.date:
 
 
 def format_duration(seconds: int) -> str:
-    """Render seconds in the shorthand form users write (``1h30m``, ``0s``)."""
+    """Render seconds in the shorthand form users write (``1h30m``, ``0s``), in weeks only when
+    they are whole weeks (``2w``, but ``30d`` rather than ``4w2d``)."""
     if seconds == 0:
         return "0s"
     parts = []
-    for unit in ("w", "d", "h", "m", "s"):
+    units = ("w", "d", "h", "m", "s") if seconds % _SECONDS["w"] == 0 else ("d", "h", "m", "s")
+    for unit in units:
         count, seconds = divmod(seconds, _SECONDS[unit])
         if count:
             parts.append(f"{count}{unit}")
