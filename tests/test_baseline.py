@@ -119,6 +119,14 @@ def test_unknown_ref_and_shallow_clone_say_how_to_fetch(repo: git.Repo, tmp_path
     assert "this is a shallow clone without it" in str(exc.value)
 
 
+@pytest.mark.parametrize("ref", ["@{-1}", "HEAD@{99}", "HEAD@{yesterday}", "HEAD:no-such-path"])
+def test_refs_gitpython_cannot_resolve_are_input_errors(repo: git.Repo, ref: str) -> None:
+    _commit(repo, {"inventory/all.yaml": {**TEAMS, "services": [_service("a")]}}, "one")
+    with pytest.raises(InputErrors) as exc:
+        _check(ref)
+    assert f"cannot resolve '{ref}'" in str(exc.value)
+
+
 def test_baseline_from_an_earlier_json_report(repo: git.Repo, tmp_path: Path) -> None:
     _commit(repo, {"inventory/all.yaml": {**TEAMS, "services": [_service("a", dependencies=[{"ref": "x"}])]}}, "b")
     main(["check", "--inventory", "inventory", "--as-of", "2026-06-30", "--format", f"json={tmp_path}/base.json"])

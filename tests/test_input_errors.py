@@ -57,6 +57,10 @@ def _errors(tmp_path: Path, files: dict[str, str]) -> list[str]:
     ("- just a list\n", "inv.yaml:1: a document must be a mapping of top-level keys, not a list"),
     ("apiVersion: itscm/v2\n", "inv.yaml:1: apiVersion: 'itscm/v2' is not supported; write itscm/v1"),
     ("services: [\n", "inv.yaml:2: YAML syntax error"),
+    ("programme:\n  last_internal_audit: 0001-01-01T00:00:00+01:00\n",  # before the first date Python holds, in UTC
+     "inv.yaml:2: programme.last_internal_audit: '0001-01-01T00:00:00+01:00' is not a valid date"),
+    ("programme:\n  last_internal_audit: !!timestamp not-a-date\n",
+     "inv.yaml:2: programme.last_internal_audit: 'not-a-date' is not a valid date"),
     ("a: !!python/object/apply:os.system [ls]\n", "inv.yaml:1: unsupported tag"),
     ("waivers:\n  - {rule: ITSCM-001, target: a, reason: r, expires: 2027-01-01}\n",
      "inv.yaml:2: waivers[0]: missing required key 'approved_by'"),
@@ -163,6 +167,12 @@ def test_missing_path_is_an_input_error_at_line_0(tmp_path: Path) -> None:
         load_inventory([tmp_path / "nope"])
     assert str(exc.value.errors[0]).endswith(":0: no such file or directory (pass an existing file or folder "
                                              "with --inventory)")
+
+
+def test_a_path_too_long_is_an_input_error(tmp_path: Path) -> None:
+    with pytest.raises(InputErrors) as exc:
+        load_inventory([tmp_path / ("a" * 300)])
+    assert [e.message for e in exc.value.errors] == ["cannot read: File name too long"]
 
 
 def test_missing_policy_path_names_the_policies_flag(tmp_path: Path) -> None:

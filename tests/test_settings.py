@@ -62,6 +62,8 @@ def test_unknown_config_key_is_an_input_error(tmp_path: Path, monkeypatch: pytes
     ("warn_expiring: -1\n", ".itscm-check.yaml:1: warn_expiring: -1 is out of range (use a whole number of at least 0)"),
     ("- inventory\n", ".itscm-check.yaml:1: the config file must be a mapping of settings"),
     ("fail_on: low\n---\nfail_on: high\n", ".itscm-check.yaml:3: the config file holds more than one document"),
+    ('cache_dir: "c\\0d"\n', ".itscm-check.yaml:1: cache_dir: 'c\\x00d' is not allowed here"),  # no path holds a NUL
+    ('inventory: ["a", "b\\0"]\n', ".itscm-check.yaml:1: inventory[1]: 'b\\x00' is not allowed here"),
 ])
 def test_config_values_are_checked_against_the_config_schema(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                              text: str, expected: str) -> None:
@@ -70,6 +72,13 @@ def test_config_values_are_checked_against_the_config_schema(tmp_path: Path, mon
     with pytest.raises(InputErrors) as exc:
         _resolve()
     assert [str(e).startswith(expected) for e in exc.value.errors] == [True]
+
+
+def test_a_config_file_name_too_long_is_an_input_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InputErrors) as exc:
+        _resolve("--config", "c" * 300)  # pathlib raises ENAMETOOLONG, where a missing file is just False
+    assert str(exc.value.errors[0]).startswith(f"{'c' * 300}:0: cannot read the config file: File name too long")
 
 
 def test_formats_pair_with_outputs() -> None:

@@ -143,7 +143,9 @@ def _commit(ref: str):  # noqa: ANN202 - a git.Commit; gitpython is imported onl
         commit = repo.commit(ref)
         commit.tree  # noqa: B018 - reads the object now: a shallow clone may name a parent it does not have
         return commit, Path(repo.working_tree_dir or ".")
-    except (git.BadName, git.BadObject, ValueError, git.GitCommandError):
+    # gitpython's rev-parse raises what it meets on the way: IndexError for `@{-1}` or `HEAD@{99}`,
+    # NotImplementedError for `HEAD@{yesterday}`, KeyError for `HEAD:no-such-path`.
+    except (git.BadName, git.BadObject, ValueError, git.GitCommandError, IndexError, KeyError, NotImplementedError):
         shallow = (Path(repo.git_dir) / "shallow").exists()
         why = "this is a shallow clone without it" if shallow else "no such commit, branch or tag"
         raise InputErrors([InputError(where, f"cannot resolve '{ref}': {why}", _FETCH_HINT)]) from None

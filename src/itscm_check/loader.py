@@ -226,10 +226,15 @@ def display_path(path: Path) -> str:
 def find_yaml_files(root: Path, flag: str = "--inventory") -> tuple[list[Path], list[InputError]]:
     """All ``*.yaml``/``*.yml`` files under ``root`` (or ``root`` itself), sorted, dot-names skipped;
     ``flag`` is the option that gave ``root``, for the hint when it does not exist."""
-    if not root.exists():
+    try:
+        exists, is_file = root.exists(), root.is_file()
+    except OSError as exc:  # a name longer than the file system allows, say: pathlib raises it
+        return [], [InputError(Location(display_path(root), 0), f"cannot read: {exc.strerror}",
+                               f"pass an existing file or folder with {flag}")]
+    if not exists:
         return [], [InputError(Location(display_path(root), 0), "no such file or directory",
                                f"pass an existing file or folder with {flag}")]
-    if root.is_file():
+    if is_file:
         return [root], []
     files: list[Path] = []
     errors: list[InputError] = []

@@ -162,7 +162,12 @@ def _read_config(path: Path, required: bool) -> dict[str, Any]:
     """The config file's settings, checked against ``schemas/config.schema.json``."""
     from itscm_check.schema import load_schema, validate
 
-    if not path.is_file():
+    try:
+        found = path.is_file()
+    except OSError as exc:  # a name longer than the file system allows, say: pathlib raises it
+        raise InputErrors([InputError(Location(display_path(path), 0), f"cannot read the config file: {exc.strerror}")]
+                          ) from None
+    if not found:
         if required:
             raise InputErrors([InputError(Location(display_path(path), 0), "config file not found")])
         return {}

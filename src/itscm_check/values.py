@@ -72,11 +72,17 @@ def _parse_date_text(value: str) -> dt.date:
 
 def _parse_date(value: object) -> dt.date:
     if isinstance(value, YamlTimestamp) and not _DATE.fullmatch(value):
+        # A `!!timestamp` tag can put any text here; only what a plain timestamp matches is one.
+        if not yaml.constructor.SafeConstructor.timestamp_regexp.fullmatch(value):
+            raise ValueError(f"'{value}' is not a valid date")
         node = yaml.ScalarNode("tag:yaml.org,2002:timestamp", str(value))
         value = yaml.constructor.SafeConstructor().construct_yaml_timestamp(node)
     if isinstance(value, dt.datetime):
         if value.tzinfo is not None:
-            value = value.astimezone(dt.timezone.utc)
+            try:
+                value = value.astimezone(dt.timezone.utc)
+            except OverflowError:  # 0001-01-01T00:00+01:00 falls before the first day a date can hold
+                raise ValueError(f"'{value}' is not a valid date: its UTC date is out of range") from None
         return value.date()
     if isinstance(value, dt.date):
         return value
