@@ -89,6 +89,14 @@ def test_summary_pass_rates_per_tier(tmp_path: Path) -> None:
     assert {"ITSCM-900", "ITSCM-901"} <= {r["id"] for r in coverage["ISO22301:6.1"]["rules"]}
 
 
+def test_a_tier_written_as_a_whole_float_is_that_tier(tmp_path: Path) -> None:
+    # `tier: 2.0` is an integer to the schema; the HTML summary used to look for "Tier 2.0" and crash.
+    report = check(tmp_path, "services: [{id: a, name: A, tier: 2.0}]\n")
+    assert type(report.inventory.services[0].tier) is int
+    tiers = {t["label"]: t for t in html.view(report)["summary"]["tiers"]}
+    assert tiers["Tier 2"]["total"] == sum(1 for r in report.results if r.target == "a") > 0
+
+
 def test_waiver_register_rows_and_statuses(tmp_path: Path) -> None:
     report = check(tmp_path, INVENTORY)
     rows = {w["id"]: w for w in html.view(report)["waivers"]}

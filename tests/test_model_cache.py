@@ -156,7 +156,6 @@ def test_a_damaged_or_foreign_entry_is_ignored_and_rewritten(inventory: Path, tm
 
 @pytest.mark.parametrize(("old", "new", "read"), [
     ("quoted:", "huge: 100000000000000000000000, quoted:", lambda api: api.labels["huge"] == 10 ** 23),  # beyond 64 bits
-    ("tier: 1", "tier: 1.0", lambda api: type(api.tier) is float),  # an integer to the schema, not to the model
 ])
 def test_a_part_an_entry_cannot_hold_is_read_from_its_parse_entry(inventory: Path, tmp_path: Path, old: str, new: str,
                                                                   read: Callable[[Service], bool]) -> None:

@@ -335,7 +335,8 @@ def _service(r: _Record, sites: dict[str, m.Site]) -> m.Service:
     site_block = r.child("sites")
     return m.Service(
         id=r.get("id"), name=r.get("name"), source=r.location, description=r.get("description"),
-        kind=r.get("kind", "service"), tier=r.get("tier"),
+        # `tier: 1.0` is an integer to the schema; as a float it would read "tier 1.0" in every report.
+        kind=r.get("kind", "service"), tier=int(r.get("tier")) if r.get("tier") is not None else None,
         critical_or_important_function=r.get("critical_or_important_function", False),
         lifecycle=r.get("lifecycle", "production"), owner=r.get("owner"), stateful=r.get("stateful", False),
         bia=m.Bia(id=bia.get("id"), document=bia.get("document"), completed_on=bia.date("completed_on"),

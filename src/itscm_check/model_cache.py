@@ -73,7 +73,7 @@ def cached_inventory(sources: Iterable[tuple[str, bytes]], parse_cache: ParseCac
             new_entries[index] = made
     for index, part in enumerate(parts):
         if part is None:
-            # An input error, a value an entry cannot hold (a number beyond 64 bits, `tier: 1.0`),
+            # An input error, a value an entry cannot hold (a number beyond 64 bits),
             # or a damaged entry: read as documents, here (from the parse cache when there is one).
             [checked] = check_parts([sources_parts[index]], "inventory", parse_cache)
             parts[index] = _part(checked)
