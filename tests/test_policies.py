@@ -54,6 +54,24 @@ def test_a_platform_team_adds_a_rule(tmp_path: Path) -> None:
     assert _findings(tmp_path, policy, "ACME-001") == [("api", "high", "PCI service declared tier 2")]
 
 
+def test_a_condition_nested_deeper_than_python_parses_is_still_evaluated(tmp_path: Path) -> None:
+    # A path of a hundred names compiles to a test Python refuses ("too many nested parentheses"):
+    # the condition's closures decide alone.
+    deep = ".".join(["labels"] + ["a"] * 100)
+    policy = _policy(tmp_path, f"""\
+        rules:
+          - id: ACME-002
+            title: Deep label
+            description: d
+            remediation: r
+            severity: low
+            subject: service
+            where: {{path: {deep}, present: false}}
+            fail_when: {{path: {deep}, present: false, message: no deep label}}
+        """)
+    assert _findings(tmp_path, policy, "ACME-002") == [("api", "low", "no deep label"), ("tool", "low", "no deep label")]
+
+
 def test_overrides_change_parameters_severity_and_enabled_state(tmp_path: Path) -> None:
     policy = _policy(tmp_path, """\
         overrides:

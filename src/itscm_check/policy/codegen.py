@@ -16,7 +16,7 @@ import itertools
 from collections.abc import Callable
 from typing import Any
 
-from itscm_check.policy.conditions import Env, among, coerce, is_present, overlaps
+from itscm_check.policy.conditions import Condition, Env, among, coerce, is_present, overlaps
 from itscm_check.policy.scope import Scope
 
 Test = Callable[[Scope, Env], bool]
@@ -24,14 +24,20 @@ Test = Callable[[Scope, Env], bool]
 _COMPARE = {"gt": ">", "ge": ">=", "lt": "<", "le": "<="}
 
 
-def compile_test(spec: dict[str, Any], name: str) -> Test:
-    """The test of a condition that ``conditions.compile_condition`` has already accepted."""
+def compile_test(spec: dict[str, Any], name: str, condition: Condition) -> Test:
+    """The test of a condition that ``conditions.compile_condition`` has already accepted as
+    ``condition``, which decides alone when the expression would nest deeper than Python's parser
+    takes (a path of a hundred names, a hundred nested `any`)."""
     writer = _Writer()
-    expression = writer.condition(spec, "scope")
-    source = f"def test(scope, env):\n    return bool({expression})\n"
+    try:
+        expression = writer.condition(spec, "scope")
+        source = f"def test(scope, env):\n    return bool({expression})\n"
+        code = compile(source, f"<condition of {name}>", "exec")
+    except (SyntaxError, RecursionError, MemoryError):
+        return lambda scope, env: condition(scope, env) is not None
     namespace: dict[str, Any] = {"c": tuple(writer.constants), "Scope": Scope, "coerce": coerce, "among": among,
                                  "is_present": is_present, "overlaps": overlaps, "ABSENT": object()}
-    exec(compile(source, f"<condition of {name}>", "exec"), namespace)  # noqa: S102 - source built above
+    exec(code, namespace)  # noqa: S102 - source built above
     return namespace["test"]
 
 

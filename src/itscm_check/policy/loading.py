@@ -197,6 +197,8 @@ def _rule(spec: dict[str, Any], doc: Document, where: tuple[Any, ...], pack: str
                 for name, value in (spec.get("params") or {}).items()}
     logic: dict[str, Any] = {key: spec[key] for key in ("where", "fail_when", "severity", "message") if key in spec}
     _raise_all(names.problems(logic, spec["id"], tuple(subjects), declared, where, " (define it under params:)"))
+    where_condition = compile_condition(spec["where"], where + ("where",)) if "where" in spec else None
+    fail_condition = compile_condition(spec["fail_when"], where + ("fail_when",)) if "fail_when" in spec else None
     return Rule(
         id=spec["id"], title=spec["title"], description=spec["description"].strip(),
         remediation=spec["remediation"].strip(), severity_of=severity_of, severity_text=severity_text,
@@ -206,10 +208,9 @@ def _rule(spec: dict[str, Any], doc: Document, where: tuple[Any, ...], pack: str
         params=_by_tier(params), param_text={name: text for name, (_, text) in params.items()},
         param_types={name: value["type"] for name, value in (spec.get("params") or {}).items()
                      if isinstance(value, dict)},
-        where=compile_condition(spec["where"], where + ("where",)) if "where" in spec else None,
-        condition=compile_condition(spec["fail_when"], where + ("fail_when",)) if "fail_when" in spec else None,
-        where_test=compile_test(spec["where"], f"{spec['id']} where") if "where" in spec else None,
-        test=compile_test(spec["fail_when"], spec["id"]) if "fail_when" in spec else None,
+        where=where_condition, condition=fail_condition,
+        where_test=compile_test(spec["where"], f"{spec['id']} where", where_condition) if where_condition else None,
+        test=compile_test(spec["fail_when"], spec["id"], fail_condition) if fail_condition else None,
         check=spec.get("check"), message=spec.get("message"), help_uri=spec.get("help_uri"),
         logic={k: spec[k] for k in ("where", "fail_when", "check") if k in spec},
         enabled=spec.get("enabled", True), pack=pack, source=doc.location(where),
