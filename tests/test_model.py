@@ -9,7 +9,7 @@ import pytest
 
 from itscm_check import inventory
 from itscm_check.errors import Location
-from itscm_check.values import Duration
+from itscm_check.values import Duration, YamlTimestamp, parse_date
 
 RECORDS = [cls for _, cls in inspect.getmembers(inventory, inspect.isclass)
            if issubclass(cls, msgspec.Struct) and cls.__module__ == inventory.__name__]
@@ -26,6 +26,11 @@ def test_a_record_cannot_be_changed() -> None:
         site.id = "dc2"  # type: ignore[misc]
     assert site == inventory.Site(id="dc1", failure_domain="campus-a", source=Location("sites.yaml", 3))
     assert Location("a.yaml", 2) < Location("a.yaml", 10) < Location("b.yaml", 1)  # ordered as before
+
+
+def test_a_date_out_of_range_in_utc_is_named_as_written() -> None:
+    with pytest.raises(ValueError, match="'0001-01-01T00:00:00\\+01:00' is not a valid date"):
+        parse_date(YamlTimestamp("0001-01-01T00:00:00+01:00"))
 
 
 @pytest.mark.parametrize("seconds, text", [

@@ -12,6 +12,7 @@ from helpers import write_inventory
 from itscm_check.cache import ParseCache
 from itscm_check.errors import InputErrors
 from itscm_check.pipeline import run_check
+from itscm_check.policy import codegen
 from itscm_check.policy.loading import builtin_pack_dir, load_rules, logic_text
 
 INVENTORY = {
@@ -54,9 +55,28 @@ def test_a_platform_team_adds_a_rule(tmp_path: Path) -> None:
     assert _findings(tmp_path, policy, "ACME-001") == [("api", "high", "PCI service declared tier 2")]
 
 
-def test_a_condition_nested_deeper_than_python_parses_is_still_evaluated(tmp_path: Path) -> None:
-    # A path of a hundred names compiles to a test Python refuses ("too many nested parentheses"):
-    # the condition's closures decide alone.
+def test_tiers_written_as_whole_floats_are_those_tiers(tmp_path: Path) -> None:
+    policy = _policy(tmp_path, """\
+        rules:
+          - id: ACME-003
+            title: t
+            description: d
+            remediation: r
+            severity: low
+            subject: service
+            tiers: [1.0, 2.0]
+            fail_when: {path: owner, present: false}
+        """)
+    [rule] = [rule for rule in load_rules([policy]) if rule.id == "ACME-003"]
+    assert rule.tiers == {1, 2} and all(type(tier) is int for tier in rule.tiers)
+
+
+@pytest.mark.parametrize("inlined", [codegen._INLINED_NAMES, 1000])
+def test_a_path_of_a_hundred_names_is_evaluated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, inlined: int) -> None:
+    # Written out name by name, such a path nests deeper than Python parses ("too many nested
+    # parentheses"): it is read with Scope.resolve, and were it written out (inlined=1000), the
+    # condition's closures would decide alone.
+    monkeypatch.setattr(codegen, "_INLINED_NAMES", inlined)
     deep = ".".join(["labels"] + ["a"] * 100)
     policy = _policy(tmp_path, f"""\
         rules:

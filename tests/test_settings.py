@@ -74,6 +74,13 @@ def test_config_values_are_checked_against_the_config_schema(tmp_path: Path, mon
     assert [str(e).startswith(expected) for e in exc.value.errors] == [True]
 
 
+def test_whole_numbers_written_as_floats_in_the_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".itscm-check.yaml").write_text("max_waiver_days: 180.0\nwarn_expiring: 14.0\n")  # integers to the schema
+    settings = _resolve()
+    assert (settings.max_waiver_days, settings.warn_expiring_days) == (180, 14)
+
+
 def test_a_config_file_name_too_long_is_an_input_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     with pytest.raises(InputErrors) as exc:

@@ -145,7 +145,10 @@ def _commit(ref: str):  # noqa: ANN202 - a git.Commit; gitpython is imported onl
         return commit, Path(repo.working_tree_dir or ".")
     # gitpython's rev-parse raises what it meets on the way: IndexError for `@{-1}` or `HEAD@{99}`,
     # NotImplementedError for `HEAD@{yesterday}`, KeyError for `HEAD:no-such-path`.
-    except (git.BadName, git.BadObject, ValueError, git.GitCommandError, IndexError, KeyError, NotImplementedError):
+    except (IndexError, KeyError, NotImplementedError):
+        raise InputErrors([InputError(where, f"cannot resolve '{ref}': this form of revision is not supported here",
+                                      "name a commit, a branch or a tag")]) from None
+    except (git.BadName, git.BadObject, ValueError, git.GitCommandError):
         shallow = (Path(repo.git_dir) / "shallow").exists()
         why = "this is a shallow clone without it" if shallow else "no such commit, branch or tag"
         raise InputErrors([InputError(where, f"cannot resolve '{ref}': {why}", _FETCH_HINT)]) from None

@@ -109,6 +109,8 @@ def _days(flag: str, given: object, configured: object, default: int, errors: li
     value = given if given is not None else configured if configured is not None else default
     if isinstance(value, str) and value.isdigit():
         value = int(value)
+    elif type(value) is float and value.is_integer():  # `365.0` in the config file: an integer to its schema
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         errors.append(InputError(Location(flag, 0), f"'{value}' is not a number of days", "write a whole number"))
         return default

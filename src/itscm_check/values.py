@@ -71,6 +71,7 @@ def _parse_date_text(value: str) -> dt.date:
 
 
 def _parse_date(value: object) -> dt.date:
+    written = value
     if isinstance(value, YamlTimestamp) and not _DATE.fullmatch(value):
         # A `!!timestamp` tag can put any text here; only what a plain timestamp matches is one.
         if not yaml.constructor.SafeConstructor.timestamp_regexp.fullmatch(value):
@@ -82,7 +83,7 @@ def _parse_date(value: object) -> dt.date:
             try:
                 value = value.astimezone(dt.timezone.utc)
             except OverflowError:  # 0001-01-01T00:00+01:00 falls before the first day a date can hold
-                raise ValueError(f"'{value}' is not a valid date: its UTC date is out of range") from None
+                raise ValueError(f"'{written}' is not a valid date: its UTC date is out of range") from None
         return value.date()
     if isinstance(value, dt.date):
         return value

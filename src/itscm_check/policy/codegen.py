@@ -22,12 +22,16 @@ from itscm_check.policy.scope import Scope
 Test = Callable[[Scope, Env], bool]
 
 _COMPARE = {"gt": ">", "ge": ">=", "lt": "<", "le": "<="}
+# Each name after the first nests the written-out path two parentheses deeper, and Python parses
+# 200 at most: a longer path is read with Scope.resolve, which gives the same value.
+_INLINED_NAMES = 8
 
 
 def compile_test(spec: dict[str, Any], name: str, condition: Condition) -> Test:
     """The test of a condition that ``conditions.compile_condition`` has already accepted as
-    ``condition``, which decides alone when the expression would nest deeper than Python's parser
-    takes (a path of a hundred names, a hundred nested `any`)."""
+    ``condition``, which decides alone should the expression still nest deeper than Python's parser
+    takes. The closures evaluate every branch of an `any` where the test stops at the first that
+    holds, so they can meet a value that does not fit where the test would not: a last resort."""
     writer = _Writer()
     try:
         expression = writer.condition(spec, "scope")
@@ -68,6 +72,8 @@ class _Writer:
         """``Scope.resolve`` written out: the first name through the scope chain, then attributes
         (or keys of a dict such as labels), None as soon as one is missing."""
         first, *rest = dotted.split(".")
+        if len(rest) > _INLINED_NAMES:
+            return f"{scope}.resolve({self.constant(tuple(dotted.split('.')))})"
         record, found = self.fresh("r"), self.fresh("f")
         # Most names are on the innermost record: read it there, and walk the chain only if not
         # (or if the record is a dict, which resolve() reads by key).

@@ -204,7 +204,7 @@ def _rule(spec: dict[str, Any], doc: Document, where: tuple[Any, ...], pack: str
         remediation=spec["remediation"].strip(), severity_of=severity_of, severity_text=severity_text,
         severities=severities,
         controls=tuple(spec.get("controls") or ()), subjects=tuple(subjects),
-        tiers=frozenset(spec["tiers"]) if "tiers" in spec else None,
+        tiers=frozenset(int(tier) for tier in spec["tiers"]) if "tiers" in spec else None,  # `2.0` is tier 2
         params=_by_tier(params), param_text={name: text for name, (_, text) in params.items()},
         param_types={name: value["type"] for name, value in (spec.get("params") or {}).items()
                      if isinstance(value, dict)},
