@@ -4,7 +4,8 @@
 
 Writes ``shared.yaml`` (sites, vendors, programme) and ``services/<domain>/<domain>-NNNN.yaml``
 files, each with its own teams, services and a few waivers; ``--single-file`` writes the same
-documents into one ``inventory.yaml``. Most services are compliant at ``--as-of``; some carry
+documents into one ``inventory.yaml``, and ``--one-document`` writes them as one document there, as
+an export from a CMDB would be. Most services are compliant at ``--as-of``; some carry
 deliberate gaps so the checker reports a realistic number of findings. Dependencies point mostly
 "downwards" (a DAG, cheaper or equal RTO) with a few cycles. Output is deterministic per seed.
 Needs only the standard library and PyYAML.
@@ -699,8 +700,26 @@ def dump(doc: Doc, stream: Any) -> None:
               allow_unicode=True, width=110)
 
 
-def write(out: Path, docs: Iterator[tuple[Path, Doc]], single_file: bool) -> int:
+def one_document(docs: Iterator[tuple[Path, Doc]]) -> Doc:
+    """The documents as one: the shared file's keys, then every file's teams, services and waivers
+    in order (each file's metadata and x-source are left out: a document has one of each)."""
+    merged: Doc = {}
+    for _, doc in docs:
+        for key, value in doc.items():
+            if isinstance(value, list):
+                merged.setdefault(key, []).extend(value)
+            elif key not in merged and key != "x-source":
+                merged[key] = {"name": "inventory", "description": "Every service in one document"} \
+                    if key == "metadata" else value
+    return merged
+
+
+def write(out: Path, docs: Iterator[tuple[Path, Doc]], single_file: bool, one: bool = False) -> int:
     """Write the documents and return the total size in bytes."""
+    if one:
+        with (out / "inventory.yaml").open("w", encoding="utf-8") as stream:
+            dump(one_document(docs), stream)
+        return (out / "inventory.yaml").stat().st_size
     if single_file:
         with (out / "inventory.yaml").open("w", encoding="utf-8") as stream:
             for k, (_, doc) in enumerate(docs):
@@ -735,6 +754,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--as-of", type=dt.date.fromisoformat, default=dt.date(2026, 6, 30),
                         help="date the inventory is mostly compliant at (default 2026-06-30)")
     parser.add_argument("--single-file", action="store_true", help="write one inventory.yaml")
+    parser.add_argument("--one-document", action="store_true", help="write one inventory.yaml of one document")
     parser.add_argument("--force", action="store_true", help="replace a previously generated inventory")
     args = parser.parse_args(argv)
     if args.services < 1:
@@ -747,13 +767,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     prepare(args.out, args.force)
     start = time.perf_counter()
-    size = write(args.out, documents(args.services, args.files, args.seed, args.as_of), args.single_file)
+    size = write(args.out, documents(args.services, args.files, args.seed, args.as_of), args.single_file,
+                 args.one_document)
     seconds = time.perf_counter() - start
     marker = {"generator_version": GENERATOR_VERSION, "services": args.services, "files": args.files,
               "seed": args.seed, "as_of": args.as_of.isoformat(), "single_file": args.single_file,
-              "bytes": size}
+              "one_document": args.one_document, "bytes": size}
     (args.out / MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
-    layout = "1 file" if args.single_file else f"{args.files} files + shared.yaml"
+    layout = "1 document" if args.one_document else "1 file" if args.single_file else f"{args.files} files + shared.yaml"
     print(f"{args.services} services, {layout}, {size / 1e6:.1f} MB in {seconds:.1f} s -> {args.out}")
     return 0
 

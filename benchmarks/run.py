@@ -133,7 +133,7 @@ def run_tool(inventory: Inventory, as_of: str, workdir: Path, scenario: str) -> 
     changed = one_file(inventory)
     original = changed.read_bytes()
     if scenario == "one changed":  # a real edit, as a pull request makes: the file must be parsed again
-        changed.write_bytes(edited(original))
+        changed.write_bytes(edited(original, middle=inventory.path.name.endswith("-document")))
     try:
         run = measure(command, workdir, stderr)
     finally:
@@ -151,16 +151,18 @@ def one_file(inventory: Inventory) -> Path:
     return files[len(files) // 2]
 
 
-def edited(content: bytes) -> bytes:
+def edited(content: bytes, middle: bool = False) -> bytes:
     """``content`` with its middle document's first description edited: in a service file its
     metadata's. In a one-file inventory that is a service file's document, not the first one, which
-    holds the sites and vendors and whose change every service's findings depend on."""
+    holds the sites and vendors and whose change every service's findings depend on. With
+    ``middle``, a file of one document gets its first description after its middle byte edited:
+    a service's."""
     markers = []
     at = content.find(b"\n---")
     while at >= 0:
         markers.append(at)
         at = content.find(b"\n---", at + 1)
-    at = content.find(_DESCRIPTION, markers[len(markers) // 2] if markers else 0)
+    at = content.find(_DESCRIPTION, markers[len(markers) // 2] if markers else len(content) // 2 if middle else 0)
     if at < 0:
         raise BenchmarkError("the file to edit has no description in its middle document")
     return content[:at] + _DESCRIPTION + b"Edited. " + content[at + len(_DESCRIPTION):]
@@ -200,7 +202,7 @@ def yaml_files(root: Path) -> list[Path]:
 def wanted_marker(services: int, args: argparse.Namespace) -> dict[str, object]:
     files = min(services, max(1, services // args.services_per_file))
     return {"services": services, "files": files, "seed": args.seed, "as_of": args.as_of,
-            "single_file": args.single_file}
+            "single_file": args.single_file, "one_document": args.one_document}
 
 
 def is_current(path: Path, wanted: dict[str, object]) -> bool:
@@ -214,11 +216,12 @@ def is_current(path: Path, wanted: dict[str, object]) -> bool:
 def ensure_inventory(services: int, args: argparse.Namespace) -> Inventory:
     """Generate the inventory unless an identical one is already in the work directory."""
     wanted = wanted_marker(services, args)
-    path = args.workdir / f"inv-{services}{'-single' if args.single_file else ''}"
+    path = args.workdir / f"inv-{services}{'-document' if args.one_document else '-single' if args.single_file else ''}"
     if args.regenerate or not is_current(path, wanted):
         command = [sys.executable, str(GENERATOR), "--services", str(services), "--files", str(wanted["files"]),
                    "--seed", str(args.seed), "--as-of", args.as_of, "--out", str(path), "--force"]
         command += ["--single-file"] if args.single_file else []
+        command += ["--one-document"] if args.one_document else []
         progress(f"generating {path}")
         if subprocess.run(command, stdout=sys.stderr).returncode != 0:
             raise BenchmarkError(f"generation failed: {' '.join(command)}")
@@ -287,7 +290,7 @@ def environment(results: list[Result], args: argparse.Namespace) -> str:
     return (f"itscm-check {version}, Python {platform.python_version()} ({platform.python_implementation()}), "
             f"PyYAML {yaml.__version__}, parse path {parse_path()}, {platform.system()} {platform.release()} {cpu}, "
             f"{os.cpu_count()} CPUs; as-of {args.as_of}, seed {args.seed}, best of {args.repeat}, "
-            f"{'one file' if args.single_file else f'{args.services_per_file} services per file'}")
+            f"{'one document' if args.one_document else 'one file' if args.single_file else f'{args.services_per_file} services per file'}")
 
 
 def raw(results: list[Result]) -> list[dict[str, object]]:
@@ -324,6 +327,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--as-of", type=iso_date, default="2026-06-30")
     parser.add_argument("--single-file", action="store_true", help="benchmark one-file inventories")
+    parser.add_argument("--one-document", action="store_true",
+                        help="benchmark inventories of one file that holds one document")
     parser.add_argument("--regenerate", action="store_true", help="regenerate inventories even if present")
     parser.add_argument("--json", type=Path, help="also write the raw measurements to this file")
     args = parser.parse_args(argv)

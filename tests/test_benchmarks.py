@@ -59,3 +59,5 @@ def test_a_one_file_inventory_is_edited_in_its_middle_document() -> None:
 
     assert changed.count(b"Edited. ") == 1 and b"description: Edited. Payments, part 2" in changed
     assert edited(shared) == shared.replace(b"description: ", b"description: Edited. ")
+    document = b"metadata:\n  description: " + b"All " * 20 + b"\nservices:\n- id: a\n  description: Svc\n"
+    assert edited(document, middle=True) == document.replace(b"description: Svc", b"description: Edited. Svc")

@@ -29,6 +29,7 @@ from typing import Any, NamedTuple
 
 from itscm_check import __version__, fast_yaml
 from itscm_check.errors import InputError, Location
+from itscm_check.fragments import Fragment, fits, plan
 from itscm_check.loader import Document, display_path, load_text, split_documents
 from itscm_check.parallel import forked_cpus
 from itscm_check.schema import validate
@@ -36,9 +37,12 @@ from itscm_check.values import YamlTimestamp
 
 _FORMAT = b"itscm-check parse cache 1\n"
 # What decides an entry's content: a change to any of these is a new tool as far as the cache goes.
-_CODE = ("__init__.py", "cache.py", "loader.py", "fast_yaml.py", "yaml_lines.py", "schema.py", "values.py", "schemas/inventory.schema.json",
-         "schemas/policy.schema.json")
+_CODE = ("__init__.py", "cache.py", "loader.py", "fast_yaml.py", "yaml_lines.py", "fragments.py", "schema.py", "values.py",
+         "schemas/inventory.schema.json", "schemas/policy.schema.json")
 _MARSHAL_VERSION = 4
+# The first item of the entry of a document parsed in fragments (see fragments): the entries of
+# its fragments follow, each with the lines before it and the index its items count from.
+_FRAGMENTS = "fragments"
 _ENTRY_NAME = re.compile(r"[0-9a-f]{64}")
 _PRUNE_AFTER_DAYS = 30
 # An entry read is marked used (its mtime set) when its mark is older than this: a warm run reads
@@ -243,12 +247,14 @@ def file_parts(sources: Iterable[tuple[str, bytes]]) -> Iterator[tuple[str, int,
 
 
 def check_parts(parts: Iterable[tuple[str, int, bytes]], schema: str, parse_cache: ParseCache | None,
-                then: Callable[[Checked], Any] | None = None) -> list[Any]:
+                then: Callable[[Checked], Any] | None = None,
+                join: Callable[[list[Any]], Any] | None = None) -> list[Any]:
     """What each (shown path, first line, content) part of a file gives, with lines counted from the
     start of its file: its Checked, or what ``then`` makes of it where it was parsed (in a worker,
     which then sends that rather than the documents) or read from the cache. Only the bytes of
     parts the cache does not have are kept; they are parsed in worker processes when there are
-    enough of them."""
+    enough of them. A large inventory document is parsed in fragments (see fragments), and
+    ``join`` makes one result of what ``then`` made of each of them."""
     found: dict[int, Any] = {}
     missing: list[tuple[int, str, int, bytes, str]] = []  # index, shown path, first line, content, cache key
     count = 0
@@ -263,12 +269,23 @@ def check_parts(parts: Iterable[tuple[str, int, bytes]], schema: str, parse_cach
             found[index] = _shifted(hit, offset) if then is None else then(_shifted(hit, offset))
     if parse_cache is not None:
         parse_cache.hits, parse_cache.misses = parse_cache.hits + len(found), parse_cache.misses + len(missing)
-    jobs = [(content, shown, offset) for _, shown, offset, content, _ in missing]
+    # Fragments pay only where other processes take some of them.
+    cut = schema == "inventory" and (then is None or join is not None) and forked_cpus() > 1
+    plans = [plan(content) if cut else None for _, _, _, content, _ in missing]
+    jobs: list[_Job] = []
+    for (_, shown, offset, content, _), fragments in zip(missing, plans):
+        if fragments is None:
+            jobs.append((content, shown, offset, None))
+        else:
+            jobs.extend((fragment.content, shown, offset + fragment.line_shift, fragment) for fragment in fragments)
     workers = min(len(jobs), _workers(sum(len(job[0]) for job in jobs)))
     # Without a cache folder an entry is only needed to bring a Checked back from a worker.
     check = partial(_check_chunk, schema=schema, then=then, encode=parse_cache is not None or then is None)
-    done = _in_workers(check, jobs, workers) if workers > 1 else check(jobs)
-    for (index, shown, offset, _, key), (payload, made) in zip(missing, done):
+    done = iter(_in_workers(check, jobs, workers) if workers > 1 else check(jobs))
+    for (index, shown, offset, content, key), fragments in zip(missing, plans):
+        result = next(done) if fragments is None else _joined(fragments, [next(done) for _ in fragments], join)
+        # A fragment that did not read as it was cut: the document is read whole, here.
+        payload, made = result if result is not None else check([(content, shown, offset, None)])[0]  # type: ignore[misc]
         if then is None:
             assert payload is not None  # encoded whenever there is no then
             decoded = _decode(payload, shown)
@@ -280,11 +297,33 @@ def check_parts(parts: Iterable[tuple[str, int, bytes]], schema: str, parse_cach
     return [found[index] for index in range(count)]
 
 
+# A job for a worker: a part's (or a fragment's) bytes, its shown path, the lines of its file
+# before it, and the fragment it is, if it is one.
+_Job = tuple[bytes, str, int, "Fragment | None"]
+
+
+def _joined(fragments: list[Fragment], results: list[tuple[bytes | None, Any] | None],
+            join: Callable[[list[Any]], Any] | None) -> tuple[bytes | None, Any] | None:
+    """The entry and the ``then`` result of a document from those of its fragments (see
+    check_parts), or None when a fragment did not read as it was cut."""
+    if any(result is None for result in results):
+        return None
+    payloads = [result[0] for result in results if result is not None]
+    payload = None
+    if all(payload is not None for payload in payloads):
+        stored = tuple((fragment.line_shift, fragment.index_offset, payload)
+                       for fragment, payload in zip(fragments, payloads))
+        payload = marshal.dumps((_FRAGMENTS, stored), _MARSHAL_VERSION)
+    made = join([result[1] for result in results if result is not None]) if join is not None else None
+    return payload, made
+
+
 def _shifted(checked: Checked, offset: int) -> Checked:
-    """A part's documents and errors with lines counted from the start of its file (line 0 stays 0)."""
+    """A part's documents and errors with lines counted ``offset`` lines further on: from the start
+    of its file rather than of the part (line 0 stays 0)."""
     if not offset:
         return checked
-    return Checked([replace(document, line_offset=offset) for document in checked.documents],
+    return Checked([replace(document, line_offset=document.line_offset + offset) for document in checked.documents],
                    [replace(e, location=Location(e.location.path, e.location.line + offset),
                             first_line=e.first_line and e.first_line + offset) if e.location.line else e
                     for e in checked.errors], checked.complete)
@@ -301,13 +340,13 @@ def _workers(pending_bytes: int) -> int:
     return min(forked_cpus(), 1 + pending_bytes // _PARALLEL_BYTES)
 
 
-def _in_workers(check: Callable[[list[tuple[bytes, str, int]]], list[tuple[bytes | None, Any]]],
-                jobs: list[tuple[bytes, str, int]], workers: int) -> Iterator[tuple[bytes | None, Any]]:
+def _in_workers(check: Callable[[list[_Job]], list[tuple[bytes | None, Any] | None]],
+                jobs: list[_Job], workers: int) -> Iterator[tuple[bytes | None, Any] | None]:
     """What ``check`` gives for each job, in order, as the workers finish them; chunks of about equal
     size keep every worker busy while this process takes in what is done."""
     import multiprocessing
 
-    chunks: list[list[tuple[bytes, str, int]]] = []
+    chunks: list[list[_Job]] = []
     target = sum(len(job[0]) for job in jobs) // (workers * 4) + 1
     size = target
     for job in jobs:
@@ -316,18 +355,37 @@ def _in_workers(check: Callable[[list[tuple[bytes, str, int]]], list[tuple[bytes
             size = 0
         chunks[-1].append(job)
         size += len(job[0])
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
-        for done in pool.imap(check, chunks):
-            yield from done
+    global _PENDING
+    _PENDING = (check, chunks)
+    try:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            for done in pool.imap(_run_chunk, range(len(chunks))):
+                yield from done
+    finally:
+        _PENDING = None
 
 
-def _check_chunk(jobs: list[tuple[bytes, str, int]], schema: str, then: Callable[[Checked], Any] | None,
-                 encode: bool = True) -> list[tuple[bytes | None, Any]]:
+# The work of the pool that _in_workers forks: the workers inherit it, so that only a chunk's
+# number goes down a pipe to them, not its bytes (14 MB at 10,000 services).
+_PENDING: tuple[Callable[[list[_Job]], list[tuple[bytes | None, Any] | None]], list[list[_Job]]] | None = None
+
+
+def _run_chunk(number: int) -> list[tuple[bytes | None, Any] | None]:
+    assert _PENDING is not None  # set before the pool was forked
+    check, chunks = _PENDING
+    return check(chunks[number])
+
+
+def _check_chunk(jobs: list[_Job], schema: str, then: Callable[[Checked], Any] | None,
+                 encode: bool = True) -> list[tuple[bytes | None, Any] | None]:
     """Each job's cache entry (None unless ``encode``), and what ``then`` makes of its Checked
-    (None without ``then``)."""
-    done = []
-    for content, shown, offset in jobs:
-        checked = _check(content, shown, schema)
+    (None without ``then``); None for a fragment that did not read as it was cut."""
+    done: list[tuple[bytes | None, Any] | None] = []
+    for content, shown, offset, fragment in jobs:
+        checked = _check(content, shown, schema, fragment.index_offset if fragment is not None else 0)
+        if fragment is not None and not fits(fragment, checked):
+            done.append(None)
+            continue
         payload = _encode(*checked) if encode else None
         done.append((payload, then(_shifted(checked, offset)) if then is not None else None))
     return done
@@ -343,12 +401,14 @@ def entry_key(content: bytes, schema: str) -> str:
     return total.hexdigest()
 
 
-def _check(content: bytes, shown: str, schema: str) -> Checked:
+def _check(content: bytes, shown: str, schema: str, index_offset: int = 0) -> Checked:
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
         return Checked([], [InputError(Location(shown, 0), "file is not UTF-8 text", "save the file as UTF-8")], False)
     documents, errors = load_text(text, shown)
+    if index_offset:
+        documents = [replace(document, index_offset=index_offset) for document in documents]
     complete = not errors
     for document in documents:
         errors += validate(document, schema)
@@ -375,7 +435,10 @@ def _encode(documents: list[Document], errors: list[InputError], complete: bool)
 def _decode(payload: bytes, shown: str) -> Checked | None:
     """The entry's documents and errors, or None when it is not what this version writes."""
     try:
-        stored_documents, stored_errors, complete = marshal.loads(payload)
+        loaded = marshal.loads(payload)
+        if type(loaded) is tuple and len(loaded) == 2 and loaded[0] == _FRAGMENTS:
+            return _decode_fragments(loaded[1], shown)
+        stored_documents, stored_errors, complete = loaded
         if type(complete) is not bool:
             return None
         documents = []
@@ -390,6 +453,20 @@ def _decode(payload: bytes, shown: str) -> Checked | None:
     except (ValueError, TypeError, EOFError, KeyError, IndexError):
         return None  # not marshal data of this shape: a foreign or damaged entry
     return Checked(documents, errors, complete)
+
+
+def _decode_fragments(stored: Any, shown: str) -> Checked | None:
+    """The documents and errors of a document parsed in fragments, from their entries."""
+    documents: list[Document] = []
+    errors: list[InputError] = []
+    for line_shift, index_offset, payload in stored:
+        checked = _decode(payload, shown) if type(payload) is bytes and type(index_offset) is int else None
+        if checked is None or not checked.complete or type(line_shift) is not int:
+            return None  # a fragment is only ever stored when it read as it was cut
+        moved = _shifted(checked, line_shift)
+        documents += [replace(document, index_offset=index_offset) for document in moved.documents]
+        errors += moved.errors
+    return Checked(documents, errors, True)
 
 
 def _retype(data: Any, where: tuple[Any, ...], kind: type) -> Any:

@@ -137,6 +137,9 @@ class Document:
     timestamps: tuple[DocPath, ...] = field(default=(), repr=False)
     # Lines in ``lines`` count from the document's part of the file (see split_documents).
     line_offset: int = 0
+    # A fragment of a large document (see fragments) that continues a top-level list: the index in
+    # the whole list of the first item it holds, which messages count from.
+    index_offset: int = 0
 
     def line(self, where: DocPath) -> int:
         """Line of ``where``, or of its nearest ancestor that has one."""

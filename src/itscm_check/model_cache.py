@@ -19,6 +19,7 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from functools import partial
+from itertools import chain
 from typing import Any, NamedTuple
 
 import msgspec
@@ -98,7 +99,7 @@ def _parsed(jobs: list[tuple[str, int, bytes]], parse_cache: ParseCache | None
     """Each job's records' entry (None for a part with an input error), and the cache's hits,
     misses and problem on the way: a forked child's copy of the cache is its own."""
     mine = replace(parse_cache, hits=0, misses=0) if parse_cache is not None else None
-    payloads = check_parts(jobs, "inventory", mine, _payload)
+    payloads = check_parts(jobs, "inventory", mine, _payload, _joined)
     return payloads, mine.hits if mine else 0, mine.misses if mine else 0, mine.problem if mine else None
 
 
@@ -107,6 +108,26 @@ def _payload(checked: Checked) -> bytes | None:
     error or a value MessagePack cannot hold."""
     part = _part(checked)
     return encode_records(part) if part is not None else None
+
+
+def _joined(payloads: list[bytes | None]) -> bytes | None:
+    """The entry of a document's records from those of its fragments (see fragments), in order;
+    None when one has an input error. The records are moved as MessagePack, not decoded."""
+    if any(payload is None for payload in payloads):
+        return None
+    try:
+        parts = [_RAW_PART.decode(payload) for payload in payloads]  # type: ignore[arg-type]
+    except (msgspec.DecodeError, TypeError, ValueError):
+        return None
+    joined = [list(chain.from_iterable(part[kind] for part in parts)) for kind in range(5)]
+    programme = next((part[5] for part in parts if bytes(part[5]) != _NIL), parts[0][5])
+    return _ENCODER.encode((*joined, programme))
+
+
+# A Part's fields (see assemble.Part, an array in MessagePack) with each record left encoded.
+_RAW_PART = msgspec.msgpack.Decoder(tuple[list[msgspec.Raw], list[msgspec.Raw], list[msgspec.Raw], list[msgspec.Raw],
+                                          list[msgspec.Raw], msgspec.Raw])
+_NIL = b"\xc0"  # MessagePack's nil: a part without a programme
 
 
 def _part(checked: Checked) -> Part | None:

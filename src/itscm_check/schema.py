@@ -225,7 +225,10 @@ def dotted(where: DocPath) -> str:
 
 def _describe(error: ValidationError, document: Document) -> list[InputError]:
     where = tuple(error.absolute_path)
-    name = dotted(where)
+    shown = where
+    if document.index_offset and len(where) > 1 and type(where[1]) is int:  # an item of a list's fragment
+        shown = (where[0], where[1] + document.index_offset, *where[2:])
+    name = dotted(shown)
     value: Any = error.instance
     kind = error.validator
     schema: dict[str, Any] = error.schema if isinstance(error.schema, dict) else {}

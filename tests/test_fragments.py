@@ -1,0 +1,171 @@
+"""A large inventory document is parsed in fragments (fragments.py), with exactly the results of
+the whole document: the same report, the same input errors at the same lines, or, when a cut was
+wrong, the document read whole."""
+
+from __future__ import annotations
+
+import marshal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from itscm_check import cache, cli, fragments
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+@pytest.fixture(scope="module")
+def document(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """200 services, their teams, sites, vendors and waivers in one document of about 300 KB."""
+    out = tmp_path_factory.mktemp("generated") / "inventory"
+    subprocess.run([sys.executable, str(BENCHMARKS / "generate.py"), "--services", "200", "--files", "8",
+                    "--one-document", "--out", str(out)], check=True, capture_output=True)
+    return (out / "inventory.yaml").read_bytes()
+
+
+@pytest.fixture
+def cut(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Cut documents of 10 KB or more into fragments of about 20 KB, as if two CPUs were free;
+    the list gets what each fragment's check said."""
+    monkeypatch.setattr(fragments, "SPLIT_BYTES", 10_000)
+    monkeypatch.setattr(fragments, "FRAGMENT_BYTES", 20_000)
+    monkeypatch.setattr(cache, "forked_cpus", lambda: 2)
+    verdicts: list[bool] = []
+
+    def fits(fragment: fragments.Fragment, checked: cache.Checked) -> bool:
+        verdicts.append(fragments.fits(fragment, checked))
+        return verdicts[-1]
+
+    monkeypatch.setattr(cache, "fits", fits)
+    return verdicts
+
+
+def whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fragments, "SPLIT_BYTES", 10**12)
+
+
+def outcome(tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes, command: str, *extra: str
+            ) -> tuple[int, bytes, str]:
+    """Exit code, JSON report (of check) and stderr of ``command`` on ``content`` as the inventory."""
+    inventory = tmp_path / "inv"
+    inventory.mkdir(exist_ok=True)
+    (inventory / "inventory.yaml").write_bytes(content)
+    report = tmp_path / "report.json"
+    report.unlink(missing_ok=True)
+    args = [command, "--inventory", str(inventory), *extra]
+    if command == "check":
+        args += ["--as-of", "2026-06-30", "--format", "json", "--output", str(report)]
+    capsys.readouterr()
+    code = cli.main(args)
+    return code, report.read_bytes() if report.exists() else b"", capsys.readouterr().err
+
+
+def indented(content: bytes) -> bytes:
+    """The same document with every list indented under its key (`services:\\n  - id: ...`)."""
+
+    class Dumper(yaml.SafeDumper):
+        def increase_indent(self, flow: bool = False, indentless: bool = False) -> Any:
+            return super().increase_indent(flow, False)
+
+    data = yaml.safe_load(content)
+    return yaml.dump(data, Dumper=Dumper, sort_keys=False, allow_unicode=True, width=110).encode()
+
+
+def test_a_document_is_cut_between_the_items_of_its_top_level_lists(document: bytes, cut: list[bool]) -> None:
+    plan = fragments.plan(document)
+    assert plan is not None and len(plan) > 5
+    assert plan[0].keys[:2] == ("apiVersion", "metadata") and plan[0].index_offset == 0
+    continuations = [fragment for fragment in plan if fragment.index_offset]
+    assert continuations and all(fragment.keys in (("teams",), ("services",), ("waivers",)) for fragment in continuations)
+    # Without the key line a continuation is given, the fragments are the document, line by line.
+    rest = b"".join(f.content.split(b"\n", 1)[1] if f.index_offset else f.content for f in plan)
+    assert rest == document
+    lines = 0
+    for fragment in plan:
+        assert fragment.line_shift == lines - (1 if fragment.index_offset else 0)
+        lines += fragment.content.count(b"\n") - (1 if fragment.index_offset else 0)
+
+
+@pytest.mark.parametrize("shape", ["as dumped", "indented lists", "CRLF"])
+def test_fragments_give_the_report_of_the_whole_document(shape: str, document: bytes, cut: list[bool], tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    content = {"as dumped": document, "indented lists": indented(document),
+               "CRLF": document.replace(b"\n", b"\r\n")}[shape]
+    cached = ("--cache-dir", str(tmp_path / "cache"))
+    cold = outcome(tmp_path, capsys, content, "check", *cached)
+    checked = len(cut)
+    assert checked > 5 and all(cut)
+    warm = outcome(tmp_path, capsys, content, "check", *cached)
+    assert len(cut) == checked  # a warm run parses nothing again
+    fragmented = outcome(tmp_path, capsys, content, "check", "--no-cache")
+    whole(monkeypatch)
+    reference = outcome(tmp_path, capsys, content, "check", "--no-cache")
+    assert reference[0] == 1 and reference[1]  # findings, and a report
+    assert cold == warm == fragmented == reference
+
+
+def edit_service(content: bytes, number: int, old: bytes, new: bytes) -> bytes:
+    """``content`` with ``old`` replaced by ``new`` in the service ``number`` (counting from 0)."""
+    at = content.index(b"\nservices:\n")
+    for _ in range(number + 1):
+        at = content.index(b"\n- id: ", at + 1)
+    end = content.index(b"\n- ", at + 1)
+    assert old in content[at:end], old
+    return content[:at] + content[at:end].replace(old, new, 1) + content[end:]
+
+
+def test_schema_errors_in_a_fragment_name_the_item_of_the_whole_list(document: bytes, cut: list[bool], tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    broken = edit_service(document, 150, b"\n  tier: ", b"\n  colour: blue\n  tier: 9\n  x-tier: ")
+    cached = ("--cache-dir", str(tmp_path / "cache"))
+    cold = outcome(tmp_path, capsys, broken, "validate", *cached)
+    warm = outcome(tmp_path, capsys, broken, "validate", *cached)  # from the parse cache's entry
+    assert cut and all(cut)
+    whole(monkeypatch)
+    reference = outcome(tmp_path, capsys, broken, "validate", "--no-cache")
+    assert reference[0] == 2
+    assert "services[150]: unknown key 'colour'" in reference[2] and "services[150].tier: 9 is out of range" in reference[2]
+    assert cold == warm == reference
+
+
+@pytest.mark.parametrize("change", ["a quoted scalar hides an item", "a syntax error", "an id defined twice",
+                                    "a flow list hides a key"])
+def test_what_the_cuts_do_not_fit_is_read_as_the_whole_document(change: str, document: bytes, cut: list[bool],
+                                                                 tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    first_id = document.split(b"\nservices:\n- id: ", 1)[1].split(b"\n", 1)[0]
+    content = {
+        # libyaml takes a quoted scalar's next line at column 0; "- x" there is no item.
+        "a quoted scalar hides an item": edit_service(document, 120, b"\n  name: ", b'\n  x-note: "two\n- lines"\n  name: '),
+        "a syntax error": edit_service(document, 100, b"\n  name: ", b"\n  x-note: [1\n  name: "),
+        "an id defined twice": edit_service(document, 180, b"- id: ", b"- id: " + first_id + b"\n  x-was: "),
+        "a flow list hides a key": edit_service(document, 90, b"\n  name: ", b"\n  x-list: [1,\nx-hidden: 2]\n  name: "),
+    }[change]
+    split = outcome(tmp_path, capsys, content, "check", "--no-cache")
+    assert cut and (all(cut) if change == "an id defined twice" else not all(cut))
+    whole(monkeypatch)
+    assert split == outcome(tmp_path, capsys, content, "check", "--no-cache")
+
+
+@pytest.mark.parametrize("content", [
+    b"services:\n- id: a\n" * 1,  # too small
+    b"\xef\xbb\xbfservices:\n" + b"- id: a\n" * 3000,  # a byte-order mark
+    b"services:\n" + b"- id: a\n" * 3000 + b"services:\n- id: b\n",  # a duplicate key: read whole, which reports it
+    b"'services':\n" + b"- id: a\n" * 3000,  # a quoted key
+    b"%YAML 1.1\n---\nservices:\n" + b"- id: a\n" * 3000,  # a directive
+    b"- id: a\n" * 3000,  # a list, not a mapping
+    b"services: [\n" + b"a,\n" * 5000 + b"]\n",  # no block list: nothing to cut
+])
+def test_documents_that_are_not_cut(content: bytes, cut: list[bool]) -> None:
+    assert fragments.plan(content) is None
+
+
+def test_a_damaged_fragments_entry_is_ignored() -> None:
+    assert cache._decode(marshal.dumps(("fragments", ((0, 0, b"junk"),)), 4), "f.yaml") is None
+    assert cache._decode(marshal.dumps(("fragments", (("0", 0, marshal.dumps(([], [], True), 4)),)), 4), "f.yaml") is None
