@@ -355,25 +355,9 @@ def _in_workers(check: Callable[[list[_Job]], list[tuple[bytes | None, Any] | No
             size = 0
         chunks[-1].append(job)
         size += len(job[0])
-    global _PENDING
-    _PENDING = (check, chunks)
-    try:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            for done in pool.imap(_run_chunk, range(len(chunks))):
-                yield from done
-    finally:
-        _PENDING = None
-
-
-# The work of the pool that _in_workers forks: the workers inherit it, so that only a chunk's
-# number goes down a pipe to them, not its bytes (14 MB at 10,000 services).
-_PENDING: tuple[Callable[[list[_Job]], list[tuple[bytes | None, Any] | None]], list[list[_Job]]] | None = None
-
-
-def _run_chunk(number: int) -> list[tuple[bytes | None, Any] | None]:
-    assert _PENDING is not None  # set before the pool was forked
-    check, chunks = _PENDING
-    return check(chunks[number])
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        for done in pool.imap(check, chunks):
+            yield from done
 
 
 def _check_chunk(jobs: list[_Job], schema: str, then: Callable[[Checked], Any] | None,
