@@ -123,3 +123,16 @@ def test_streams_are_cut_before_every_marker_line_and_only_there() -> None:
         assert b"".join(part for _, part in parts) == content
         assert cuts == ([] if directive else starts)
         assert [line for line, _ in parts] == [content[:cut].count(b"\n") for cut in [0, *cuts]]
+
+
+@pytest.mark.parametrize("line_break", [b"\r", b"\xc2\x85", b"\xe2\x80\xa8", b"\xe2\x80\xa9"])
+def test_a_line_break_that_is_no_lf_counts_in_later_parts(tmp_path: Path, line_break: bytes) -> None:
+    """Found by review: PyYAML counts a lone CR, NEL and the Unicode separators as line breaks, so
+    the parts after one must too."""
+    stream = b'teams:\n  - id: t\n    name: "a' + line_break + b'b"\n---\nservices:\n  - id: api\n    colour: blue\n'
+    path = tmp_path / "inv.yaml"
+    path.write_bytes(stream)
+    whole, _ = load_text(stream.decode(), "inv.yaml")
+    assert whole[1].line(("services", 0, "colour")) == 8  # as PyYAML numbers it
+    errors = load_checked([path], "inventory", None).errors
+    assert (8, "services[0]: unknown key 'colour'") in [(e.location.line, e.message) for e in errors]

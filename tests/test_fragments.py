@@ -153,6 +153,27 @@ def test_what_the_cuts_do_not_fit_is_read_as_the_whole_document(change: str, doc
     assert split == outcome(tmp_path, capsys, content, "check", "--no-cache")
 
 
+def test_a_key_line_and_odd_line_breaks_keep_their_lines(document: bytes, cut: list[bool], tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by review: a continuation's key reported again at the line it was given, and lines
+    counted after a line break PyYAML counts but that is no LF (here a line separator)."""
+    misspelt = document.replace(b"\nservices:\n", b"\nservces:\n")
+    separated = edit_service(document, 2, b"\n  name: ", b'\n  x-n: "a\xe2\x80\xa8b"\n  name: ')
+    separated = edit_service(separated, 150, b"\n  tier: ", b"\n  tier: 9\n  x-tier: ")
+    outcomes = []
+    for content in (misspelt, separated):
+        monkeypatch.setattr(fragments, "SPLIT_BYTES", 10_000)
+        split = outcome(tmp_path, capsys, content, "validate", "--no-cache")
+        whole(monkeypatch)
+        assert split == outcome(tmp_path, capsys, content, "validate", "--no-cache")
+        outcomes.append(split[2])
+    assert cut and all(cut)
+    key_line = document[:document.index(b"\nservices:\n")].count(b"\n") + 2
+    assert outcomes[0].count("unknown key 'servces'") == 1 and f"inventory.yaml:{key_line}: " in outcomes[0]
+    assert "services[150].tier: 9 is out of range" in outcomes[1]
+
+
 @pytest.mark.parametrize("content", [
     b"services:\n- id: a\n" * 1,  # too small
     b"\xef\xbb\xbfservices:\n" + b"- id: a\n" * 3000,  # a byte-order mark
@@ -161,6 +182,8 @@ def test_what_the_cuts_do_not_fit_is_read_as_the_whole_document(change: str, doc
     b"%YAML 1.1\n---\nservices:\n" + b"- id: a\n" * 3000,  # a directive
     b"- id: a\n" * 3000,  # a list, not a mapping
     b"services: [\n" + b"a,\n" * 5000 + b"]\n",  # no block list: nothing to cut
+    # An anchor: an alias may cross fragments, and aliases expand the whole document, not a fragment.
+    b"services:\n- &first {id: a}\n" + b"- id: b\n" * 3000,
 ])
 def test_documents_that_are_not_cut(content: bytes, cut: list[bool]) -> None:
     assert fragments.plan(content) is None
@@ -168,4 +191,8 @@ def test_documents_that_are_not_cut(content: bytes, cut: list[bool]) -> None:
 
 def test_a_damaged_fragments_entry_is_ignored() -> None:
     assert cache._decode(marshal.dumps(("fragments", ((0, 0, b"junk"),)), 4), "f.yaml") is None
+    nested = marshal.dumps(([], [], True), 4)
+    for _ in range(3000):  # found by review: entries of fragments inside each other, deep enough to recurse
+        nested = marshal.dumps(("fragments", ((0, 1, nested),)), 4)
+    assert cache._decode(nested, "f.yaml") is None
     assert cache._decode(marshal.dumps(("fragments", (("0", 0, marshal.dumps(([], [], True), 4)),)), 4), "f.yaml") is None

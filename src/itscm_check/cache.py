@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 
 from itscm_check import __version__, fast_yaml
 from itscm_check.errors import InputError, Location
-from itscm_check.fragments import Fragment, fits, plan
+from itscm_check.fragments import Fragment, fits, placed, plan
 from itscm_check.loader import Document, display_path, load_text, split_documents
 from itscm_check.parallel import forked_cpus
 from itscm_check.schema import validate
@@ -283,9 +283,13 @@ def check_parts(parts: Iterable[tuple[str, int, bytes]], schema: str, parse_cach
     check = partial(_check_chunk, schema=schema, then=then, encode=parse_cache is not None or then is None)
     done = iter(_in_workers(check, jobs, workers) if workers > 1 else check(jobs))
     for (index, shown, offset, content, key), fragments in zip(missing, plans):
-        result = next(done) if fragments is None else _joined(fragments, [next(done) for _ in fragments], join)
-        # A fragment that did not read as it was cut: the document is read whole, here.
-        payload, made = result if result is not None else check([(content, shown, offset, None)])[0]  # type: ignore[misc]
+        result = next(done) if fragments is None else _joined_fragments(fragments, [next(done) for _ in fragments], join)
+        if result is None:
+            # A fragment did not read as it was cut: the document is read whole, in this process,
+            # once the workers have sent what came before it. That is rare, and exact.
+            result = check([(content, shown, offset, None)])[0]
+            assert result is not None  # a whole document always reads as itself
+        payload, made = result
         if then is None:
             assert payload is not None  # encoded whenever there is no then
             decoded = _decode(payload, shown)
@@ -302,20 +306,18 @@ def check_parts(parts: Iterable[tuple[str, int, bytes]], schema: str, parse_cach
 _Job = tuple[bytes, str, int, "Fragment | None"]
 
 
-def _joined(fragments: list[Fragment], results: list[tuple[bytes | None, Any] | None],
-            join: Callable[[list[Any]], Any] | None) -> tuple[bytes | None, Any] | None:
+def _joined_fragments(fragments: list[Fragment], results: list[tuple[bytes | None, Any] | None],
+                      join: Callable[[list[Any]], Any] | None) -> tuple[bytes | None, Any] | None:
     """The entry and the ``then`` result of a document from those of its fragments (see
     check_parts), or None when a fragment did not read as it was cut."""
-    if any(result is None for result in results):
+    done = [result for result in results if result is not None]
+    if len(done) != len(results):
         return None
-    payloads = [result[0] for result in results if result is not None]
-    payload = None
-    if all(payload is not None for payload in payloads):
-        stored = tuple((fragment.line_shift, fragment.index_offset, payload)
-                       for fragment, payload in zip(fragments, payloads))
-        payload = marshal.dumps((_FRAGMENTS, stored), _MARSHAL_VERSION)
-    made = join([result[1] for result in results if result is not None]) if join is not None else None
-    return payload, made
+    entry = None
+    if all(payload is not None for payload, _ in done):
+        stored = tuple((fragment.line_shift, fragment.index_offset, payload) for fragment, (payload, _) in zip(fragments, done))
+        entry = marshal.dumps((_FRAGMENTS, stored), _MARSHAL_VERSION)
+    return entry, join([made for _, made in done]) if join is not None else None
 
 
 def _shifted(checked: Checked, offset: int) -> Checked:
@@ -366,7 +368,7 @@ def _check_chunk(jobs: list[_Job], schema: str, then: Callable[[Checked], Any] |
     (None without ``then``); None for a fragment that did not read as it was cut."""
     done: list[tuple[bytes | None, Any] | None] = []
     for content, shown, offset, fragment in jobs:
-        checked = _check(content, shown, schema, fragment.index_offset if fragment is not None else 0)
+        checked = _check(content, shown, schema, fragment)
         if fragment is not None and not fits(fragment, checked):
             done.append(None)
             continue
@@ -385,14 +387,14 @@ def entry_key(content: bytes, schema: str) -> str:
     return total.hexdigest()
 
 
-def _check(content: bytes, shown: str, schema: str, index_offset: int = 0) -> Checked:
+def _check(content: bytes, shown: str, schema: str, fragment: Fragment | None = None) -> Checked:
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
         return Checked([], [InputError(Location(shown, 0), "file is not UTF-8 text", "save the file as UTF-8")], False)
     documents, errors = load_text(text, shown)
-    if index_offset:
-        documents = [replace(document, index_offset=index_offset) for document in documents]
+    if fragment is not None:
+        documents = placed(fragment, documents)
     complete = not errors
     for document in documents:
         errors += validate(document, schema)
@@ -422,6 +424,14 @@ def _decode(payload: bytes, shown: str) -> Checked | None:
         loaded = marshal.loads(payload)
         if type(loaded) is tuple and len(loaded) == 2 and loaded[0] == _FRAGMENTS:
             return _decode_fragments(loaded[1], shown)
+        return _decoded(loaded, shown)
+    except (ValueError, TypeError, EOFError, KeyError, IndexError):
+        return None  # not marshal data of this shape: a foreign or damaged entry
+
+
+def _decoded(loaded: Any, shown: str) -> Checked | None:
+    """The documents and errors of what an entry of one part (not of fragments) loads as."""
+    try:
         stored_documents, stored_errors, complete = loaded
         if type(complete) is not bool:
             return None
@@ -444,7 +454,8 @@ def _decode_fragments(stored: Any, shown: str) -> Checked | None:
     documents: list[Document] = []
     errors: list[InputError] = []
     for line_shift, index_offset, payload in stored:
-        checked = _decode(payload, shown) if type(payload) is bytes and type(index_offset) is int else None
+        # An entry of fragments holds entries of one part each, never of fragments again.
+        checked = _decoded(marshal.loads(payload), shown) if type(payload) is bytes and type(index_offset) is int else None
         if checked is None or not checked.complete or type(line_shift) is not int:
             return None  # a fragment is only ever stored when it read as it was cut
         moved = _shifted(checked, line_shift)

@@ -8,22 +8,27 @@ own, and joined again in order:
 - a *head* fragment starts at a top-level key (or at the start of the document) and holds whole
   top-level keys, the last of which may be a list whose items go on in the next fragment;
 - a *continuation* fragment holds further items of one top-level list. It is given that list's
-  key on a line of its own before its items, so that it reads as a document of that one key, and
-  the index of its first item in the whole list, so that messages name items as the whole
-  document does.
+  key on a line of its own before its items, so that it reads as a document of that one key; the
+  key keeps the line it has in the file, and the items count from the index of the first one in
+  the whole list, so that messages name them as the whole document does.
 
 The cuts are found in the text: top-level keys at the start of a line, and items at the column of
 their list's first item. A multi-line quoted scalar or flow collection can hide such a line inside
 it, so each fragment is checked after it is parsed: it must hold exactly the top-level keys and
 the number of items that were cut for it, with no YAML error. When one does not, the document is
-parsed whole instead, which reads and reports it exactly as before.
+parsed whole instead, which reads and reports it exactly as before. A document with an anchor is
+not cut at all: an alias may refer to it from another fragment, a name may be anchored twice in
+two, and the limit on how far aliases may expand a document holds for the document, not for
+each fragment.
 """
 
 from __future__ import annotations
 
 import re
-from itertools import chain
+from dataclasses import replace
 from typing import TYPE_CHECKING, NamedTuple
+
+from itscm_check.loader import Document, line_breaks
 
 if TYPE_CHECKING:
     from itscm_check.cache import Checked
@@ -41,6 +46,9 @@ _ITEM = re.compile(rb"-(?:[ \r\n]|\Z)")
 # lines until the list's first item, whose indentation is the column of every item.
 _REST_OF_LINE = re.compile(rb" *(?:#[^\n]*)?\r?\n")
 _FIRST_ITEM = re.compile(rb"(?:[ \t]*(?:#[^\n]*)?\r?\n)*( *)-(?:[ \r\n]|\Z)")
+# An anchor, or text that would be one outside a scalar: "&" then a name, after a blank, the start
+# of a line or a flow indicator. Text inside a scalar that looks like one only costs the speed-up.
+_ANCHOR = re.compile(rb"(?:^|[ \[{,])&[^ \t\r\n,\[\]{}]", re.MULTILINE)
 
 
 class Fragment(NamedTuple):
@@ -50,61 +58,78 @@ class Fragment(NamedTuple):
 
     content: bytes
     line_shift: int
-    index_offset: int  # of a continuation: the index of its first item in the whole list
     keys: tuple[str, ...]  # its top-level keys, in order
     items: int  # how many items of its last key's list were cut into it; -1 when that list was not cut
+    index_offset: int = 0  # of a continuation: the index of its first item in the whole list
+    key_line: int = 0  # of a continuation: the line of its key in the file, counted as its own lines are
+
+
+class _TopKey(NamedTuple):
+    name: str
+    line_start: int  # where its line starts in the document
+    end: int  # where the next top-level key's line starts, or the document ends
+    items: list[int]  # where each item of its list starts, when the list is worth cutting
 
 
 def plan(content: bytes) -> list[Fragment] | None:
     """The fragments of the one-document ``content``, or None when it is not worth cutting or
     its top level is not plain enough to find the cuts in the text."""
-    if len(content) < SPLIT_BYTES or content.startswith(b"\xef\xbb\xbf"):
+    if len(content) < SPLIT_BYTES or content.startswith(b"\xef\xbb\xbf") or _ANCHOR.search(content):
         return None
-    keys: list[tuple[str, int, int]] = []  # each top-level key, where its line starts and its ":" ends
+    keys = _top_keys(content)
+    if keys is None:
+        return None
+    cuts: list[tuple[int, _TopKey | None, int]] = [(0, None, 0)]  # where, the list it continues, from which item
+    for key in keys:
+        if cuts[-1][1] is not None:  # a continuation holds items only: the next key starts a head
+            cuts.append((key.line_start, None, 0))
+        start = cuts[-1][0]
+        for index, item in enumerate(key.items):
+            # Not before the second item: two lines or more then come between a continuation's key
+            # and its first item, so its key's line, counted as the fragment's own lines are, is
+            # below 0, never 0, which stands for an error without a line.
+            if index > 1 and item - start >= FRAGMENT_BYTES:
+                cuts.append((item, key, index))
+                start = item
+    if len(cuts) < 2:
+        return None
+    fragments = []
+    lines = 0
+    for (start, continued, index), (end, _, _) in zip(cuts, [*cuts[1:], (len(content), None, 0)]):
+        inside = [key for key in keys if start <= key.line_start < end]
+        last = continued if continued is not None else inside[-1]
+        items = sum(start <= item < end for item in last.items) if last.items else -1
+        if continued is None:
+            fragments.append(Fragment(content[start:end], lines, tuple(key.name for key in inside), items))
+        else:
+            key_line = line_breaks(content, 0, continued.line_start) + 1
+            fragments.append(Fragment(continued.name.encode() + b":\n" + content[start:end], lines - 1,
+                                      (continued.name,), items, index, key_line - (lines - 1)))
+        lines += line_breaks(content, start, end)
+    return fragments
+
+
+def _top_keys(content: bytes) -> list[_TopKey] | None:
+    """The top-level keys of a document, each with the items of its list when that list is longer
+    than a fragment; None when a line at column 0 is neither such a key nor an item of its list,
+    or a key is there twice (the document is read whole, which reports it)."""
+    found: list[tuple[str, int, int]] = []  # name, where its line starts, where its ":" ends
     column_zero_items: dict[int, list[int]] = {}  # the starts of items written at column 0, by key
-    first = [0] if content[:1] not in b" \t\r\n#" else []
-    for at in chain(first, (line.start() + 1 for line in _COLUMN_ZERO.finditer(content))):
+    starts = [line.start() + 1 for line in _COLUMN_ZERO.finditer(content)]
+    for at in ([0] if content[:1] not in b" \t\r\n#" else []) + starts:
         key = _TOP_KEY.match(content, at)
         if key is not None:
-            keys.append((key.group(1).decode("ascii"), at, key.end()))
-        elif keys and _ITEM.match(content, at):
-            column_zero_items.setdefault(len(keys) - 1, []).append(at)
+            found.append((key.group(1).decode("ascii"), at, key.end()))
+        elif found and _ITEM.match(content, at):
+            column_zero_items.setdefault(len(found) - 1, []).append(at)
         elif not (at == 0 and content.startswith(b"---")):
             return None  # a quoted or complex key, a directive, "...", a document that is a list
-    names = [name for name, _, _ in keys]
-    if len(set(names)) != len(names):
-        return None  # read whole, which reports the duplicate key
-    ends = [at for _, at, _ in keys[1:]] + [len(content)]
-    fragments: list[Fragment] = []
-    start, lines, items = 0, 0, -1
-    members: list[str] = []
-    continues: tuple[str, int] | None = None
-
-    def close(end: int) -> None:
-        nonlocal lines
-        if continues is None:
-            fragments.append(Fragment(content[start:end], lines, 0, tuple(members), items))
-        else:
-            name, index = continues
-            fragments.append(Fragment(name.encode() + b":\n" + content[start:end], lines - 1, index, (name,), items))
-        lines += content.count(b"\n", start, end)
-
-    for number, ((name, at, colon), end) in enumerate(zip(keys, ends)):
-        if continues is not None:  # a continuation holds items only: the next key starts a head
-            close(at)
-            start, members, continues = at, [], None
-        members.append(name)
-        items = -1
-        starts = _item_starts(content, colon, end, column_zero_items.get(number, [])) if end - at > FRAGMENT_BYTES else []
-        if starts:
-            items = 0
-        for index, item in enumerate(starts):
-            if index and item - start >= FRAGMENT_BYTES:
-                close(item)
-                start, members, items, continues = item, [name], 0, (name, index)
-            items += 1
-    close(len(content))
-    return fragments if len(fragments) > 1 else None
+    if len({name for name, _, _ in found}) != len(found):
+        return None
+    ends = [at for _, at, _ in found[1:]] + [len(content)]
+    return [_TopKey(name, at, end, _item_starts(content, colon, end, column_zero_items.get(number, []))
+                    if end - at > FRAGMENT_BYTES else [])
+            for number, ((name, at, colon), end) in enumerate(zip(found, ends))]
 
 
 def _item_starts(content: bytes, colon: int, end: int, column_zero: list[int]) -> list[int]:
@@ -121,14 +146,28 @@ def _item_starts(content: bytes, colon: int, end: int, column_zero: list[int]) -
     return [match.start() for match in item.finditer(content, first.start(), end)]
 
 
+def placed(fragment: Fragment, documents: list[Document]) -> list[Document]:
+    """The documents a fragment read as, with what they take from the whole document: a
+    continuation's key gets its line in the file (not that of the line it was given), and its
+    items the index they count from."""
+    if not fragment.index_offset or len(documents) != 1:
+        return documents
+    document = documents[0]
+    _, is_list, key_lines, children = document.lines
+    if is_list or len(key_lines) != 2:
+        return documents  # not what it was cut as: fits() says so
+    return [replace(document, lines=(fragment.key_line, False, (key_lines[0], fragment.key_line), children),
+                    index_offset=fragment.index_offset)]
+
+
 def fits(fragment: Fragment, checked: Checked) -> bool:
     """Whether ``fragment`` read as what it was cut as: one document without a YAML error, with
     exactly its top-level keys, and as many items in a list that was cut after it as were cut."""
     if not checked.complete or len(checked.documents) != 1:
         return False
     document = checked.documents[0]
-    tree = document.lines
-    if type(document.data) is not dict or tree[1] or tuple(tree[2][::2]) != fragment.keys:
+    _, is_list, key_lines, _ = document.lines  # a mapping's keys and their lines alternate
+    if type(document.data) is not dict or is_list or tuple(key_lines[::2]) != fragment.keys:
         return False
     if fragment.items < 0:
         return True

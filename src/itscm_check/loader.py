@@ -211,11 +211,26 @@ def split_documents(content: bytes) -> list[tuple[int, bytes]]:
         return [(0, content)]
     parts, line, begin = [], 0, 0
     for start in [*starts, len(content)]:
-        part = content[begin:start]
-        parts.append((line, part))
-        line += part.count(b"\n")
+        parts.append((line, content[begin:start]))
+        line += line_breaks(content, begin, start)
         begin = start
     return parts
+
+
+# Line breaks other than LF (and CR LF) that PyYAML counts as lines: a lone CR, NEL, and the Unicode
+# line and paragraph separators, as UTF-8.
+_OTHER_BREAKS = (b"\xc2\x85", b"\xe2\x80\xa8", b"\xe2\x80\xa9")
+
+
+def line_breaks(content: bytes, start: int, end: int) -> int:
+    """How many lines PyYAML counts in ``content[start:end]``, which starts and ends at the start of
+    a line: a file's parts must number their lines as the whole file does."""
+    count = content.count(b"\n", start, end)
+    if b"\r" in content:
+        count += content.count(b"\r", start, end) - content.count(b"\r\n", start, end)
+    if b"\xc2\x85" in content or b"\xe2\x80" in content:
+        count += sum(content.count(other, start, end) for other in _OTHER_BREAKS)
+    return count
 
 
 def display_path(path: Path) -> str:

@@ -119,14 +119,15 @@ def _joined(payloads: list[bytes | None]) -> bytes | None:
         parts = [_RAW_PART.decode(payload) for payload in payloads]  # type: ignore[arg-type]
     except (msgspec.DecodeError, TypeError, ValueError):
         return None
-    joined = [list(chain.from_iterable(part[kind] for part in parts)) for kind in range(5)]
-    programme = next((part[5] for part in parts if bytes(part[5]) != _NIL), parts[0][5])
-    return _ENCODER.encode((*joined, programme))
+    kinds = [list(chain.from_iterable(part[field] for part in parts)) for field in range(_PROGRAMME)]
+    programme = next((part[_PROGRAMME] for part in parts if bytes(part[_PROGRAMME]) != _NIL), parts[0][_PROGRAMME])
+    return _ENCODER.encode((*kinds, programme))
 
 
-# A Part's fields (see assemble.Part, an array in MessagePack) with each record left encoded.
-_RAW_PART = msgspec.msgpack.Decoder(tuple[list[msgspec.Raw], list[msgspec.Raw], list[msgspec.Raw], list[msgspec.Raw],
-                                          list[msgspec.Raw], msgspec.Raw])
+# A Part is a MessagePack array of its fields (array_like): lists of records, then the programme.
+_PROGRAMME = Part.__struct_fields__.index("programme")
+assert _PROGRAMME == len(Part.__struct_fields__) - 1, "_joined reads every field before the programme as a list"
+_RAW_PART = msgspec.msgpack.Decoder(tuple[(*[list[msgspec.Raw]] * _PROGRAMME, msgspec.Raw)])  # type: ignore[misc]
 _NIL = b"\xc0"  # MessagePack's nil: a part without a programme
 
 
