@@ -28,7 +28,7 @@ import re
 from dataclasses import replace
 from typing import TYPE_CHECKING, NamedTuple
 
-from itscm_check.loader import Document, line_breaks
+from itscm_check.loader import Document, has_other_line_breaks, line_breaks
 
 if TYPE_CHECKING:
     from itscm_check.cache import Checked
@@ -46,9 +46,6 @@ _ITEM = re.compile(rb"-(?:[ \r\n]|\Z)")
 # lines until the list's first item, whose indentation is the column of every item.
 _REST_OF_LINE = re.compile(rb" *(?:#[^\n]*)?\r?\n")
 _FIRST_ITEM = re.compile(rb"(?:[ \t]*(?:#[^\n]*)?\r?\n)*( *)-(?:[ \r\n]|\Z)")
-# An anchor, or text that would be one outside a scalar: "&" then a name, after a blank, the start
-# of a line or a flow indicator. Text inside a scalar that looks like one only costs the speed-up.
-_ANCHOR = re.compile(rb"(?:^|[ \[{,])&[^ \t\r\n,\[\]{}]", re.MULTILINE)
 
 
 class Fragment(NamedTuple):
@@ -74,7 +71,7 @@ class _TopKey(NamedTuple):
 def plan(content: bytes) -> list[Fragment] | None:
     """The fragments of the one-document ``content``, or None when it is not worth cutting or
     its top level is not plain enough to find the cuts in the text."""
-    if len(content) < SPLIT_BYTES or content.startswith(b"\xef\xbb\xbf") or _ANCHOR.search(content):
+    if len(content) < SPLIT_BYTES or content.startswith(b"\xef\xbb\xbf") or _has_anchor(content):
         return None
     keys = _top_keys(content)
     if keys is None:
@@ -93,6 +90,16 @@ def plan(content: bytes) -> list[Fragment] | None:
                 start = item
     if len(cuts) < 2:
         return None
+    other_breaks = has_other_line_breaks(content)
+
+    def lines_in(start: int, end: int) -> int:
+        return line_breaks(content, start, end) if other_breaks else content.count(b"\n", start, end)
+
+    key_lines: dict[str, int] = {}  # the line of each top-level key
+    line, previous = 1, 0
+    for key in keys:
+        line += lines_in(previous, key.line_start)
+        key_lines[key.name], previous = line, key.line_start
     fragments = []
     lines = 0
     for (start, continued, index), (end, _, _) in zip(cuts, [*cuts[1:], (len(content), None, 0)]):
@@ -102,11 +109,21 @@ def plan(content: bytes) -> list[Fragment] | None:
         if continued is None:
             fragments.append(Fragment(content[start:end], lines, tuple(key.name for key in inside), items))
         else:
-            key_line = line_breaks(content, 0, continued.line_start) + 1
             fragments.append(Fragment(continued.name.encode() + b":\n" + content[start:end], lines - 1,
-                                      (continued.name,), items, index, key_line - (lines - 1)))
-        lines += line_breaks(content, start, end)
+                                      (continued.name,), items, index, key_lines[continued.name] - (lines - 1)))
+        lines += lines_in(start, end)
     return fragments
+
+
+def _has_anchor(content: bytes) -> bool:
+    """Whether ``content`` has an anchor, or text that would be one outside a scalar: "&" after a
+    blank, a line break or a flow indicator. An "&" in a URL's query is not one."""
+    at = content.find(b"&")
+    while at >= 0:
+        if at == 0 or content[at - 1:at] in (b" ", b"\t", b"\n", b"\r", b"[", b"{", b","):
+            return True
+        at = content.find(b"&", at + 1)
+    return False
 
 
 def _top_keys(content: bytes) -> list[_TopKey] | None:

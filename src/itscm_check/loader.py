@@ -210,9 +210,10 @@ def split_documents(content: bytes) -> list[tuple[int, bytes]]:
     if not starts or content.startswith(b"%") or b"\n%" in content:
         return [(0, content)]
     parts, line, begin = [], 0, 0
+    other_breaks = has_other_line_breaks(content)
     for start in [*starts, len(content)]:
         parts.append((line, content[begin:start]))
-        line += line_breaks(content, begin, start)
+        line += line_breaks(content, begin, start) if other_breaks else content.count(b"\n", begin, start)
         begin = start
     return parts
 
@@ -222,15 +223,16 @@ def split_documents(content: bytes) -> list[tuple[int, bytes]]:
 _OTHER_BREAKS = (b"\xc2\x85", b"\xe2\x80\xa8", b"\xe2\x80\xa9")
 
 
+def has_other_line_breaks(content: bytes) -> bool:
+    """Whether ``content`` has a line break that is not LF: then only line_breaks() counts its lines."""
+    return b"\r" in content or (not content.isascii() and any(other in content for other in _OTHER_BREAKS))
+
+
 def line_breaks(content: bytes, start: int, end: int) -> int:
     """How many lines PyYAML counts in ``content[start:end]``, which starts and ends at the start of
     a line: a file's parts must number their lines as the whole file does."""
-    count = content.count(b"\n", start, end)
-    if b"\r" in content:
-        count += content.count(b"\r", start, end) - content.count(b"\r\n", start, end)
-    if b"\xc2\x85" in content or b"\xe2\x80" in content:
-        count += sum(content.count(other, start, end) for other in _OTHER_BREAKS)
-    return count
+    lone_crs = content.count(b"\r", start, end) - content.count(b"\r\n", start, end)
+    return content.count(b"\n", start, end) + lone_crs + sum(content.count(other, start, end) for other in _OTHER_BREAKS)
 
 
 def display_path(path: Path) -> str:
