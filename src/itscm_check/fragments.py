@@ -25,6 +25,7 @@ each fragment.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from dataclasses import replace
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -105,7 +106,7 @@ def plan(content: bytes) -> list[Fragment] | None:
     for (start, continued, index), (end, _, _) in zip(cuts, [*cuts[1:], (len(content), None, 0)]):
         inside = [key for key in keys if start <= key.line_start < end]
         last = continued if continued is not None else inside[-1]
-        items = sum(start <= item < end for item in last.items) if last.items else -1
+        items = bisect_left(last.items, end) - bisect_left(last.items, start) if last.items else -1
         if continued is None:
             fragments.append(Fragment(content[start:end], lines, tuple(key.name for key in inside), items))
         else:
