@@ -4,7 +4,6 @@ wrong, the document read whole."""
 
 from __future__ import annotations
 
-import marshal
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from itscm_check import cache, cli, fragments
+from itscm_check import cache, cli, fragments, parallel
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
@@ -29,11 +28,11 @@ def document(tmp_path_factory: pytest.TempPathFactory) -> bytes:
 
 @pytest.fixture
 def cut(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
-    """Cut documents of 10 KB or more into fragments of about 20 KB, as if two CPUs were free;
-    the list gets what each fragment's check said."""
+    """Cut documents of 10 KB or more into fragments of about 20 KB, parsed in this process (no
+    forked child parses a few changed parts), so that the list gets what each fragment's check said."""
     monkeypatch.setattr(fragments, "SPLIT_BYTES", 10_000)
     monkeypatch.setattr(fragments, "FRAGMENT_BYTES", 20_000)
-    monkeypatch.setattr(cache, "forked_cpus", lambda: 2)
+    monkeypatch.setattr(parallel, "forked_cpus", lambda: 1)
     verdicts: list[bool] = []
 
     def fits(fragment: fragments.Fragment, checked: cache.Checked) -> bool:
@@ -189,10 +188,49 @@ def test_documents_that_are_not_cut(content: bytes, cut: list[bool]) -> None:
     assert fragments.plan(content) is None
 
 
-def test_a_damaged_fragments_entry_is_ignored() -> None:
-    assert cache._decode(marshal.dumps(("fragments", ((0, 0, b"junk"),)), 4), "f.yaml") is None
-    nested = marshal.dumps(([], [], True), 4)
-    for _ in range(3000):  # found by review: entries of fragments inside each other, deep enough to recurse
-        nested = marshal.dumps(("fragments", ((0, 1, nested),)), 4)
-    assert cache._decode(nested, "f.yaml") is None
-    assert cache._decode(marshal.dumps(("fragments", (("0", 0, marshal.dumps(([], [], True), 4)),)), 4), "f.yaml") is None
+def test_a_change_parses_the_fragment_it_is_in_again(document: bytes, cut: list[bool], tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """Each fragment has its own entries, as a file has: after one service changes, the fragment
+    that holds it is parsed again and the others come from the cache."""
+    cached = ("--cache-dir", str(tmp_path / "cache"))
+    outcome(tmp_path, capsys, document, "check", *cached)
+    fragments_parsed = len(cut)
+    changed = edit_service(document, 150, b"\n  name: ", b"\n  name: Renamed ")
+    warm = outcome(tmp_path, capsys, changed, "check", *cached)
+    assert fragments_parsed > 5 and len(cut) == fragments_parsed + 1
+    whole(monkeypatch)
+    assert warm == outcome(tmp_path, capsys, changed, "check", "--no-cache")
+
+
+def test_a_document_that_did_not_fit_its_cuts_is_read_whole_at_once_next_time(
+        document: bytes, cut: list[bool], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    content = edit_service(document, 120, b"\n  name: ", b'\n  x-note: "two\n- lines"\n  name: ')
+    cached = ("--cache-dir", str(tmp_path / "cache"))
+    first = outcome(tmp_path, capsys, content, "check", *cached)
+    assert not all(cut)
+    checked = len(cut)
+    (tmp_path / "report.json").unlink()
+    second = outcome(tmp_path, capsys, content, "check", *cached)
+    assert len(cut) == checked  # the cache marks the document: no fragment is tried again
+    whole(monkeypatch)
+    assert first == second == outcome(tmp_path, capsys, content, "check", "--no-cache")
+
+
+def test_a_misfit_found_by_the_forked_child_is_read_whole(document: bytes, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """A pull request's few changed parts are parsed by a forked child (model_cache): a fragment
+    that does not fit there sends the document to be read whole all the same."""
+    monkeypatch.setattr(fragments, "SPLIT_BYTES", 10_000)
+    monkeypatch.setattr(fragments, "FRAGMENT_BYTES", 20_000)
+    cached = ("--cache-dir", str(tmp_path / "cache"))
+    other = tmp_path / "inv" / "other.yaml"
+    other.parent.mkdir()
+    other.write_text("teams:\n  - id: other-team\n    name: Other\n", encoding="utf-8")
+    outcome(tmp_path, capsys, document, "check", *cached)
+    hidden = edit_service(document, 120, b"\n  name: ", b'\n  x-note: "two\n- lines"\n  name: ')
+    split = outcome(tmp_path, capsys, hidden, "check", *cached)
+    whole(monkeypatch)
+    assert split == outcome(tmp_path, capsys, hidden, "check", "--no-cache")

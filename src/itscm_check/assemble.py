@@ -88,7 +88,7 @@ class _Record:
 
 
 class Part(Struct, frozen=True, forbid_unknown_fields=True, array_like=True):
-    """The records of one part of a file (see loader.split_documents): what the model cache keeps.
+    """The records of one part of a file (see cache.file_parts): what the model cache keeps.
 
     What a part takes from other files is set when the inventory is linked (assemble_parts): its
     services' sites and its waivers' keys, which are numbered across the whole inventory. No field

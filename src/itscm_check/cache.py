@@ -19,7 +19,7 @@ import re
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Container, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from functools import cache, partial
 from importlib import metadata, resources
@@ -40,9 +40,6 @@ _FORMAT = b"itscm-check parse cache 1\n"
 _CODE = ("__init__.py", "cache.py", "loader.py", "fast_yaml.py", "yaml_lines.py", "fragments.py", "schema.py", "values.py",
          "schemas/inventory.schema.json", "schemas/policy.schema.json")
 _MARSHAL_VERSION = 4
-# The first item of the entry of a document parsed in fragments (see fragments): the entries of
-# its fragments follow, each with the lines before it and the index its items count from.
-_FRAGMENTS = "fragments"
 _ENTRY_NAME = re.compile(r"[0-9a-f]{64}")
 _PRUNE_AFTER_DAYS = 30
 # An entry read is marked used (its mtime set) when its mark is older than this: a warm run reads
@@ -225,99 +222,121 @@ class Checked(NamedTuple):
 def check_sources(sources: Iterable[tuple[str, bytes]], schema: str, parse_cache: ParseCache | None) -> Checked:
     """Parse and validate each (shown path, content) pair, in order, through the cache when there is one.
 
-    The unit of work is a part of a file (split_documents): one document of a multi-document file
-    is parsed again when it changes, not the whole file.
+    The unit of work is a part of a file (file_parts): one document of a multi-document file, or
+    a fragment of a large document, is parsed again when it changes, not the whole file.
     """
-    parts = file_parts(sources)
+    sources = list(sources)
+    whole: set[bytes] = set()
+    while True:
+        try:
+            checked = check_parts(file_parts(sources, schema == "inventory", whole, parse_cache), schema, parse_cache)
+            break
+        except Misfit as misfit:
+            whole.add(misfit.document)
     documents: list[Document] = []
     errors: list[InputError] = []
-    checked = check_parts(parts, schema, parse_cache)
     for part in checked:
         documents += part.documents
         errors += part.errors
     return Checked(documents, errors, all(part.complete for part in checked))
 
 
-def file_parts(sources: Iterable[tuple[str, bytes]]) -> Iterator[tuple[str, int, bytes]]:
-    """Each (shown path, content) source cut into its parts (split_documents), as (shown path,
-    first line, content): the unit that is parsed, validated and cached."""
+class FilePart(NamedTuple):
+    """What is parsed, validated and cached as one: a document of a multi-document file
+    (split_documents), or a fragment of a large one (see fragments)."""
+
+    shown: str
+    offset: int  # the lines of the file before it (a continuation's: before the key line it is given)
+    content: bytes
+    fragment: Fragment | None = None
+    document: bytes = b""  # a fragment's whole document, read whole when a fragment does not fit
+
+
+class Misfit(Exception):
+    """A fragment did not read as it was cut: its document must be read whole (see fragments)."""
+
+    def __init__(self, document: bytes) -> None:
+        super().__init__("a fragment did not read as it was cut")
+        self.document = document
+
+
+def file_parts(sources: Iterable[tuple[str, bytes]], cut: bool = False, whole: Container[bytes] = (),
+               parse_cache: ParseCache | None = None) -> Iterator[FilePart]:
+    """Each (shown path, content) source cut into its parts. With ``cut``, a large document is cut
+    into fragments (see fragments), unless it is in ``whole`` or the cache says that it does not
+    fit its cuts."""
     for shown, content in sources:
         for offset, part in split_documents(content):
-            yield shown, offset, part
+            fragments = plan(part) if cut else None
+            if fragments is not None and (part in whole or (parse_cache is not None
+                                                            and parse_cache.get(_whole_key(part)) is not None)):
+                fragments = None
+            if fragments is None:
+                yield FilePart(shown, offset, part)
+            else:
+                yield from (FilePart(shown, offset + fragment.line_shift, fragment.content, fragment, part)
+                            for fragment in fragments)
 
 
-def check_parts(parts: Iterable[tuple[str, int, bytes]], schema: str, parse_cache: ParseCache | None,
-                then: Callable[[Checked], Any] | None = None,
-                join: Callable[[list[Any]], Any] | None = None) -> list[Any]:
-    """What each (shown path, first line, content) part of a file gives, with lines counted from the
-    start of its file: its Checked, or what ``then`` makes of it where it was parsed (in a worker,
-    which then sends that rather than the documents) or read from the cache. Only the bytes of
-    parts the cache does not have are kept; they are parsed in worker processes when there are
-    enough of them. A large inventory document is parsed in fragments (see fragments), and
-    ``join`` makes one result of what ``then`` made of each of them."""
+def _whole_key(document: bytes) -> str:
+    """The name of the mark that a document did not fit its cuts: a later run reads it whole at once."""
+    return hashlib.sha256(b"whole\0" + entry_key(document, "inventory").encode()).hexdigest()
+
+
+def check_parts(parts: Iterable[FilePart], schema: str, parse_cache: ParseCache | None,
+                then: Callable[[Checked], Any] | None = None) -> list[Any]:
+    """What each part of a file gives, with lines counted from the start of its file: its
+    Checked, or what ``then`` makes of it where it was parsed (in a worker, which then sends that
+    rather than the documents) or read from the cache. Only the bytes of parts the cache does not
+    have are kept; they are parsed in worker processes when there are enough of them. Raises
+    Misfit when a fragment did not read as it was cut."""
     found: dict[int, Any] = {}
-    missing: list[tuple[int, str, int, bytes, str]] = []  # index, shown path, first line, content, cache key
+    missing: list[tuple[int, FilePart, str]] = []  # index, part, cache key
     count = 0
-    for index, (shown, offset, content) in enumerate(parts):
+    for index, part in enumerate(parts):
         count += 1
-        key = entry_key(content, schema) if parse_cache is not None else ""
+        key = entry_key(part.content, schema, part.fragment) if parse_cache is not None else ""
         stored = parse_cache.get(key) if parse_cache is not None else None
-        hit = _decode(stored, shown) if stored is not None else None
+        hit = _decode(stored, part.shown) if stored is not None else None
         if hit is None:
-            missing.append((index, shown, offset, content, key))
+            missing.append((index, part, key))
         else:
-            found[index] = _shifted(hit, offset) if then is None else then(_shifted(hit, offset))
+            placed_hit = _shifted(_indexed(hit, part.fragment), part.offset)
+            found[index] = placed_hit if then is None else then(placed_hit)
     if parse_cache is not None:
         parse_cache.hits, parse_cache.misses = parse_cache.hits + len(found), parse_cache.misses + len(missing)
-    # Fragments pay only where other processes take some of them.
-    cut = schema == "inventory" and (then is None or join is not None) and forked_cpus() > 1
-    plans = [plan(content) if cut else None for _, _, _, content, _ in missing]
-    jobs: list[_Job] = []
-    for (_, shown, offset, content, _), fragments in zip(missing, plans):
-        if fragments is None:
-            jobs.append((content, shown, offset, None))
-        else:
-            jobs.extend((fragment.content, shown, offset + fragment.line_shift, fragment) for fragment in fragments)
+    jobs: list[_Job] = [(part.content, part.shown, part.offset, part.fragment) for _, part, _ in missing]
     workers = min(len(jobs), _workers(sum(len(job[0]) for job in jobs)))
     # Without a cache folder an entry is only needed to bring a Checked back from a worker.
     check = partial(_check_chunk, schema=schema, then=then, encode=parse_cache is not None or then is None)
-    done = iter(_in_workers(check, jobs, workers) if workers > 1 else check(jobs))
-    for (index, shown, offset, content, key), fragments in zip(missing, plans):
-        result = next(done) if fragments is None else _joined_fragments(fragments, [next(done) for _ in fragments], join)
+    done = _in_workers(check, jobs, workers) if workers > 1 else check(jobs)
+    for (index, part, key), result in zip(missing, done):
         if result is None:
-            # A fragment did not read as it was cut: the document is read whole, in this process,
-            # once the workers have sent what came before it. That is rare, and exact.
-            result = check([(content, shown, offset, None)])[0]
-            assert result is not None  # a whole document always reads as itself
+            if parse_cache is not None:
+                parse_cache.put(_whole_key(part.document), b"")
+            raise Misfit(part.document)
         payload, made = result
         if then is None:
             assert payload is not None  # encoded whenever there is no then
-            decoded = _decode(payload, shown)
+            decoded = _decode(payload, part.shown)
             assert decoded is not None  # written by this very code a moment ago
-            made = _shifted(decoded, offset)
+            made = _shifted(_indexed(decoded, part.fragment), part.offset)
         found[index] = made
         if parse_cache is not None and payload is not None:
             parse_cache.put(key, payload)
     return [found[index] for index in range(count)]
 
 
-# A job for a worker: a part's (or a fragment's) bytes, its shown path, the lines of its file
-# before it, and the fragment it is, if it is one.
+# A job for a worker: a part's bytes, its shown path, the lines of its file before it, and the
+# fragment it is, if it is one.
 _Job = tuple[bytes, str, int, "Fragment | None"]
 
 
-def _joined_fragments(fragments: list[Fragment], results: list[tuple[bytes | None, Any] | None],
-                      join: Callable[[list[Any]], Any] | None) -> tuple[bytes | None, Any] | None:
-    """The entry and the ``then`` result of a document from those of its fragments (see
-    check_parts), or None when a fragment did not read as it was cut."""
-    done = [result for result in results if result is not None]
-    if len(done) != len(results):
-        return None
-    entry = None
-    if all(payload is not None for payload, _ in done):
-        stored = tuple((fragment.line_shift, fragment.index_offset, payload) for fragment, (payload, _) in zip(fragments, done))
-        entry = marshal.dumps((_FRAGMENTS, stored), _MARSHAL_VERSION)
-    return entry, join([made for _, made in done]) if join is not None else None
+def _indexed(checked: Checked, fragment: Fragment | None) -> Checked:
+    """A fragment's documents read from its entry, with the index its items count from."""
+    if fragment is None or not fragment.index_offset:
+        return checked
+    return checked._replace(documents=[replace(d, index_offset=fragment.index_offset) for d in checked.documents])
 
 
 def _shifted(checked: Checked, offset: int) -> Checked:
@@ -377,9 +396,13 @@ def _check_chunk(jobs: list[_Job], schema: str, then: Callable[[Checked], Any] |
     return done
 
 
-def entry_key(content: bytes, schema: str) -> str:
-    """The name of the entry of a part with these bytes, checked against ``schema``."""
+def entry_key(content: bytes, schema: str, fragment: Fragment | None = None) -> str:
+    """The name of the entry of a part with these bytes, checked against ``schema`` (as the
+    ``fragment`` of a document it is cut as, if it is one: what it must read as, where its key is
+    and where its items count from are part of its entry)."""
     total = hashlib.sha256(tool_fingerprint())
+    if fragment is not None:
+        total.update(repr((fragment.keys, fragment.items, fragment.index_offset, fragment.key_line)).encode() + b"\0")
     # The paths read alike, but ITSCM_CHECK_PARSER=pyyaml must not be answered from entries of the other.
     total.update(b"fast\0" if fast_yaml.enabled() else b"pyyaml\0")
     total.update(schema.encode() + b"\0")
@@ -421,18 +444,7 @@ def _encode(documents: list[Document], errors: list[InputError], complete: bool)
 def _decode(payload: bytes, shown: str) -> Checked | None:
     """The entry's documents and errors, or None when it is not what this version writes."""
     try:
-        loaded = marshal.loads(payload)
-        if type(loaded) is tuple and len(loaded) == 2 and loaded[0] == _FRAGMENTS:
-            return _decode_fragments(loaded[1], shown)
-        return _decoded(loaded, shown)
-    except (ValueError, TypeError, EOFError, KeyError, IndexError):
-        return None  # not marshal data of this shape: a foreign or damaged entry
-
-
-def _decoded(loaded: Any, shown: str) -> Checked | None:
-    """The documents and errors of what an entry of one part (not of fragments) loads as."""
-    try:
-        stored_documents, stored_errors, complete = loaded
+        stored_documents, stored_errors, complete = marshal.loads(payload)
         if type(complete) is not bool:
             return None
         documents = []
@@ -447,21 +459,6 @@ def _decoded(loaded: Any, shown: str) -> Checked | None:
     except (ValueError, TypeError, EOFError, KeyError, IndexError):
         return None  # not marshal data of this shape: a foreign or damaged entry
     return Checked(documents, errors, complete)
-
-
-def _decode_fragments(stored: Any, shown: str) -> Checked | None:
-    """The documents and errors of a document parsed in fragments, from their entries."""
-    documents: list[Document] = []
-    errors: list[InputError] = []
-    for line_shift, index_offset, payload in stored:
-        # An entry of fragments holds entries of one part each, never of fragments again.
-        checked = _decoded(marshal.loads(payload), shown) if type(payload) is bytes and type(index_offset) is int else None
-        if checked is None or not checked.complete or type(line_shift) is not int:
-            return None  # a fragment is only ever stored when it read as it was cut
-        moved = _shifted(checked, line_shift)
-        documents += [replace(document, index_offset=index_offset) for document in moved.documents]
-        errors += moved.errors
-    return Checked(documents, errors, True)
 
 
 def _retype(data: Any, where: tuple[Any, ...], kind: type) -> Any:

@@ -135,7 +135,7 @@ class Document:
     lines: LineTree = field(repr=False)
     # Where the data holds a YamlTimestamp: what the parse cache must restore after storing plain text.
     timestamps: tuple[DocPath, ...] = field(default=(), repr=False)
-    # Lines in ``lines`` count from the document's part of the file (see split_documents).
+    # Lines in ``lines`` count from the document's part of the file (see cache.file_parts).
     line_offset: int = 0
     # A fragment of a large document (see fragments) that continues a top-level list: the index in
     # the whole list of the first item it holds, which messages count from.

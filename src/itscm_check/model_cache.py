@@ -19,13 +19,13 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from functools import partial
-from itertools import chain
 from typing import Any, NamedTuple
 
 import msgspec
 
 from itscm_check.assemble import Part, assemble_parts, part_of
-from itscm_check.cache import Checked, ParseCache, check_parts, entry_key, file_parts, package_fingerprint
+from itscm_check.cache import (Checked, FilePart, Misfit, ParseCache, check_parts, entry_key, file_parts,
+                               package_fingerprint)
 from itscm_check.inventory import Inventory
 from itscm_check.loader import Document
 from itscm_check.parallel import Forked
@@ -49,9 +49,19 @@ def cached_inventory(sources: Iterable[tuple[str, bytes]], parse_cache: ParseCac
     it is parsed (see above), and the entry of the part that defines each service and vendor
     (PartKeys); None when a part has an input error or the parts clash,
     which the caller reports from the documents."""
+    sources = list(sources)
+    whole: set[bytes] = set()  # documents whose fragments did not fit their cuts: read whole
+    while True:
+        try:
+            return _cached_inventory(list(file_parts(sources, True, whole, parse_cache)), parse_cache, documents)
+        except Misfit as misfit:
+            whole.add(misfit.document)
+
+
+def _cached_inventory(sources_parts: list[FilePart], parse_cache: ParseCache | None,
+                      documents: Sequence[Document]) -> tuple[Inventory, PartKeys] | None:
     # Every part's bytes are kept until its entry has decoded: a damaged one is parsed again.
-    sources_parts = list(file_parts(sources))
-    keys = [_key(*source) for source in sources_parts]
+    keys = [_key(part) for part in sources_parts]
     stored = [parse_cache.get(key) if parse_cache is not None else None for key in keys]
     missed = [index for index, payload in enumerate(stored) if payload is None]
     jobs = [sources_parts[index] for index in missed]
@@ -94,12 +104,12 @@ def cached_inventory(sources: Iterable[tuple[str, bytes]], parse_cache: ParseCac
                                {vendor.id: key for key, part in zip(keys, parts) for vendor in part.vendors})  # type: ignore[union-attr]
 
 
-def _parsed(jobs: list[tuple[str, int, bytes]], parse_cache: ParseCache | None
+def _parsed(jobs: list[FilePart], parse_cache: ParseCache | None
             ) -> tuple[list[bytes | None], int, int, str | None]:
     """Each job's records' entry (None for a part with an input error), and the cache's hits,
     misses and problem on the way: a forked child's copy of the cache is its own."""
     mine = replace(parse_cache, hits=0, misses=0) if parse_cache is not None else None
-    payloads = check_parts(jobs, "inventory", mine, _payload, _joined)
+    payloads = check_parts(jobs, "inventory", mine, _payload)
     return payloads, mine.hits if mine else 0, mine.misses if mine else 0, mine.problem if mine else None
 
 
@@ -110,35 +120,14 @@ def _payload(checked: Checked) -> bytes | None:
     return encode_records(part) if part is not None else None
 
 
-def _joined(payloads: list[bytes | None]) -> bytes | None:
-    """The entry of a document's records from those of its fragments (see fragments), in order;
-    None when one has an input error. The records are moved as MessagePack, not decoded."""
-    if any(payload is None for payload in payloads):
-        return None
-    try:
-        parts = [_RAW_PART.decode(payload) for payload in payloads]  # type: ignore[arg-type]
-    except (msgspec.DecodeError, TypeError, ValueError):
-        return None
-    kinds = [list(chain.from_iterable(part[field] for part in parts)) for field in range(_PROGRAMME)]
-    programme = next((part[_PROGRAMME] for part in parts if bytes(part[_PROGRAMME]) != _NIL), parts[0][_PROGRAMME])
-    return _ENCODER.encode((*kinds, programme))
-
-
-# A Part is a MessagePack array of its fields (array_like): lists of records, then the programme.
-_PROGRAMME = Part.__struct_fields__.index("programme")
-assert _PROGRAMME == len(Part.__struct_fields__) - 1, "_joined reads every field before the programme as a list"
-_RAW_PART = msgspec.msgpack.Decoder(tuple[(*[list[msgspec.Raw]] * _PROGRAMME, msgspec.Raw)])  # type: ignore[misc]
-_NIL = b"\xc0"  # MessagePack's nil: a part without a programme
-
-
 def _part(checked: Checked) -> Part | None:
     """The records of a part of a file, or None when it has an input error."""
     return part_of(checked.documents) if not checked.errors and checked.complete else None
 
 
-def _key(shown: str, offset: int, content: bytes) -> str:
+def _key(part: FilePart) -> str:
     total = hashlib.sha256(package_fingerprint())
-    total.update(f"model\0{shown}\0{offset}\0{entry_key(content, 'inventory')}".encode())
+    total.update(f"model\0{part.shown}\0{part.offset}\0{entry_key(part.content, 'inventory', part.fragment)}".encode())
     return total.hexdigest()
 
 

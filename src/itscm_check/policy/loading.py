@@ -62,12 +62,12 @@ def load_rules(extra: Iterable[Path] = (), parse_cache: ParseCache | None = None
     parts = list(file_parts(read_files([*pack, *files], errors, {} if digests is None else digests)))
     documents: list[Document] = []
     unparsed: set[str] = set()  # files with a document that did not parse: the rest of each is left out
-    for (shown, _, _), checked in zip(parts, check_parts(parts, "policy", parse_cache)):
+    for part, checked in zip(parts, check_parts(parts, "policy", parse_cache)):
         errors += checked.errors
-        if shown not in unparsed:
+        if part.shown not in unparsed:
             documents += checked.documents
         if not checked.complete:
-            unparsed.add(shown)
+            unparsed.add(part.shown)
     in_pack = {display_path(path) for path in pack}
     # The documents of a file with no error are valid: only the others are validated again, to
     # know which of their rules to leave out (their errors are listed once).
