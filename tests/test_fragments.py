@@ -220,17 +220,21 @@ def test_a_document_that_did_not_fit_its_cuts_is_read_whole_at_once_next_time(
 
 def test_a_misfit_found_by_the_forked_child_is_read_whole(document: bytes, tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch,
-                                                          capsys: pytest.CaptureFixture[str]) -> None:
-    """A pull request's few changed parts are parsed by a forked child (model_cache): a fragment
-    that does not fit there sends the document to be read whole all the same."""
+                                                          capfd: pytest.CaptureFixture[str]) -> None:
+    """A pull request's few changed parts are parsed by a forked child (model_cache), here with a
+    pool of workers: a fragment that does not fit there sends the document to be read whole all
+    the same, and the child's workers stop without a word (found by review: they printed
+    BrokenPipeError tracebacks)."""
     monkeypatch.setattr(fragments, "SPLIT_BYTES", 10_000)
-    monkeypatch.setattr(fragments, "FRAGMENT_BYTES", 20_000)
+    monkeypatch.setattr(fragments, "FRAGMENT_BYTES", 8_000)
+    monkeypatch.setattr(cache, "_PARALLEL_BYTES", 20_000)
     cached = ("--cache-dir", str(tmp_path / "cache"))
     other = tmp_path / "inv" / "other.yaml"
     other.parent.mkdir()
     other.write_text("teams:\n  - id: other-team\n    name: Other\n", encoding="utf-8")
-    outcome(tmp_path, capsys, document, "check", *cached)
-    hidden = edit_service(document, 120, b"\n  name: ", b'\n  x-note: "two\n- lines"\n  name: ')
-    split = outcome(tmp_path, capsys, hidden, "check", *cached)
+    outcome(tmp_path, capfd, document, "check", *cached)
+    hidden = edit_service(document, 3, b"\n  name: ", b'\n  x-note: "two\n- lines"\n  name: ')
+    split = outcome(tmp_path, capfd, hidden, "check", *cached)
+    assert "Traceback" not in split[2] and "Error" not in split[2]
     whole(monkeypatch)
-    assert split == outcome(tmp_path, capsys, hidden, "check", "--no-cache")
+    assert split == outcome(tmp_path, capfd, hidden, "check", "--no-cache")

@@ -19,13 +19,13 @@ import re
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Container, Iterable, Iterator
+from collections.abc import Callable, Container, Generator, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from functools import cache, partial
 from importlib import metadata, resources
 from importlib.abc import Traversable
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from itscm_check import __version__, fast_yaml
 from itscm_check.errors import InputError, Location
@@ -225,14 +225,8 @@ def check_sources(sources: Iterable[tuple[str, bytes]], schema: str, parse_cache
     The unit of work is a part of a file (file_parts): one document of a multi-document file, or
     a fragment of a large document, is parsed again when it changes, not the whole file.
     """
-    sources = list(sources)
-    whole: set[bytes] = set()
-    while True:
-        try:
-            checked = check_parts(file_parts(sources, schema == "inventory", whole, parse_cache), schema, parse_cache)
-            break
-        except Misfit as misfit:
-            whole.add(misfit.document)
+    checked = read_cut(sources, schema == "inventory", parse_cache,
+                       lambda parts: check_parts(parts, schema, parse_cache))
     documents: list[Document] = []
     errors: list[InputError] = []
     for part in checked:
@@ -259,6 +253,25 @@ class Misfit(Exception):
         super().__init__("a fragment did not read as it was cut")
         self.document = document
 
+    def __reduce__(self) -> tuple[type[Misfit], tuple[bytes]]:  # a forked child sends it (model_cache)
+        return Misfit, (self.document,)
+
+
+T = TypeVar("T")
+
+
+def read_cut(sources: Iterable[tuple[str, bytes]], cut: bool, parse_cache: ParseCache | None,
+             read: Callable[[list[FilePart]], T]) -> T:
+    """``read`` of the sources' parts (file_parts); again with a document whole when a fragment of
+    it did not fit its cuts (Misfit). The sources' bytes are kept for that, where there is one to cut."""
+    sources = list(sources) if cut else sources
+    whole: set[bytes] = set()
+    while True:
+        try:
+            return read(list(file_parts(sources, cut, whole, parse_cache)))
+        except Misfit as misfit:
+            whole.add(misfit.document)
+
 
 def file_parts(sources: Iterable[tuple[str, bytes]], cut: bool = False, whole: Container[bytes] = (),
                parse_cache: ParseCache | None = None) -> Iterator[FilePart]:
@@ -268,7 +281,8 @@ def file_parts(sources: Iterable[tuple[str, bytes]], cut: bool = False, whole: C
     for shown, content in sources:
         for offset, part in split_documents(content):
             fragments = plan(part) if cut else None
-            if fragments is not None and ((whole and part in whole) or  # hashing 14 MB to look in an empty set costs 0.01 s
+            # "whole and": hashing 14 MB to look in an empty set costs 0.01 s.
+            if fragments is not None and ((whole and part in whole) or
                                           (parse_cache is not None and parse_cache.get(_whole_key(part)) is not None)):
                 fragments = None
             if fragments is None:
@@ -287,9 +301,9 @@ def check_parts(parts: Iterable[FilePart], schema: str, parse_cache: ParseCache 
                 then: Callable[[Checked], Any] | None = None) -> list[Any]:
     """What each part of a file gives, with lines counted from the start of its file: its
     Checked, or what ``then`` makes of it where it was parsed (in a worker, which then sends that
-    rather than the documents) or read from the cache. Only the bytes of parts the cache does not
-    have are kept; they are parsed in worker processes when there are enough of them. Raises
-    Misfit when a fragment did not read as it was cut."""
+    rather than the documents) or read from the cache. Parts the cache does not have are parsed in
+    worker processes when there are enough of them. Raises Misfit when a fragment did not read as
+    it was cut."""
     found: dict[int, Any] = {}
     missing: list[tuple[int, FilePart, str]] = []  # index, part, cache key
     count = 0
@@ -309,21 +323,25 @@ def check_parts(parts: Iterable[FilePart], schema: str, parse_cache: ParseCache 
     workers = min(len(jobs), _workers(sum(len(job[0]) for job in jobs)))
     # Without a cache folder an entry is only needed to bring a Checked back from a worker.
     check = partial(_check_chunk, schema=schema, then=then, encode=parse_cache is not None or then is None)
-    done = _in_workers(check, jobs, workers) if workers > 1 else check(jobs)
-    for (index, part, key), result in zip(missing, done):
-        if result is None:
-            if parse_cache is not None:
-                parse_cache.put(_whole_key(part.document), b"")
-            raise Misfit(part.document)
-        payload, made = result
-        if then is None:
-            assert payload is not None  # encoded whenever there is no then
-            decoded = _decode(payload, part.shown)
-            assert decoded is not None  # written by this very code a moment ago
-            made = _shifted(_indexed(decoded, part.fragment), part.offset)
-        found[index] = made
-        if parse_cache is not None and payload is not None:
-            parse_cache.put(key, payload)
+    done = iter(_in_workers(check, jobs, workers) if workers > 1 else check(jobs))
+    try:
+        for (index, part, key), result in zip(missing, done):
+            if result is None:
+                if parse_cache is not None:
+                    parse_cache.put(_whole_key(part.document), b"")
+                raise Misfit(part.document)
+            payload, made = result
+            if then is None:
+                assert payload is not None  # encoded whenever there is no then
+                decoded = _decode(payload, part.shown)
+                assert decoded is not None  # written by this very code a moment ago
+                made = _shifted(_indexed(decoded, part.fragment), part.offset)
+            found[index] = made
+            if parse_cache is not None and payload is not None:
+                parse_cache.put(key, payload)
+    finally:
+        if isinstance(done, Generator):
+            done.close()  # stops the pool's workers now: a forked child that raises leaves at once
     return [found[index] for index in range(count)]
 
 

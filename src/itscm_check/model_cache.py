@@ -24,8 +24,7 @@ from typing import Any, NamedTuple
 import msgspec
 
 from itscm_check.assemble import Part, assemble_parts, part_of
-from itscm_check.cache import (Checked, FilePart, Misfit, ParseCache, check_parts, entry_key, file_parts,
-                               package_fingerprint)
+from itscm_check.cache import Checked, FilePart, Misfit, ParseCache, check_parts, entry_key, package_fingerprint, read_cut
 from itscm_check.inventory import Inventory
 from itscm_check.loader import Document
 from itscm_check.parallel import Forked
@@ -49,13 +48,7 @@ def cached_inventory(sources: Iterable[tuple[str, bytes]], parse_cache: ParseCac
     it is parsed (see above), and the entry of the part that defines each service and vendor
     (PartKeys); None when a part has an input error or the parts clash,
     which the caller reports from the documents."""
-    sources = list(sources)
-    whole: set[bytes] = set()  # documents whose fragments did not fit their cuts: read whole
-    while True:
-        try:
-            return _cached_inventory(list(file_parts(sources, True, whole, parse_cache)), parse_cache, documents)
-        except Misfit as misfit:
-            whole.add(misfit.document)
+    return read_cut(sources, True, parse_cache, lambda parts: _cached_inventory(parts, parse_cache, documents))
 
 
 def _cached_inventory(sources_parts: list[FilePart], parse_cache: ParseCache | None,
@@ -74,6 +67,8 @@ def _cached_inventory(sources_parts: list[FilePart], parse_cache: ParseCache | N
     finally:
         if parsed is not None:
             parsed.cancel()
+    if isinstance(payloads, Misfit):
+        raise payloads
     if parse_cache is not None:  # the reads and writes of a child are counted here
         parse_cache.hits, parse_cache.misses = parse_cache.hits + hits, parse_cache.misses + misses
         parse_cache.problem = parse_cache.problem or problem
@@ -105,11 +100,15 @@ def _cached_inventory(sources_parts: list[FilePart], parse_cache: ParseCache | N
 
 
 def _parsed(jobs: list[FilePart], parse_cache: ParseCache | None
-            ) -> tuple[list[bytes | None], int, int, str | None]:
-    """Each job's records' entry (None for a part with an input error), and the cache's hits,
-    misses and problem on the way: a forked child's copy of the cache is its own."""
+            ) -> tuple[list[bytes | None] | Misfit, int, int, str | None]:
+    """Each job's records' entry (None for a part with an input error), or the Misfit a fragment
+    raised, and the cache's hits, misses and problem on the way: a forked child's copy of the
+    cache is its own."""
     mine = replace(parse_cache, hits=0, misses=0) if parse_cache is not None else None
-    payloads = check_parts(jobs, "inventory", mine, _payload)
+    try:
+        payloads = check_parts(jobs, "inventory", mine, _payload)
+    except Misfit as misfit:  # a value, so that a forked child sends it rather than failing
+        return misfit, 0, 0, None
     return payloads, mine.hits if mine else 0, mine.misses if mine else 0, mine.problem if mine else None
 
 
