@@ -65,7 +65,6 @@ class Fragment(NamedTuple):
 class _TopKey(NamedTuple):
     name: str
     line_start: int  # where its line starts in the document
-    end: int  # where the next top-level key's line starts, or the document ends
     items: list[int]  # where each item of its list starts, when the list is worth cutting
 
 
@@ -145,7 +144,7 @@ def _top_keys(content: bytes) -> list[_TopKey] | None:
     if len({name for name, _, _ in found}) != len(found):
         return None
     ends = [at for _, at, _ in found[1:]] + [len(content)]
-    return [_TopKey(name, at, end, _item_starts(content, colon, end, column_zero_items.get(number, []))
+    return [_TopKey(name, at, _item_starts(content, colon, end, column_zero_items.get(number, []))
                     if end - at > FRAGMENT_BYTES else [])
             for number, ((name, at, colon), end) in enumerate(zip(found, ends))]
 
