@@ -29,7 +29,7 @@ from bisect import bisect_left
 from dataclasses import replace
 from typing import TYPE_CHECKING, NamedTuple
 
-from itscm_check.loader import Document, has_other_line_breaks, line_breaks
+from itscm_check.loader import Document, line_counter
 
 if TYPE_CHECKING:
     from itscm_check.cache import Checked
@@ -90,11 +90,7 @@ def plan(content: bytes) -> list[Fragment] | None:
                 start = item
     if len(cuts) < 2:
         return None
-    other_breaks = has_other_line_breaks(content)
-
-    def lines_in(start: int, end: int) -> int:
-        return line_breaks(content, start, end) if other_breaks else content.count(b"\n", start, end)
-
+    lines_in = line_counter(content)
     key_lines: dict[str, int] = {}  # the line of each top-level key
     line, previous = 1, 0
     for key in keys:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
@@ -210,10 +210,10 @@ def split_documents(content: bytes) -> list[tuple[int, bytes]]:
     if not starts or content.startswith(b"%") or b"\n%" in content:
         return [(0, content)]
     parts, line, begin = [], 0, 0
-    other_breaks = has_other_line_breaks(content)
+    lines_in = line_counter(content)
     for start in [*starts, len(content)]:
         parts.append((line, content[begin:start]))
-        line += line_breaks(content, begin, start) if other_breaks else content.count(b"\n", begin, start)
+        line += lines_in(begin, start)
         begin = start
     return parts
 
@@ -223,16 +223,17 @@ def split_documents(content: bytes) -> list[tuple[int, bytes]]:
 _OTHER_BREAKS = (b"\xc2\x85", b"\xe2\x80\xa8", b"\xe2\x80\xa9")
 
 
-def has_other_line_breaks(content: bytes) -> bool:
-    """Whether ``content`` has a line break that is not LF: then only line_breaks() counts its lines."""
-    return b"\r" in content or (not content.isascii() and any(other in content for other in _OTHER_BREAKS))
-
-
-def line_breaks(content: bytes, start: int, end: int) -> int:
+def line_counter(content: bytes) -> Callable[[int, int], int]:
     """How many lines PyYAML counts in ``content[start:end]``, which starts and ends at the start of
-    a line: a file's parts must number their lines as the whole file does."""
-    lone_crs = content.count(b"\r", start, end) - content.count(b"\r\n", start, end)
-    return content.count(b"\n", start, end) + lone_crs + sum(content.count(other, start, end) for other in _OTHER_BREAKS)
+    a line: a file's parts must number their lines as the whole file does. Only a file with a line
+    break that is not LF pays for counting the others (isascii and a search for CR tell, fast)."""
+    if not (b"\r" in content or (not content.isascii() and any(other in content for other in _OTHER_BREAKS))):
+        return lambda start, end: content.count(b"\n", start, end)
+
+    def lines_in(start: int, end: int) -> int:
+        lone_crs = content.count(b"\r", start, end) - content.count(b"\r\n", start, end)
+        return content.count(b"\n", start, end) + lone_crs + sum(content.count(o, start, end) for o in _OTHER_BREAKS)
+    return lines_in
 
 
 def display_path(path: Path) -> str:
