@@ -203,6 +203,55 @@ def test_a_change_parses_the_fragment_it_is_in_again(document: bytes, cut: list[
     assert warm == outcome(tmp_path, capsys, changed, "check", "--no-cache")
 
 
+def add_service(content: bytes, number: int) -> bytes:
+    """``content`` with a copy of the service ``number`` (counting from 0), under another id, before it."""
+    at = content.index(b"\nservices:\n")
+    for _ in range(number + 1):
+        at = content.index(b"\n- id: ", at + 1)
+    end = content.index(b"\n- ", at + 1)
+    return content[:at] + content[at:end].replace(b"- id: ", b"- id: added-", 1) + content[at:]
+
+
+def test_the_cuts_depend_on_the_items_not_on_where_they_are(document: bytes, cut: list[bool]) -> None:
+    """An added service changes the bytes of the fragment it is added to, and at most of the next
+    two (cuts it made possible); the cuts after those are where they were."""
+    before = fragments.plan(document)
+    assert before is not None and len(before) > 5
+    for number in range(40, 200, 7):
+        after = fragments.plan(add_service(document, number))
+        assert after is not None
+        kept = [fragment.content in {earlier.content for earlier in before} for fragment in after]
+        changed = [index for index, same in enumerate(kept) if not same]
+        assert 1 <= len(changed) <= 3 and changed == list(range(changed[0], changed[-1] + 1)), (number, kept)
+
+
+@pytest.mark.parametrize("added_at", [30, 190])
+def test_a_fragment_after_an_added_service_comes_from_the_cache(added_at: int, document: bytes, cut: list[bool],
+                                                                tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """The fragments after an added service keep their parse entries, placed again: lines and
+    indices as the whole document has them. An entry with errors is parsed again at its new place."""
+    cached = ("--cache-dir", str(tmp_path / "cache"))
+    outcome(tmp_path, capsys, document, "check", *cached)
+    broken = edit_service(document, 170, b"\n  tier: ", b"\n  tier: 9\n  x-tier: ")
+    outcome(tmp_path, capsys, broken, "validate", *cached)
+    parsed = len(cut)
+    # The fragment of the added service, then (validate) that of the error if it comes after it.
+    expected = [("check", document, 1), ("validate", broken, 1 if added_at < 170 else 0)]
+    for command, content, parsed_again in expected:
+        added = add_service(content, added_at)
+        warm = outcome(tmp_path, capsys, added, command, *cached)
+        assert len(cut) - parsed == parsed_again
+        parsed = len(cut)
+        monkeypatch.setattr(fragments, "SPLIT_BYTES", 10**12)
+        assert warm == outcome(tmp_path, capsys, added, command, "--no-cache")
+        monkeypatch.setattr(fragments, "SPLIT_BYTES", 10_000)
+        if command == "check":
+            assert warm[0] == 1 and warm[1]
+        else:
+            assert f"services[{170 + (added_at < 170)}].tier: 9 is out of range" in warm[2]
+
+
 def test_a_document_that_did_not_fit_its_cuts_is_read_whole_at_once_next_time(
         document: bytes, cut: list[bool], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:

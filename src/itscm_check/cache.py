@@ -311,11 +311,11 @@ def check_parts(parts: Iterable[FilePart], schema: str, parse_cache: ParseCache 
         count += 1
         key = entry_key(part.content, schema, part.fragment) if parse_cache is not None else ""
         stored = parse_cache.get(key) if parse_cache is not None else None
-        hit = _decode(stored, part.shown) if stored is not None else None
+        hit = _decode(stored, part.shown, part.fragment) if stored is not None else None
         if hit is None:
             missing.append((index, part, key))
         else:
-            placed_hit = _shifted(_indexed(hit, part.fragment), part.offset)
+            placed_hit = _shifted(hit, part.offset)
             found[index] = placed_hit if then is None else then(placed_hit)
     if parse_cache is not None:
         parse_cache.hits, parse_cache.misses = parse_cache.hits + len(found), parse_cache.misses + len(missing)
@@ -333,9 +333,9 @@ def check_parts(parts: Iterable[FilePart], schema: str, parse_cache: ParseCache 
             payload, made = result
             if then is None:
                 assert payload is not None  # encoded whenever there is no then
-                decoded = _decode(payload, part.shown)
+                decoded = _decode(payload, part.shown, part.fragment)
                 assert decoded is not None  # written by this very code a moment ago
-                made = _shifted(_indexed(decoded, part.fragment), part.offset)
+                made = _shifted(decoded, part.offset)
             found[index] = made
             if parse_cache is not None and payload is not None:
                 parse_cache.put(key, payload)
@@ -348,13 +348,6 @@ def check_parts(parts: Iterable[FilePart], schema: str, parse_cache: ParseCache 
 # A job for a worker: a part's bytes, its shown path, the lines of its file before it, and the
 # fragment it is, if it is one.
 _Job = tuple[bytes, str, int, "Fragment | None"]
-
-
-def _indexed(checked: Checked, fragment: Fragment | None) -> Checked:
-    """A fragment's documents read from its entry, with the index its items count from."""
-    if fragment is None or not fragment.index_offset:
-        return checked
-    return checked._replace(documents=[replace(d, index_offset=fragment.index_offset) for d in checked.documents])
 
 
 def _shifted(checked: Checked, offset: int) -> Checked:
@@ -409,18 +402,18 @@ def _check_chunk(jobs: list[_Job], schema: str, then: Callable[[Checked], Any] |
         if fragment is not None and not fits(fragment, checked):
             done.append(None)
             continue
-        payload = _encode(*checked) if encode else None
+        payload = _encode(checked, fragment) if encode else None
         done.append((payload, then(_shifted(checked, offset)) if then is not None else None))
     return done
 
 
 def entry_key(content: bytes, schema: str, fragment: Fragment | None = None) -> str:
     """The name of the entry of a part with these bytes, checked against ``schema`` (as the
-    ``fragment`` of a document it is cut as, if it is one: what it must read as, where its key is
-    and where its items count from are part of its entry)."""
+    ``fragment`` of a document it is cut as, if it is one: what it must read as is part of its
+    name, but not where it is in its file, which _decode sets)."""
     total = hashlib.sha256(tool_fingerprint())
     if fragment is not None:
-        total.update(repr((fragment.keys, fragment.items, fragment.index_offset, fragment.key_line)).encode() + b"\0")
+        total.update(repr((fragment.keys, fragment.items)).encode() + b"\0")
     # The paths read alike, but ITSCM_CHECK_PARSER=pyyaml must not be answered from entries of the other.
     total.update(b"fast\0" if fast_yaml.enabled() else b"pyyaml\0")
     total.update(schema.encode() + b"\0")
@@ -442,8 +435,10 @@ def _check(content: bytes, shown: str, schema: str, fragment: Fragment | None = 
     return Checked(documents, errors, complete)
 
 
-def _encode(documents: list[Document], errors: list[InputError], complete: bool) -> bytes:
-    """marshal data; the shown path is left out, as the same bytes may be read under another name."""
+def _encode(checked: Checked, fragment: Fragment | None) -> bytes:
+    """marshal data; the shown path is left out, as the same bytes may be read under another name.
+    A fragment's entry keeps where the fragment was placed (see _decode)."""
+    documents, errors, complete = checked
     stored_documents = []
     for document in documents:
         data = document.data
@@ -452,18 +447,29 @@ def _encode(documents: list[Document], errors: list[InputError], complete: bool)
         stored_documents.append((data, document.lines, document.timestamps))
     stored_errors = [(e.location.line, e.message, e.hint, e.first_line) for e in errors]
     try:
-        return marshal.dumps((stored_documents, stored_errors, complete), _MARSHAL_VERSION)
+        return marshal.dumps((stored_documents, stored_errors, complete, _placement(fragment)), _MARSHAL_VERSION)
     finally:
         for document in documents:  # the documents go on to be checked: give them back their timestamps
             for where in document.timestamps:
                 _retype(document.data, where, YamlTimestamp)
 
 
-def _decode(payload: bytes, shown: str) -> Checked | None:
-    """The entry's documents and errors, or None when it is not what this version writes."""
+def _placement(fragment: Fragment | None) -> tuple[int, int]:
+    """Where a continuation fragment is in its whole document: the index its items count from and
+    its key's line (fragments.placed); (0, 0) for any other part."""
+    return (fragment.index_offset, fragment.key_line) if fragment is not None else (0, 0)
+
+
+def _decode(payload: bytes, shown: str, fragment: Fragment | None = None) -> Checked | None:
+    """The entry's documents and errors, placed as ``fragment`` is, or None when it is not what
+    this version writes.
+
+    The same continuation fragment moves in its file when an item is added or removed before
+    it: its documents are placed again, but an entry with errors is not used, as its messages
+    name the lines and items of the place it was parsed at."""
     try:
-        stored_documents, stored_errors, complete = marshal.loads(payload)
-        if type(complete) is not bool:
+        stored_documents, stored_errors, complete, placement = marshal.loads(payload)
+        if type(complete) is not bool or type(placement) is not tuple:
             return None
         documents = []
         for data, lines, timestamps in stored_documents:
@@ -476,7 +482,11 @@ def _decode(payload: bytes, shown: str) -> Checked | None:
                   for line, message, hint, first_line in stored_errors]
     except (ValueError, TypeError, EOFError, KeyError, IndexError):
         return None  # not marshal data of this shape: a foreign or damaged entry
-    return Checked(documents, errors, complete)
+    if fragment is None:
+        return Checked(documents, errors, complete)
+    if placement != _placement(fragment) and (errors or not (placement[0] and fragment.index_offset)):
+        return None
+    return Checked(placed(fragment, documents), errors, complete)
 
 
 def _retype(data: Any, where: tuple[Any, ...], kind: type) -> Any:

@@ -13,9 +13,12 @@ own, and joined again in order:
   the whole list, so that messages name them as the whole document does.
 
 The cuts are found in the text: top-level keys at the start of a line, and items at the column of
-their list's first item. A multi-line quoted scalar or flow collection can hide such a line inside
-it, so each fragment is checked after it is parsed: it must hold exactly the top-level keys and
-the number of items that were cut for it, with no YAML error. When one does not, the document is
+their list's first item. Which items a cut comes before depends on the items' own bytes (see
+_cut_before), so that adding or removing an item moves no cut but those next to it: the other
+fragments keep their bytes, and their parse cache entries, which do not depend on where a
+fragment is in its file (cache.entry_key). A multi-line quoted scalar or flow collection can hide
+such a line inside it, so each fragment is checked after it is parsed: it must hold exactly the
+top-level keys and the number of items that were cut for it, with no YAML error. When one does not, the document is
 parsed whole instead, which reads and reports it exactly as before. A document with an anchor is
 not cut at all: an alias may refer to it from another fragment, a name may be anchored twice in
 two, and the limit on how far aliases may expand a document holds for the document, not for
@@ -25,6 +28,7 @@ each fragment.
 from __future__ import annotations
 
 import re
+import zlib
 from bisect import bisect_left
 from dataclasses import replace
 from typing import TYPE_CHECKING, NamedTuple
@@ -34,7 +38,7 @@ from itscm_check.loader import Document, line_counter
 if TYPE_CHECKING:
     from itscm_check.cache import Checked
 
-# A document this large or larger is cut, into fragments of about FRAGMENT_BYTES.
+# A document this large or larger is cut, into fragments of about FRAGMENT_BYTES on average.
 SPLIT_BYTES = 1_000_000
 FRAGMENT_BYTES = 256_000
 
@@ -77,15 +81,17 @@ def plan(content: bytes) -> list[Fragment] | None:
     if keys is None:
         return None
     cuts: list[tuple[int, _TopKey | None, int]] = [(0, None, 0)]  # where, the list it continues, from which item
-    for key in keys:
+    view = memoryview(content)
+    for number, key in enumerate(keys):
         if cuts[-1][1] is not None:  # a continuation holds items only: the next key starts a head
             cuts.append((key.line_start, None, 0))
         start = cuts[-1][0]
-        for index, item in enumerate(key.items):
+        ends = [*key.items[1:], keys[number + 1].line_start if number + 1 < len(keys) else len(content)]
+        for index, (item, end) in enumerate(zip(key.items, ends)):
             # Not before the second item: two lines or more then come between a continuation's key
             # and its first item, so its key's line, counted as the fragment's own lines are, is
             # below 0, never 0, which stands for an error without a line.
-            if index > 1 and item - start >= FRAGMENT_BYTES:
+            if index > 1 and _cut_before(view[item:end], item - start):
                 cuts.append((item, key, index))
                 start = item
     if len(cuts) < 2:
@@ -109,6 +115,23 @@ def plan(content: bytes) -> list[Fragment] | None:
                                       (continued.name,), items, index, key_lines[continued.name] - (lines - 1)))
         lines += lines_in(start, end)
     return fragments
+
+
+def _cut_before(item: memoryview, size: int) -> bool:
+    """Whether a fragment of ``size`` bytes so far ends before ``item``.
+
+    The cuts depend on the items' bytes, not on where they are: a cut after every FRAGMENT_BYTES
+    would move every later cut when an item is added, and every later fragment would be parsed
+    again. Past half a fragment's size, each item ends the fragment with a chance of its size over
+    half a fragment's (so a fragment holds FRAGMENT_BYTES on average), decided by a checksum of its
+    bytes; a fragment three times that size ends at the next item whatever it holds. A cut that
+    an added item moves is followed by one where it was within a fragment or two: with a larger
+    least size, cuts made possible by the move go on for longer.
+    """
+    half = FRAGMENT_BYTES // 2
+    if size < half:
+        return False
+    return size >= 3 * FRAGMENT_BYTES or zlib.crc32(item) * half < len(item) << 32
 
 
 def _has_anchor(content: bytes) -> bool:

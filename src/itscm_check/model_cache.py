@@ -125,8 +125,12 @@ def _part(checked: Checked) -> Part | None:
 
 
 def _key(part: FilePart) -> str:
+    # The records carry lines and indices: where a part is in its file is part of their entry's
+    # name, though not of its parse entry's (cache.entry_key).
+    index_offset, key_line = (part.fragment.index_offset, part.fragment.key_line) if part.fragment else (0, 0)
     total = hashlib.sha256(package_fingerprint())
-    total.update(f"model\0{part.shown}\0{part.offset}\0{entry_key(part.content, 'inventory', part.fragment)}".encode())
+    total.update(f"model\0{part.shown}\0{part.offset}\0{index_offset}\0{key_line}\0"
+                 f"{entry_key(part.content, 'inventory', part.fragment)}".encode())
     return total.hexdigest()
 
 
