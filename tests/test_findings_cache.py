@@ -182,7 +182,7 @@ def test_passing_checks_are_kept_too(inventory: Path, tmp_path: Path,
     assert dict(evaluated)["ITSCM-003"]  # read back
     with pytest.raises(ValueError):  # entries of a run with passing checks, for one without
         findings_of(report.inventory, list(report.rules), AS_OF, Location("inventory", 0), 365, False,
-                    findings_cache.reuse(ParseCache(tmp_path / "cache"), PartKeys({}, {}), (), report.inventory, AS_OF,
+                    findings_cache.reuse(ParseCache(tmp_path / "cache"), PartKeys({}, {}, {}), (), report.inventory, AS_OF,
                                          True))
     # A run without passing checks has entries of its own: it finds no checks it did not keep.
     assert _json(inventory, tmp_path / "cache") == _json(inventory, None)

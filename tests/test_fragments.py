@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from itscm_check import cache, cli, fragments, parallel
+from itscm_check import cache, cli, engine, fragments, parallel
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
@@ -229,8 +229,18 @@ def test_the_cuts_depend_on_the_items_not_on_where_they_are(document: bytes, cut
 def test_a_fragment_after_an_added_service_comes_from_the_cache(added_at: int, document: bytes, cut: list[bool],
                                                                 tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                 capsys: pytest.CaptureFixture[str]) -> None:
-    """The fragments after an added service keep their parse entries, placed again: lines and
-    indices as the whole document has them. An entry with errors is parsed again at its new place."""
+    """The fragments after an added service keep their parse entries, placed again, and their
+    findings, moved: lines and indices as the whole document has them. An entry with errors is
+    parsed again at its new place."""
+    skipped: list[frozenset[str]] = []  # by a rule that reads one service, the services whose findings were kept
+    real = engine._declarative
+
+    def spy(rule, kind, subjects, as_of, passing, skip):  # type: ignore[no-untyped-def]  # the engine's own signature
+        if rule.id == "ITSCM-015":
+            skipped.append(skip)
+        return real(rule, kind, subjects, as_of, passing, skip)
+
+    monkeypatch.setattr(engine, "_declarative", spy)
     cached = ("--cache-dir", str(tmp_path / "cache"))
     outcome(tmp_path, capsys, document, "check", *cached)
     broken = edit_service(document, 170, b"\n  tier: ", b"\n  tier: 9\n  x-tier: ")
@@ -240,8 +250,11 @@ def test_a_fragment_after_an_added_service_comes_from_the_cache(added_at: int, d
     expected = [("check", document, 1), ("validate", broken, 1 if added_at < 170 else 0)]
     for command, content, parsed_again in expected:
         added = add_service(content, added_at)
+        skipped.clear()
         warm = outcome(tmp_path, capsys, added, command, *cached)
         assert len(cut) - parsed == parsed_again
+        if command == "check":  # all but the services of the fragment the service was added to
+            assert 200 - 30 < len(skipped[0]) < 200
         parsed = len(cut)
         monkeypatch.setattr(fragments, "SPLIT_BYTES", 10**12)
         assert warm == outcome(tmp_path, capsys, added, command, "--no-cache")
@@ -250,6 +263,32 @@ def test_a_fragment_after_an_added_service_comes_from_the_cache(added_at: int, d
             assert warm[0] == 1 and warm[1]
         else:
             assert f"services[{170 + (added_at < 170)}].tier: 9 is out of range" in warm[2]
+
+
+def test_the_passing_checks_of_a_moved_fragment_come_from_the_cache(document: bytes, cut: list[bool], tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """A JUnit report holds every check, kept in entries of their own: those of the fragments
+    after an added service too, with the lines of their failures moved."""
+    inventory = tmp_path / "inv"
+    inventory.mkdir()
+
+    def junit(content: bytes, *cache_args: str) -> str:
+        (inventory / "inventory.yaml").write_bytes(content)
+        report = tmp_path / "report.xml"
+        assert cli.main(["check", "--inventory", str(inventory), "--as-of", "2026-06-30", "--format", "junit",
+                         "--output", str(report), *cache_args]) == 1
+        return report.read_text(encoding="utf-8")
+
+    cached = ("--cache-dir", str(tmp_path / "cache"))
+    junit(document, *cached)
+    parsed = len(cut)
+    added = add_service(document, 30)
+    warm = junit(added, *cached)
+    assert len(cut) == parsed + 1
+    whole(monkeypatch)
+    reference = junit(added, "--no-cache")
+    assert warm == reference and reference.count("<testcase ") > 2000
 
 
 def test_a_document_that_did_not_fit_its_cuts_is_read_whole_at_once_next_time(

@@ -11,7 +11,7 @@ import msgspec
 import pytest
 
 from itscm_check import model_cache, parallel
-from itscm_check.cache import FilePart, ParseCache
+from itscm_check.cache import FilePart, ParseCache, entry_key
 from itscm_check.errors import InputErrors
 from itscm_check.inventory import Inventory, Service
 from itscm_check.pipeline import load_inventory
@@ -141,7 +141,7 @@ def test_a_damaged_or_foreign_entry_is_ignored_and_rewritten(inventory: Path, tm
     cache = tmp_path / "cache"
     expected = _load(inventory, cache)[0]
     content = (inventory / "a-teams.yaml").read_bytes()
-    key = model_cache._key(FilePart("inventory/a-teams.yaml", 0, content))
+    key = model_cache._key(FilePart("inventory/a-teams.yaml", 0, content), entry_key(content, "inventory"))
     stored = ParseCache(cache).get(key)
     # Garbage, an empty map, a record that is not a Part, a Part with a field it does not have.
     foreign = [b"\x93not a part", b"\x80", msgspec.msgpack.encode(expected.teams[0]),

@@ -4,6 +4,8 @@ A rule's reach (Rule.reach, names.reach) says what its outcome on a subject read
 - SERVICE: the subject's service alone (its fields, plans, exercises, backups and sites). Its
   findings on the services of a part of a file are what they were last time, whatever changed in
   other files, when the part, the policies, the sites, the as-of date and the tool are the same.
+  Where the part is in its file is not in the key: a fragment after an added item keeps its
+  findings, their lines moved with it (model_cache.PartKeys).
 - NEIGHBOURS: that, and the services and vendors its dependencies name. Its findings are also
   keyed on each dependency's ref and the part that defines what the ref names (or on nothing,
   for a ref that resolves to nothing): a change to a named service or vendor, or a service or
@@ -23,12 +25,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import msgspec
 
 from itscm_check.cache import ParseCache, package_fingerprint
+from itscm_check.errors import Location
 from itscm_check.findings import CheckResult, Finding
 from itscm_check.inventory import Inventory, Service, vendor_id
 from itscm_check.model_cache import PartKeys, decode_records, encode_records
@@ -39,9 +42,10 @@ if TYPE_CHECKING:
 
 _FINDINGS = msgspec.msgpack.Decoder(list[Finding])
 _CHECKS = msgspec.msgpack.Decoder(tuple[list[Finding], list[CheckResult]])
-# An entry: the SERVICE rules' findings, the NEIGHBOURS key, and the NEIGHBOURS rules' findings,
-# each section encoded on its own, so that a section read back is written again as it was.
-_ENTRY = msgspec.msgpack.Decoder(tuple[bytes, str, bytes])
+# An entry: the SERVICE rules' findings, the NEIGHBOURS key, the NEIGHBOURS rules' findings, each
+# section encoded on its own, so that a section read back is written again as it was, and the lines
+# of the file before the part when they were found.
+_ENTRY = msgspec.msgpack.Decoder(tuple[bytes, str, bytes, int])
 _REACHES = (SERVICE, NEIGHBOURS)
 
 
@@ -51,6 +55,7 @@ class _Part(NamedTuple):
     entry: str  # its entry's name, from its SERVICE key
     neighbours: str  # its NEIGHBOURS key
     services: tuple[str, ...]  # the ids of its services
+    line_offset: int  # the lines of its file before it
 
 
 @dataclass(frozen=True)
@@ -81,13 +86,26 @@ class Reuse:
 
     def _sections(self, part: _Part) -> tuple[Any, Any]:
         """What the part's entry holds for each reach, decoded; None for a section it lacks. The
-        NEIGHBOURS section counts only under the part's current NEIGHBOURS key."""
+        NEIGHBOURS section counts only under the part's current NEIGHBOURS key. The findings are
+        at the part's lines now: a part that moved in its file (a fragment after an added item)
+        keeps its entry, and every line of its findings moves by as many lines as it did."""
         entry = decode_records(_ENTRY, self.parse_cache.get(part.entry))
+        if entry is None:
+            return None, None
         decoder = _CHECKS if self.passing else _FINDINGS
-        own = decode_records(decoder, entry[0]) if entry is not None else None
-        if own is None or entry is None or entry[1] != part.neighbours:
+        own = self._moved(decode_records(decoder, entry[0]), part.line_offset - entry[3])
+        if own is None or entry[1] != part.neighbours:
             return own, None
-        return own, decode_records(decoder, entry[2])
+        return own, self._moved(decode_records(decoder, entry[2]), part.line_offset - entry[3])
+
+    def _moved(self, section: Any, lines: int) -> Any:
+        """A decoded section with its findings ``lines`` further down their file."""
+        if section is None or not lines:
+            return section
+        findings = section[0] if self.passing else section
+        moved = [replace(finding, location=Location(finding.location.path, finding.location.line + lines))
+                 if finding.location.line else finding for finding in findings]
+        return (moved, section[1]) if self.passing else moved
 
     def write(self, evaluation: Evaluation, reach_of: dict[str, str], covered: dict[str, frozenset[str]]) -> None:
         """Store what ``evaluation`` found (and checked, with ``passing``) with rules of a kept reach
@@ -114,9 +132,14 @@ class Reuse:
             own = self._encoded(missed.get((part.entry, SERVICE)))
             if own is None:  # read back: the part's named records changed, not the part
                 entry = decode_records(_ENTRY, self.parse_cache.get(part.entry))
-                own = entry[0] if entry is not None else None
+                if entry is not None and entry[3] == part.line_offset:
+                    own = entry[0]
+                elif entry is not None:  # at the lines the part has now
+                    stored = self._sections(part)[0]
+                    own = self._encoded(stored if self.passing else (stored, [])) if stored is not None else None
             near = self._encoded(missed[part.entry, NEIGHBOURS])
-            payload = encode_records((own, part.neighbours, near)) if own is not None and near is not None else None
+            payload = encode_records((own, part.neighbours, near, part.line_offset)) \
+                if own is not None and near is not None else None
             if payload is not None:
                 self.parse_cache.put(part.entry, payload)
 
@@ -155,7 +178,7 @@ def reuse(parse_cache: ParseCache | None, parts: PartKeys | None, policy_digests
         own, near = (hashlib.sha256(f"findings\0{reach}\0{'checks' if passing else ''}\0".encode() + context.digest()
                                     + key.encode()).hexdigest()
                      for reach, key in ((SERVICE, part), (NEIGHBOURS, part + named)))
-        kept.append(_Part(own, near, tuple(service.id for service in services)))
+        kept.append(_Part(own, near, tuple(service.id for service in services), parts.line_offsets.get(part, 0)))
     return Reuse(parse_cache, tuple(kept), passing)
 
 

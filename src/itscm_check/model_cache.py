@@ -34,11 +34,14 @@ _TIMESTAMP = 1  # the MessagePack extension type of a YamlTimestamp
 
 
 class PartKeys(NamedTuple):
-    """The name of the model entry of the part that defines each service and each vendor, by id:
-    what the findings cache keys on. Two mappings, as a service's id may be any text."""
+    """What the findings cache keys on: the part of a file that defines each service and each
+    vendor, by id (two mappings, as a service's id may be any text), named by its path and what
+    it reads as but not by where it is in its file (_identity), and the lines of its file before
+    each part, by that name."""
 
     services: dict[str, str]
     vendors: dict[str, str]
+    line_offsets: dict[str, int]
 
 
 def cached_inventory(sources: Iterable[tuple[str, bytes]], parse_cache: ParseCache | None,
@@ -54,7 +57,8 @@ def cached_inventory(sources: Iterable[tuple[str, bytes]], parse_cache: ParseCac
 def _cached_inventory(sources_parts: list[FilePart], parse_cache: ParseCache | None,
                       documents: Sequence[Document]) -> tuple[Inventory, PartKeys] | None:
     # Every part's bytes are kept until its entry has decoded: a damaged one is parsed again.
-    keys = [_key(part) for part in sources_parts]
+    parse_keys = [entry_key(part.content, "inventory", part.fragment) for part in sources_parts]
+    keys = [_key(part, parse_key) for part, parse_key in zip(sources_parts, parse_keys)]
     stored = [parse_cache.get(key) if parse_cache is not None else None for key in keys]
     missed = [index for index, payload in enumerate(stored) if payload is None]
     jobs = [sources_parts[index] for index in missed]
@@ -95,8 +99,10 @@ def _cached_inventory(sources_parts: list[FilePart], parse_cache: ParseCache | N
     if parse_cache is not None:
         for index, payload in new_entries.items():
             parse_cache.put(keys[index], payload)
-    return inventory, PartKeys({service.id: key for key, part in zip(keys, parts) for service in part.services},  # type: ignore[union-attr]
-                               {vendor.id: key for key, part in zip(keys, parts) for vendor in part.vendors})  # type: ignore[union-attr]
+    names = [_identity(part, parse_key) for part, parse_key in zip(sources_parts, parse_keys)]
+    return inventory, PartKeys({service.id: name for name, part in zip(names, parts) for service in part.services},  # type: ignore[union-attr]
+                               {vendor.id: name for name, part in zip(names, parts) for vendor in part.vendors},  # type: ignore[union-attr]
+                               {name: part.offset for name, part in zip(names, sources_parts)})
 
 
 def _parsed(jobs: list[FilePart], parse_cache: ParseCache | None
@@ -124,13 +130,19 @@ def _part(checked: Checked) -> Part | None:
     return part_of(checked.documents) if not checked.errors and checked.complete else None
 
 
-def _key(part: FilePart) -> str:
+def _identity(part: FilePart, parse_key: str) -> str:
+    """A part's name for the findings cache: its path and its parse entry's name (``parse_key``).
+    A fragment after an added item keeps it, and its findings, with their lines moved
+    (findings_cache)."""
+    return hashlib.sha256(f"part\0{part.shown}\0{parse_key}".encode()).hexdigest()
+
+
+def _key(part: FilePart, parse_key: str) -> str:
     # The records carry lines and indices: where a part is in its file is part of their entry's
     # name, though not of its parse entry's (cache.entry_key).
     index_offset, key_line = (part.fragment.index_offset, part.fragment.key_line) if part.fragment else (0, 0)
     total = hashlib.sha256(package_fingerprint())
-    total.update(f"model\0{part.shown}\0{part.offset}\0{index_offset}\0{key_line}\0"
-                 f"{entry_key(part.content, 'inventory', part.fragment)}".encode())
+    total.update(f"model\0{part.shown}\0{part.offset}\0{index_offset}\0{key_line}\0{parse_key}".encode())
     return total.hexdigest()
 
 
