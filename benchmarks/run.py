@@ -4,7 +4,8 @@
 
 For each size it generates the inventory once (``generate.py``, kept in the work directory for
 later runs), then runs, ``--repeat`` times and interleaved, the whole checker process cold (empty
-parse cache), warm (nothing changed), warm after one file changed, and with ``--no-cache``, and a
+parse cache), warm (nothing changed), warm after one file changed, warm after one service was
+added to that file, and with ``--no-cache``, and a
 baseline process that only parses the same files with ``yaml.load_all(..., CSafeLoader)``. Each
 measurement is one child process reaped with ``os.wait4``, which gives that child's own peak RSS
 (``getrusage(RUSAGE_CHILDREN)`` would only give the maximum over all children so far). The cold,
@@ -20,6 +21,7 @@ import importlib.metadata
 import json
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -71,7 +73,7 @@ class Inventory:
     one_document: bool = False
 
 
-SCENARIOS = ("cold", "warm", "one changed", "no cache")
+SCENARIOS = ("cold", "warm", "one changed", "one added", "no cache")
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,8 @@ def run_tool(inventory: Inventory, as_of: str, workdir: Path, scenario: str) -> 
     original = changed.read_bytes()
     if scenario == "one changed":  # a real edit, as a pull request makes: the file must be parsed again
         changed.write_bytes(edited(original, middle=inventory.one_document))
+    elif scenario == "one added":  # the other common pull request: every line after it moves
+        changed.write_bytes(added(original, middle=inventory.one_document))
     try:
         run = measure(command, workdir, stderr)
     finally:
@@ -158,18 +162,40 @@ def edited(content: bytes, middle: bool = False) -> bytes:
     holds the sites and vendors and whose change every service's findings depend on. With
     ``middle``, a file of one document gets its first description after its middle byte edited:
     a service's."""
-    markers = []
-    at = content.find(b"\n---")
-    while at >= 0:
-        markers.append(at)
-        at = content.find(b"\n---", at + 1)
-    at = content.find(_DESCRIPTION, markers[len(markers) // 2] if markers else len(content) // 2 if middle else 0)
+    at = content.find(_DESCRIPTION, len(content) // 2 if middle else _middle_document(content))
     if at < 0:
         raise BenchmarkError("the file to edit has no description in its middle document")
     return content[:at] + _DESCRIPTION + b"Edited. " + content[at + len(_DESCRIPTION):]
 
 
 _DESCRIPTION = b"\n  description: "
+
+
+def added(content: bytes, middle: bool = False) -> bytes:
+    """``content`` with a service added before the first service of the middle document (with
+    ``middle``, a one-document file: before the first service after its middle byte), a copy of
+    that service under another id."""
+    at = content.find(b"\nservices:\n", _middle_document(content) if not middle else 0)
+    at = content.find(b"\n- id: ", max(at, len(content) // 2 if middle else 0)) if at >= 0 else -1
+    if at < 0:
+        raise BenchmarkError("the file to add a service to has no services in its middle document")
+    end = _ITEM_OR_KEY.search(content, at + 1)
+    service = content[at:end.start() if end else len(content)]
+    return content[:at] + service.replace(b"- id: ", b"- id: added-", 1) + content[at:]
+
+
+_ITEM_OR_KEY = re.compile(rb"\n(?:- |[^\s#-])")  # the next item of a list at column 0, or the next top-level key
+
+
+def _middle_document(content: bytes) -> int:
+    """Where the middle document of a stream of several starts (at its "---" line's line break): a
+    service file's, as the first holds the sites and vendors; 0 for a file of one document."""
+    markers = []
+    at = content.find(b"\n---")
+    while at >= 0:
+        markers.append(at)
+        at = content.find(b"\n---", at + 1)
+    return markers[len(markers) // 2] if markers else 0
 
 
 def run_baseline(inventory: Inventory, workdir: Path) -> Run:
@@ -259,14 +285,14 @@ def row(result: Result) -> str:
     inv = result.inventory
     cells = [f"{inv.services:,}", f"{inv.files:,}", f"{inv.bytes / MB:.1f}", f"{best['cold']:.2f}",
              f"{statistics.median(r.seconds for r in result.tool['cold']):.2f}", f"{best['warm']:.2f}",
-             f"{best['one changed']:.2f}", f"{best['no cache']:.2f}",
+             f"{best['one changed']:.2f}", f"{best['one added']:.2f}", f"{best['no cache']:.2f}",
              f"{max(r.peak_bytes for runs in result.tool.values() for r in runs) / MB:.0f}", f"{base:.2f}",
              f"{best['cold'] / base:.2f}x", f"{best['cold'] / (inv.services / 1000):.3f}", f"{result.findings:,}"]
     return "| " + " | ".join(cells) + " |"
 
 
 COLUMNS = ["services", "files", "MB", "cold best s", "cold median s", "warm s", "one file changed s",
-           "--no-cache s", "peak RSS MB", "CSafeLoader s", "cold / CSafeLoader", "cold s per 1k services",
+           "one service added s", "--no-cache s", "peak RSS MB", "CSafeLoader s", "cold / CSafeLoader", "cold s per 1k services",
            "findings"]
 
 

@@ -61,3 +61,18 @@ def test_a_one_file_inventory_is_edited_in_its_middle_document() -> None:
     assert edited(shared) == shared.replace(b"description: ", b"description: Edited. ")
     document = b"metadata:\n  description: " + b"All " * 20 + b"\nservices:\n- id: a\n  description: Svc\n"
     assert edited(document, middle=True) == document.replace(b"description: Svc", b"description: Edited. Svc")
+
+
+def test_a_service_is_added_to_the_middle_document_as_a_copy_under_another_id() -> None:
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        from run import BenchmarkError, added
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    service = b"---\nteams:\n- id: t%d\nservices:\n- id: s%d\n  tier: 1\n- id: s%da\n  tier: 2\nwaivers: []\n"
+    stream = b"sites: []\n" + b"".join(service % (n, n, n) for n in range(4))
+    assert added(stream) == stream.replace(b"- id: s2\n", b"- id: added-s2\n  tier: 1\n- id: s2\n")
+    document = b"teams:\n- id: t\nservices:\n" + b"".join(b"- id: s%d\n  tier: 1\n" % n for n in range(9))
+    assert added(document, middle=True) == document.replace(b"- id: s4\n", b"- id: added-s4\n  tier: 1\n- id: s4\n")  # after byte 98
+    with pytest.raises(BenchmarkError):
+        added(b"sites: []\n")
