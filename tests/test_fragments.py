@@ -265,6 +265,27 @@ def test_a_fragment_after_an_added_service_comes_from_the_cache(added_at: int, d
             assert f"services[{170 + (added_at < 170)}].tier: 9 is out of range" in warm[2]
 
 
+@pytest.mark.parametrize("hidden", [False, True])
+def test_the_fragments_after_an_added_service_are_shared_by_two_processes(hidden: bool, document: bytes,
+                                                                            tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch,
+                                                                            capfd: pytest.CaptureFixture[str]) -> None:
+    """Many parts without a records' entry are built half by a forked child, half by this
+    process, either of which may find a fragment that does not fit its cuts (here this process:
+    the last fragment hides an item)."""
+    monkeypatch.setattr(fragments, "SPLIT_BYTES", 10_000)
+    monkeypatch.setattr(fragments, "FRAGMENT_BYTES", 8_000)
+    cached = ("--cache-dir", str(tmp_path / "cache"))
+    outcome(tmp_path, capfd, document, "check", *cached)
+    added = add_service(document, 30)
+    if hidden:
+        added = edit_service(added, 195, b"\n  name: ", b'\n  x-note: "two\n- lines"\n  name: ')
+    warm = outcome(tmp_path, capfd, added, "check", *cached)
+    assert "Traceback" not in warm[2] and warm[0] == 1
+    whole(monkeypatch)
+    assert warm == outcome(tmp_path, capfd, added, "check", "--no-cache")
+
+
 def test_the_passing_checks_of_a_moved_fragment_come_from_the_cache(document: bytes, cut: list[bool], tmp_path: Path,
                                                                    monkeypatch: pytest.MonkeyPatch,
                                                                    capsys: pytest.CaptureFixture[str]) -> None:

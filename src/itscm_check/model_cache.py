@@ -31,6 +31,9 @@ from itscm_check.parallel import Forked
 from itscm_check.values import Duration, YamlTimestamp
 
 _TIMESTAMP = 1  # the MessagePack extension type of a YamlTimestamp
+# From this many parts without an entry, this process builds half of them while a forked child
+# builds the other half.
+_SHARED_JOBS = 8
 
 
 class PartKeys(NamedTuple):
@@ -64,10 +67,20 @@ def _cached_inventory(sources_parts: list[FilePart], parse_cache: ParseCache | N
     jobs = [sources_parts[index] for index in missed]
     # A few parts without an entry (a pull request's change) are parsed by a forked child while
     # this process decodes the others: compiling the schema's validator alone takes about as long.
-    parsed = Forked(partial(_parsed, jobs, parse_cache)) if 0 < len(jobs) < len(stored) else None
+    # Of many (the fragments after an added item, built again from their parse entries), this
+    # process takes the second half when it has decoded the others.
+    split = len(jobs) // 2 if len(jobs) >= _SHARED_JOBS else len(jobs)
+    parsed = Forked(partial(_parsed, jobs[:split], parse_cache)) if 0 < len(jobs) < len(stored) else None
     try:
         parts = [_decode(payload) for payload in stored]
-        payloads, hits, misses, problem = parsed.result() if parsed is not None else _parsed(jobs, parse_cache)
+        if parsed is None:
+            payloads, hits, misses, problem = _parsed(jobs, parse_cache)
+        else:
+            mine = _parsed(jobs[split:], parse_cache)
+            theirs = parsed.result()
+            payloads = theirs[0] if isinstance(theirs[0], Misfit) else mine[0] if isinstance(mine[0], Misfit) \
+                else theirs[0] + mine[0]
+            hits, misses, problem = theirs[1] + mine[1], theirs[2] + mine[2], theirs[3] or mine[3]
     finally:
         if parsed is not None:
             parsed.cancel()
