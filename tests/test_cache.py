@@ -143,6 +143,30 @@ def test_an_unwritable_cache_is_a_warning_not_a_failure(workdir: Path, capsys: p
     assert err.count("warning: cannot write the cache in blocked") == 1
 
 
+@pytest.mark.parametrize("command", ["validate", "check"])
+def test_a_cache_the_parse_workers_cannot_write_is_a_warning_once(command: str, workdir: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """Workers write the entries of the files they parse: a cache none can write to is reported
+    once, and the run goes on without it."""
+    (workdir / "inv").mkdir()
+    for i in range(6):  # the team in the first file only
+        text = VALID.replace("id: api", f"id: api{i}").replace("target: api", f"target: api{i}")
+        text = text.replace("teams: [{id: t, name: T}]\n", "" if i else "teams: [{id: t, name: T}]\n")
+        (workdir / "inv" / f"part{i}.yaml").write_text(text, encoding="utf-8")
+    monkeypatch.setattr(cache_module, "_PARALLEL_BYTES", 1)
+
+    def no_space(*args: object, **kwargs: object) -> tuple[int, str]:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(cache_module.tempfile, "mkstemp", no_space)
+    args = ["--as-of", "2026-06-30", "--format", "json", "--output", "report.json"] if command == "check" else []
+    assert main([command, "--inventory", "inv", *args]) in (0, 1)
+    err = capsys.readouterr().err
+    assert err.count("warning: cannot write the cache in .itscm-cache: No space left on device") == 1, err
+    assert not _entries(workdir / ".itscm-cache")
+
+
 def _load_in_process(args: tuple[str, str]) -> int:
     folder, path = args
     parse_cache = ParseCache(Path(folder))

@@ -163,8 +163,19 @@ class ParseCache:
                 os.unlink(temporary)
                 raise
         except OSError as exc:
-            self.problem = f"cannot write the cache in {display_path(self.folder)}: {exc.strerror or exc}; " \
-                           "running without it (--no-cache hides this)"
+            self._cannot_write(exc)
+
+    def make_folder(self) -> None:
+        """Create the folder now, before worker processes write their entries to it at once."""
+        if self.problem is None:
+            try:
+                self._ensure_folder()
+            except OSError as exc:
+                self._cannot_write(exc)
+
+    def _cannot_write(self, exc: OSError) -> None:
+        self.problem = f"cannot write the cache in {display_path(self.folder)}: {exc.strerror or exc}; " \
+                       "running without it (--no-cache hides this)"
 
     def _ensure_folder(self) -> None:
         if self.folder.is_dir():
@@ -319,10 +330,11 @@ def check_parts(parts: Iterable[FilePart], schema: str, parse_cache: ParseCache 
             found[index] = placed_hit if then is None else then(placed_hit)
     if parse_cache is not None:
         parse_cache.hits, parse_cache.misses = parse_cache.hits + len(found), parse_cache.misses + len(missing)
-    jobs: list[_Job] = [(part.content, part.shown, part.offset, part.fragment) for _, part, _ in missing]
+    jobs: list[_Job] = [(part.content, part.shown, part.offset, part.fragment, key) for _, part, key in missing]
     workers = min(len(jobs), _workers(sum(len(job[0]) for job in jobs)))
-    # Without a cache folder an entry is only needed to bring a Checked back from a worker.
-    check = partial(_check_chunk, schema=schema, then=then, encode=parse_cache is not None or then is None)
+    if parse_cache is not None and workers > 1:
+        parse_cache.make_folder()
+    check = partial(_check_chunk, schema=schema, then=then, parse_cache=parse_cache)
     done = iter(_in_workers(check, jobs, workers) if workers > 1 else check(jobs))
     try:
         for (index, part, key), result in zip(missing, done):
@@ -330,24 +342,27 @@ def check_parts(parts: Iterable[FilePart], schema: str, parse_cache: ParseCache 
                 if parse_cache is not None:
                     parse_cache.put(_whole_key(part.document), b"")
                 raise Misfit(part.document)
-            payload, made = result
+            payload, made, problem = result
             if then is None:
-                assert payload is not None  # encoded whenever there is no then
+                assert payload is not None  # sent whenever there is no then
                 decoded = _decode(payload, part.shown, part.fragment)
                 assert decoded is not None  # written by this very code a moment ago
                 made = _shifted(decoded, part.offset)
             found[index] = made
-            if parse_cache is not None and payload is not None:
-                parse_cache.put(key, payload)
+            if parse_cache is not None:  # a worker's copy of the cache says why it could not write
+                parse_cache.problem = parse_cache.problem or problem
     finally:
         if isinstance(done, Generator):
             done.close()  # stops the pool's workers now: a forked child that raises leaves at once
     return [found[index] for index in range(count)]
 
 
-# A job for a worker: a part's bytes, its shown path, the lines of its file before it, and the
-# fragment it is, if it is one.
-_Job = tuple[bytes, str, int, "Fragment | None"]
+# A job for a worker: a part's bytes, its shown path, the lines of its file before it, the
+# fragment it is, if it is one, and the name of its cache entry.
+_Job = tuple[bytes, str, int, "Fragment | None", str]
+# What a worker sends for a job: the part's cache entry (only without ``then``: it brings the
+# Checked back), what ``then`` made of it, and why the worker could not write to the cache, if it could not.
+_Done = tuple["bytes | None", Any, "str | None"]
 
 
 def _shifted(checked: Checked, offset: int) -> Checked:
@@ -372,8 +387,8 @@ def _workers(pending_bytes: int) -> int:
     return min(forked_cpus(), 1 + pending_bytes // _PARALLEL_BYTES)
 
 
-def _in_workers(check: Callable[[list[_Job]], list[tuple[bytes | None, Any] | None]],
-                jobs: list[_Job], workers: int) -> Iterator[tuple[bytes | None, Any] | None]:
+def _in_workers(check: Callable[[list[_Job]], list[_Done | None]], jobs: list[_Job], workers: int
+                ) -> Iterator[_Done | None]:
     """What ``check`` gives for each job, in order, as the workers finish them; chunks of about equal
     size keep every worker busy while this process takes in what is done."""
     import multiprocessing
@@ -393,17 +408,21 @@ def _in_workers(check: Callable[[list[_Job]], list[tuple[bytes | None, Any] | No
 
 
 def _check_chunk(jobs: list[_Job], schema: str, then: Callable[[Checked], Any] | None,
-                 encode: bool = True) -> list[tuple[bytes | None, Any] | None]:
-    """Each job's cache entry (None unless ``encode``), and what ``then`` makes of its Checked
-    (None without ``then``); None for a fragment that did not read as it was cut."""
-    done: list[tuple[bytes | None, Any] | None] = []
-    for content, shown, offset, fragment in jobs:
+                 parse_cache: ParseCache | None) -> list[_Done | None]:
+    """Parse and check each job and write its cache entry, here, where it was parsed: what the
+    job gives (_Done), or None for a fragment that did not read as it was cut."""
+    done: list[_Done | None] = []
+    for content, shown, offset, fragment, key in jobs:
         checked = _check(content, shown, schema, fragment)
         if fragment is not None and not fits(fragment, checked):
             done.append(None)
             continue
-        payload = _encode(checked, fragment) if encode else None
-        done.append((payload, then(_shifted(checked, offset)) if then is not None else None))
+        # Without a cache folder an entry is only needed to bring a Checked back from a worker.
+        payload = _encode(checked, fragment) if parse_cache is not None or then is None else None
+        if parse_cache is not None and payload is not None:
+            parse_cache.put(key, payload)
+        made = then(_shifted(checked, offset)) if then is not None else None
+        done.append((payload if then is None else None, made, parse_cache.problem if parse_cache else None))
     return done
 
 
