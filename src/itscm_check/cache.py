@@ -393,15 +393,17 @@ def _in_workers(check: Callable[[list[_Job]], list[_Done | None]], jobs: list[_J
     size keep every worker busy while this process takes in what is done."""
     import multiprocessing
 
-    chunks: list[list[_Job]] = []
-    target = sum(len(job[0]) for job in jobs) // (workers * 4) + 1
-    size = target
+    # Each job goes to the chunk its middle byte falls in, of the jobs' bytes in order cut into
+    # equal shares: chunks that each take jobs until they are full would leave a last one of a
+    # few bytes, and one worker with a whole chunk more to do than the others.
+    count = workers * 16
+    total = sum(len(job[0]) for job in jobs) or 1
+    shares: list[list[_Job]] = [[] for _ in range(count)]
+    start = 0
     for job in jobs:
-        if size >= target:
-            chunks.append([])
-            size = 0
-        chunks[-1].append(job)
-        size += len(job[0])
+        shares[min(count - 1, (start + len(job[0]) // 2) * count // total)].append(job)
+        start += len(job[0])
+    chunks = [share for share in shares if share]
     with multiprocessing.get_context("fork").Pool(workers) as pool:
         for done in pool.imap(check, chunks):
             yield from done
