@@ -221,6 +221,9 @@ def test_a_damaged_entry_is_ignored_and_rewritten(inventory: Path, tmp_path: Pat
     (("service",), {"fail_when": {"path": "labels.peers", "any_item": {"path": "index.services.b.tier",
                                                                         "equals": 1}}}, INVENTORY),
     (("service",), {"fail_when": {"path": "labels.peers", "any_item": {"path": "__class__", "present": True}}}, INVENTORY),
+    # Where a record is written moves with what is written above it.
+    (("service",), {"fail_when": {"path": "source.line", "gt": 100}}, INVENTORY),
+    (("exercise",), {"fail_when": {"path": "result", "equals": "fail", "message": "line {source.line}"}}, INVENTORY),
     (("team",), {"fail_when": {"path": "id", "present": False}}, INVENTORY),
     (("vendor",), {"fail_when": {"path": "id", "present": False}}, INVENTORY),
 ])

@@ -286,6 +286,52 @@ def test_the_fragments_after_an_added_service_are_shared_by_two_processes(hidden
     assert warm == outcome(tmp_path, capfd, added, "check", "--no-cache")
 
 
+def test_a_rule_that_reads_lines_is_evaluated_again_after_an_added_service(document: bytes, cut: list[bool],
+                                                                            tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch,
+                                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """A rule may read where a record is written (``source.line``): its findings move with more than
+    their lines, so the findings cache does not keep them."""
+    policy = tmp_path / "lines.yaml"
+    policy.write_text("""apiVersion: itscm/v1
+kind: Policy
+metadata: {name: lines}
+rules:
+  - id: ORG-900
+    title: Services written late in the file
+    description: Reads where a service is written.
+    remediation: Move it.
+    severity: low
+    controls: [ISO22301:8.2.2]
+    subject: service
+    fail_when: {path: source.line, gt: 6000, message: "written at line {source.line}"}
+""", encoding="utf-8")
+    rules = ("--policies", str(policy))
+    cached = ("--cache-dir", str(tmp_path / "cache"))
+    outcome(tmp_path, capsys, document, "check", *cached, *rules)
+    added = add_service(document, 30)
+    warm = outcome(tmp_path, capsys, added, "check", *cached, *rules)
+    whole(monkeypatch)
+    reference = outcome(tmp_path, capsys, added, "check", "--no-cache", *rules)
+    assert warm == reference and b"written at line" in reference[1]
+
+
+def test_the_documents_after_an_added_service_keep_their_findings_moved(tmp_path: Path,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """The same for the later documents of a file of several, which are parts of their own."""
+    out = tmp_path / "generated"
+    subprocess.run([sys.executable, str(BENCHMARKS / "generate.py"), "--services", "100", "--files", "4",
+                    "--single-file", "--out", str(out)], check=True, capture_output=True)
+    stream = (out / "inventory.yaml").read_bytes()
+    at = stream.index(b"\nservices:\n", stream.index(b"\n---", stream.index(b"\n---") + 1)) + len(b"\nservices:")
+    end = stream.index(b"\n- ", at + 1)
+    added = stream[:at] + stream[at:end].replace(b"- id: ", b"- id: added-", 1) + stream[at:]
+    cached = ("--cache-dir", str(tmp_path / "cache"))
+    outcome(tmp_path, capsys, stream, "check", *cached)
+    warm = outcome(tmp_path, capsys, added, "check", *cached)
+    assert warm == outcome(tmp_path, capsys, added, "check", "--no-cache") and warm[0] == 1
+
+
 def test_the_passing_checks_of_a_moved_fragment_come_from_the_cache(document: bytes, cut: list[bool], tmp_path: Path,
                                                                    monkeypatch: pytest.MonkeyPatch,
                                                                    capsys: pytest.CaptureFixture[str]) -> None:
