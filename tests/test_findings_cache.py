@@ -224,6 +224,8 @@ def test_a_damaged_entry_is_ignored_and_rewritten(inventory: Path, tmp_path: Pat
     # Where a record is written moves with what is written above it.
     (("service",), {"fail_when": {"path": "source.line", "gt": 100}}, INVENTORY),
     (("exercise",), {"fail_when": {"path": "result", "equals": "fail", "message": "line {source.line}"}}, INVENTORY),
+    (("dependency",), {"fail_when": {"path": "source", "lt": {"path": "target.source"}}}, INVENTORY),
+    (("service",), {"fail_when": {"path": "source.path", "equals": "a.yaml"}}, SERVICE),
     (("team",), {"fail_when": {"path": "id", "present": False}}, INVENTORY),
     (("vendor",), {"fail_when": {"path": "id", "present": False}}, INVENTORY),
 ])

@@ -316,6 +316,37 @@ rules:
     assert warm == reference and b"written at line" in reference[1]
 
 
+def test_a_rule_that_compares_where_records_are_is_evaluated_again_after_documents_swap(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by review: a rule may compare two records' places (``source``) without reading a line;
+    two documents that swap places keep their bytes, but not its outcome."""
+    out = tmp_path / "generated"
+    subprocess.run([sys.executable, str(BENCHMARKS / "generate.py"), "--services", "24", "--files", "4",
+                    "--single-file", "--out", str(out)], check=True, capture_output=True)
+    documents = (out / "inventory.yaml").read_text(encoding="utf-8").split("\n---\n")
+    policy = tmp_path / "places.yaml"
+    policy.write_text("""apiVersion: itscm/v1
+kind: Policy
+metadata: {name: places}
+rules:
+  - id: ORG-901
+    title: Depends on a service written later
+    description: Compares where two records are written.
+    remediation: Move it.
+    severity: high
+    controls: [ISO22301:8.2.2]
+    subject: dependency
+    fail_when: {path: source, lt: {path: target.source}, message: "depends on {target.id}, written further down"}
+""", encoding="utf-8")
+    rules = ("--policies", str(policy))
+    cached = ("--cache-dir", str(tmp_path / "cache"))
+    outcome(tmp_path, capsys, "\n---\n".join(documents).encode(), "check", *cached, *rules)
+    documents[1], documents[3] = documents[3], documents[1]
+    swapped = "\n---\n".join(documents).encode()
+    warm = outcome(tmp_path, capsys, swapped, "check", *cached, *rules)
+    assert warm == outcome(tmp_path, capsys, swapped, "check", "--no-cache", *rules) and b"ORG-901" in warm[1]
+
+
 def test_the_documents_after_an_added_service_keep_their_findings_moved(tmp_path: Path,
                                                                        capsys: pytest.CaptureFixture[str]) -> None:
     """The same for the later documents of a file of several, which are parts of their own."""

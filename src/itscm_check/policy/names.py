@@ -77,13 +77,17 @@ def reach(spec: dict[str, Any], subjects: tuple[str, ...]) -> str:
     ``dependencies`` there is the subject's service's; later in a path (``target.dependencies``) it
     is another service's, a further hop. ``index`` is the view's index of the whole inventory,
     which a name inside an item the model does not type (a label's list) can fall back to, and a
-    name that starts with an underscore could reach anything. A record's ``line`` (``source.line``)
-    moves when something is added above it in its file, which the findings cache does not key on:
-    it keeps a part's findings wherever the part is, with their locations moved.
+    name that starts with an underscore could reach anything. Where a record is written (its
+    ``source``, compared whole, or its ``line``) moves when something is added above it in its
+    file, which the findings cache does not key on: it keeps a part's findings wherever the part
+    is, with their locations moved. (``source.path``, the file, and an edge's ``source.tier``, its
+    service's, do not move.)
     """
     paths = _paths_read(spec)
     steps = {step for path in paths for step in path}
-    if "index" in steps or "line" in steps or any(step.startswith("_") for step in steps):
+    if "index" in steps or any(step.startswith("_") for step in steps):
+        return INVENTORY
+    if "line" in steps or any(path[-1] == "source" for path in paths):
         return INVENTORY
     if set(subjects) <= _ONE_SERVICE_KINDS and "dependencies" not in steps:
         return SERVICE
