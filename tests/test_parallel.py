@@ -214,15 +214,15 @@ def test_a_child_that_ignores_the_request_to_stop_is_killed(a_cpu_to_spare: None
 
     def deaf() -> None:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        (tmp_path / "deaf").touch()
-        time.sleep(60)
+        starts_a_worker(tmp_path / "pids")
     slow = parallel.Forked(deaf)
-    while not (tmp_path / "deaf").exists():
-        time.sleep(0.01)
-    pid = slow._child[0]
+    pids = child_pids(tmp_path / "pids")
     slow.cancel()
     with pytest.raises(ChildProcessError):  # killed and reaped
-        os.waitpid(pid, 0)
+        os.waitpid(pids[0], 0)
+    # And what it started, which its own way out would have stopped (found by review: a parse
+    # pool's worker left waiting for work, with the run's stdout and stderr open).
+    assert gone(pids)
 
 
 def test_no_fork_to_spare_or_no_exit_status_computes_here(a_cpu_to_spare: None,

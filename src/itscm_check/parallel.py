@@ -90,10 +90,34 @@ class Forked(Generic[T]):
             deadline = time.monotonic() + _STOP_SECONDS
             while os.waitpid(pid, os.WNOHANG) == (0, 0):
                 if time.monotonic() > deadline:
-                    os.kill(pid, signal.SIGKILL)
+                    # What it started too: a pool's workers whose parent is killed wait for work
+                    # forever, holding the run's stdout and stderr open.
+                    for process in [*_descendants(pid), pid]:
+                        with contextlib.suppress(ProcessLookupError):
+                            os.kill(process, signal.SIGKILL)
                     os.waitpid(pid, 0)
                     return
                 time.sleep(0.01)
+
+
+def _descendants(pid: int) -> list[int]:
+    """The processes that ``pid`` started, and theirs, as /proc lists them now (Linux, where
+    children are forked); none where there is no /proc."""
+    parents: dict[int, list[int]] = {}
+    with contextlib.suppress(OSError):
+        for entry in os.scandir("/proc"):
+            if entry.name.isdigit():
+                with contextlib.suppress(OSError, ValueError, IndexError):
+                    with open(f"/proc/{entry.name}/stat", "rb") as stat:
+                        # "pid (command) state ppid ...": the command may hold spaces and brackets.
+                        parent = int(stat.read().rpartition(b")")[2].split()[1])
+                    parents.setdefault(parent, []).append(int(entry.name))
+    found, waiting = [], [pid]
+    while waiting:
+        children = parents.get(waiting.pop(), [])
+        found += children
+        waiting += children
+    return found
 
 
 def _stop(signum: int, frame: object) -> NoReturn:
