@@ -5,6 +5,7 @@ someone measures. No time is asserted: the figures come from running the scripts
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -45,12 +46,18 @@ def test_baseline_times_a_check_against_a_ref(tmp_path: Path) -> None:
     assert set(rows) == {"without a baseline", "--baseline HEAD~1"} and all(float(s) > 0 for s in rows.values())
 
 
-def test_a_one_file_inventory_is_edited_in_its_middle_document() -> None:
+def _run_script() -> Any:
+    """benchmarks/run.py as a module."""
     sys.path.insert(0, str(BENCHMARKS))
     try:
-        from run import edited
+        import run
     finally:
         sys.path.remove(str(BENCHMARKS))
+    return run
+
+
+def test_a_one_file_inventory_is_edited_in_its_middle_document() -> None:
+    edited = _run_script().edited
     shared = b"metadata:\n  description: Sites and vendors\nsites: []\n"
     service = b"---\nmetadata:\n  description: Payments, part %d\nservices: []\n"
     stream = shared + b"".join(service % n for n in range(4))
@@ -64,11 +71,8 @@ def test_a_one_file_inventory_is_edited_in_its_middle_document() -> None:
 
 
 def test_a_service_is_added_to_the_middle_document_as_a_copy_under_another_id() -> None:
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        from run import BenchmarkError, added
-    finally:
-        sys.path.remove(str(BENCHMARKS))
+    run = _run_script()
+    added, BenchmarkError = run.added, run.BenchmarkError
     service = b"---\nteams:\n- id: t%d\nservices:\n- id: s%d\n  tier: 1\n- id: s%da\n  tier: 2\nwaivers: []\n"
     stream = b"sites: []\n" + b"".join(service % (n, n, n) for n in range(4))
     assert added(stream) == stream.replace(b"- id: s2\n", b"- id: added-s2\n  tier: 1\n- id: s2\n")

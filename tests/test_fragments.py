@@ -286,27 +286,32 @@ def test_the_fragments_after_an_added_service_are_shared_by_two_processes(hidden
     assert warm == outcome(tmp_path, capfd, added, "check", "--no-cache")
 
 
+def one_rule(tmp_path: Path, subject: str, fail_when: str) -> tuple[str, str]:
+    """The options that add a policy of one rule, ORG-900, on ``subject`` with ``fail_when``."""
+    policy = tmp_path / "custom.yaml"
+    policy.write_text(f"""apiVersion: itscm/v1
+kind: Policy
+metadata: {{name: custom}}
+rules:
+  - id: ORG-900
+    title: Where records are written
+    description: Reads where records are written.
+    remediation: Move them.
+    severity: high
+    controls: [ISO22301:8.2.2]
+    subject: {subject}
+    fail_when: {fail_when}
+""", encoding="utf-8")
+    return "--policies", str(policy)
+
+
 def test_a_rule_that_reads_lines_is_evaluated_again_after_an_added_service(document: bytes, cut: list[bool],
                                                                             tmp_path: Path,
                                                                             monkeypatch: pytest.MonkeyPatch,
                                                                             capsys: pytest.CaptureFixture[str]) -> None:
     """A rule may read where a record is written (``source.line``): its findings move with more than
     their lines, so the findings cache does not keep them."""
-    policy = tmp_path / "lines.yaml"
-    policy.write_text("""apiVersion: itscm/v1
-kind: Policy
-metadata: {name: lines}
-rules:
-  - id: ORG-900
-    title: Services written late in the file
-    description: Reads where a service is written.
-    remediation: Move it.
-    severity: low
-    controls: [ISO22301:8.2.2]
-    subject: service
-    fail_when: {path: source.line, gt: 6000, message: "written at line {source.line}"}
-""", encoding="utf-8")
-    rules = ("--policies", str(policy))
+    rules = one_rule(tmp_path, "service", '{path: source.line, gt: 6000, message: "written at line {source.line}"}')
     cached = ("--cache-dir", str(tmp_path / "cache"))
     outcome(tmp_path, capsys, document, "check", *cached, *rules)
     added = add_service(document, 30)
@@ -324,27 +329,14 @@ def test_a_rule_that_compares_where_records_are_is_evaluated_again_after_documen
     subprocess.run([sys.executable, str(BENCHMARKS / "generate.py"), "--services", "24", "--files", "4",
                     "--single-file", "--out", str(out)], check=True, capture_output=True)
     documents = (out / "inventory.yaml").read_text(encoding="utf-8").split("\n---\n")
-    policy = tmp_path / "places.yaml"
-    policy.write_text("""apiVersion: itscm/v1
-kind: Policy
-metadata: {name: places}
-rules:
-  - id: ORG-901
-    title: Depends on a service written later
-    description: Compares where two records are written.
-    remediation: Move it.
-    severity: high
-    controls: [ISO22301:8.2.2]
-    subject: dependency
-    fail_when: {path: source, lt: {path: target.source}, message: "depends on {target.id}, written further down"}
-""", encoding="utf-8")
-    rules = ("--policies", str(policy))
+    rules = one_rule(tmp_path, "dependency",
+                     '{path: source, lt: {path: target.source}, message: "depends on {target.id}, written further down"}')
     cached = ("--cache-dir", str(tmp_path / "cache"))
     outcome(tmp_path, capsys, "\n---\n".join(documents).encode(), "check", *cached, *rules)
     documents[1], documents[3] = documents[3], documents[1]
     swapped = "\n---\n".join(documents).encode()
     warm = outcome(tmp_path, capsys, swapped, "check", *cached, *rules)
-    assert warm == outcome(tmp_path, capsys, swapped, "check", "--no-cache", *rules) and b"ORG-901" in warm[1]
+    assert warm == outcome(tmp_path, capsys, swapped, "check", "--no-cache", *rules) and b"ORG-900" in warm[1]
 
 
 def test_the_documents_after_an_added_service_keep_their_findings_moved(tmp_path: Path,
