@@ -132,16 +132,19 @@ class Reuse:
             own = self._encoded(missed.get((part.entry, SERVICE)))
             if own is None:  # read back: the part's named records changed, not the part
                 entry = decode_records(_ENTRY, self.parse_cache.get(part.entry))
-                if entry is not None and entry[3] == part.line_offset:
-                    own = entry[0]
-                elif entry is not None:  # at the lines the part has now
-                    stored = self._sections(part)[0]
-                    own = self._encoded(stored if self.passing else (stored, [])) if stored is not None else None
+                if entry is not None:
+                    lines = part.line_offset - entry[3]
+                    own = self._at_lines(entry[0], lines) if lines else entry[0]
             near = self._encoded(missed[part.entry, NEIGHBOURS])
             payload = encode_records((own, part.neighbours, near, part.line_offset)) \
                 if own is not None and near is not None else None
             if payload is not None:
                 self.parse_cache.put(part.entry, payload)
+
+    def _at_lines(self, section: bytes, lines: int) -> bytes | None:
+        """An encoded section with its findings ``lines`` further down their file."""
+        stored = self._moved(decode_records(_CHECKS if self.passing else _FINDINGS, section), lines)
+        return self._encoded(stored if self.passing else (stored, [])) if stored is not None else None
 
     def _encoded(self, section: tuple[list[Finding], list[CheckResult]] | None) -> bytes | None:
         if section is None:

@@ -18,11 +18,11 @@ _cut_before), so that adding or removing an item moves no cut but those next to 
 fragments keep their bytes, and their parse cache entries, which do not depend on where a
 fragment is in its file (cache.entry_key). A multi-line quoted scalar or flow collection can hide
 such a line inside it, so each fragment is checked after it is parsed: it must hold exactly the
-top-level keys and the number of items that were cut for it, with no YAML error. When one does not, the document is
-parsed whole instead, which reads and reports it exactly as before. A document with an anchor is
-not cut at all: an alias may refer to it from another fragment, a name may be anchored twice in
-two, and the limit on how far aliases may expand a document holds for the document, not for
-each fragment.
+top-level keys and the number of items that were cut for it, with no YAML error. When one does
+not, the document is parsed whole instead, which reads and reports it exactly as before. A
+document with an anchor is not cut at all: an alias may refer to it from another fragment, a
+name may be anchored twice in two, and the limit on how far aliases may expand a document holds
+for the document, not for each fragment.
 """
 
 from __future__ import annotations
