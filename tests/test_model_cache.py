@@ -10,6 +10,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from itscm_check import cache as cache_module
 from itscm_check import model_cache, parallel
 from itscm_check.cache import FilePart, ParseCache, entry_key
 from itscm_check.errors import InputErrors
@@ -75,7 +76,12 @@ def _warm(folder: Path, cache: Path) -> tuple[Inventory, ParseCache]:
     return warm, parse_cache
 
 
-def test_a_warm_run_builds_the_inventory_without_reading_a_parsed_file(inventory: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [False, True])  # a cold run's parts built here, or by parse workers
+def test_a_warm_run_builds_the_inventory_without_reading_a_parsed_file(inventory: Path, tmp_path: Path, workers: bool,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    if workers:  # each worker writes the entries of the parts it builds
+        monkeypatch.setattr(parallel, "forked_cpus", lambda: 2)
+        monkeypatch.setattr(cache_module, "_PARALLEL_BYTES", 1)
     expected = _load(inventory, None)[0]
     warm, parse_cache = _warm(inventory, tmp_path / "cache")
     assert (parse_cache.hits, parse_cache.misses) == (0, 0)  # every part came from its records' entry

@@ -309,12 +309,17 @@ def _whole_key(document: bytes) -> str:
 
 
 def check_parts(parts: Iterable[FilePart], schema: str, parse_cache: ParseCache | None,
-                then: Callable[[Checked], Any] | None = None) -> list[Any]:
+                then: Callable[[Checked], Any] | None = None,
+                then_entry: Callable[[FilePart, str], str] | None = None,
+                taken: Callable[[Any], Any] | None = None) -> list[Any]:
     """What each part of a file gives, with lines counted from the start of its file: its
     Checked, or what ``then`` makes of it where it was parsed (in a worker, which then sends that
-    rather than the documents) or read from the cache. Parts the cache does not have are parsed in
-    worker processes when there are enough of them. Raises Misfit when a fragment did not read as
-    it was cut."""
+    rather than the documents) or read from the cache. With ``then_entry``, which names an entry
+    after the part and its parse entry's name, what ``then`` made (bytes, or None for nothing) is
+    kept in the cache under that name, written where it was made. Parts the cache does not have
+    are parsed in worker processes when there are enough of them; with ``taken``, the list holds
+    what it makes of each part's result in this process, as each is done, while the workers go on
+    with the others. Raises Misfit when a fragment did not read as it was cut."""
     found: dict[int, Any] = {}
     missing: list[tuple[int, FilePart, str]] = []  # index, part, cache key
     count = 0
@@ -327,14 +332,15 @@ def check_parts(parts: Iterable[FilePart], schema: str, parse_cache: ParseCache 
             missing.append((index, part, key))
         else:
             placed_hit = _shifted(hit, part.offset)
-            found[index] = placed_hit if then is None else then(placed_hit)
+            made = placed_hit if then is None else _made(then, then_entry, placed_hit, part, key, parse_cache)
+            found[index] = made if taken is None else taken(made)
     if parse_cache is not None:
         parse_cache.hits, parse_cache.misses = parse_cache.hits + len(found), parse_cache.misses + len(missing)
     jobs: list[_Job] = [(part.content, part.shown, part.offset, part.fragment, key) for _, part, key in missing]
     workers = min(len(jobs), _workers(sum(len(job[0]) for job in jobs)))
     if parse_cache is not None and workers > 1:
         parse_cache.make_folder()
-    check = partial(_check_chunk, schema=schema, then=then, parse_cache=parse_cache)
+    check = partial(_check_chunk, schema=schema, then=then, then_entry=then_entry, parse_cache=parse_cache)
     done = iter(_in_workers(check, jobs, workers) if workers > 1 else check(jobs))
     try:
         for (index, part, key), result in zip(missing, done):
@@ -348,7 +354,7 @@ def check_parts(parts: Iterable[FilePart], schema: str, parse_cache: ParseCache 
                 decoded = _decode(payload, part.shown, part.fragment)
                 assert decoded is not None  # written by this very code a moment ago
                 made = _shifted(decoded, part.offset)
-            found[index] = made
+            found[index] = made if taken is None else taken(made)
             if parse_cache is not None:  # a worker's copy of the cache says why it could not write
                 parse_cache.problem = parse_cache.problem or problem
     finally:
@@ -410,8 +416,9 @@ def _in_workers(check: Callable[[list[_Job]], list[_Done | None]], jobs: list[_J
 
 
 def _check_chunk(jobs: list[_Job], schema: str, then: Callable[[Checked], Any] | None,
-                 parse_cache: ParseCache | None) -> list[_Done | None]:
-    """Parse and check each job and write its cache entry, here, where it was parsed: what the
+                 then_entry: Callable[[FilePart, str], str] | None, parse_cache: ParseCache | None
+                 ) -> list[_Done | None]:
+    """Parse and check each job and write its cache entries, here, where it was parsed: what the
     job gives (_Done), or None for a fragment that did not read as it was cut."""
     done: list[_Done | None] = []
     for content, shown, offset, fragment, key in jobs:
@@ -423,9 +430,19 @@ def _check_chunk(jobs: list[_Job], schema: str, then: Callable[[Checked], Any] |
         payload = _encode(checked, fragment) if parse_cache is not None or then is None else None
         if parse_cache is not None and payload is not None:
             parse_cache.put(key, payload)
-        made = then(_shifted(checked, offset)) if then is not None else None
+        made = _made(then, then_entry, _shifted(checked, offset), FilePart(shown, offset, content, fragment), key,
+                     parse_cache) if then is not None else None
         done.append((payload if then is None else None, made, parse_cache.problem if parse_cache else None))
     return done
+
+
+def _made(then: Callable[[Checked], Any], then_entry: Callable[[FilePart, str], str] | None, checked: Checked,
+          part: FilePart, key: str, parse_cache: ParseCache | None) -> Any:
+    """What ``then`` makes of a part's Checked, kept under ``then_entry``'s name for it (see check_parts)."""
+    made = then(checked)
+    if then_entry is not None and parse_cache is not None and made is not None:
+        parse_cache.put(then_entry(part, key), made)
+    return made
 
 
 def entry_key(content: bytes, schema: str, fragment: Fragment | None = None) -> str:

@@ -2,10 +2,10 @@
 
 A warm run then neither decodes the parsed documents of an unchanged part nor assembles them
 again: it decodes typed records and links them to the rest of the inventory (assemble_parts).
-A part without an entry is built into its records where it is parsed (worker processes when
-there are many; one forked child, while this process decodes the others, when a few files
-changed), so that this process never holds the documents of a valid inventory, cache folder or
-not. Entries live in the parse cache's folder, written and checked the same way. They
+A part without an entry is built into its records, and its entry written, where it is parsed
+(worker processes when there are many; one forked child, while this process decodes the others,
+when a few files changed), so that this process never holds the documents of a valid inventory,
+cache folder or not. Entries live in the parse cache's folder, written and checked the same way. They
 are msgspec MessagePack data decoded into the model's own types only, so that, unlike a pickle,
 an entry cannot run code. An entry's name covers what its parse entry's name covers, the whole
 package (cache.package_fingerprint), and the part's shown path and first line, which its records
@@ -16,7 +16,7 @@ every run.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from functools import partial
 from typing import Any, NamedTuple
@@ -74,26 +74,24 @@ def _cached_inventory(sources_parts: list[FilePart], parse_cache: ParseCache | N
     try:
         parts = [_decode(payload) for payload in stored]
         if parsed is None:
-            payloads, hits, misses, problem = _parsed(jobs, parse_cache)
+            made, hits, misses, problem = _parsed(jobs, parse_cache, _decode)
         else:
-            mine = _parsed(jobs[split:], parse_cache)
+            mine = _parsed(jobs[split:], parse_cache, _decode)
             theirs = parsed.result()
-            payloads = theirs[0] if isinstance(theirs[0], Misfit) else mine[0] if isinstance(mine[0], Misfit) \
-                else theirs[0] + mine[0]
+            made = theirs[0] if isinstance(theirs[0], Misfit) else mine[0] if isinstance(mine[0], Misfit) \
+                else [*map(_decode, theirs[0]), *mine[0]]
             hits, misses, problem = theirs[1] + mine[1], theirs[2] + mine[2], theirs[3] or mine[3]
     finally:
         if parsed is not None:
             parsed.cancel()
-    if isinstance(payloads, Misfit):
-        raise payloads
+    if isinstance(made, Misfit):
+        raise made
     if parse_cache is not None:  # the reads and writes of a child are counted here
         parse_cache.hits, parse_cache.misses = parse_cache.hits + hits, parse_cache.misses + misses
         parse_cache.problem = parse_cache.problem or problem
+    for index, part in zip(missed, made):  # their entries are written where they were made
+        parts[index] = part
     new_entries: dict[int, bytes] = {}
-    for index, made in zip(missed, payloads):
-        parts[index] = _decode(made)
-        if parts[index] is not None and made is not None:
-            new_entries[index] = made
     for index, part in enumerate(parts):
         if part is None:
             # An input error, a value an entry cannot hold (a number beyond 64 bits),
@@ -118,14 +116,14 @@ def _cached_inventory(sources_parts: list[FilePart], parse_cache: ParseCache | N
                                {name: part.offset for name, part in zip(names, sources_parts)})
 
 
-def _parsed(jobs: list[FilePart], parse_cache: ParseCache | None
-            ) -> tuple[list[bytes | None] | Misfit, int, int, str | None]:
-    """Each job's records' entry (None for a part with an input error), or the Misfit a fragment
-    raised, and the cache's hits, misses and problem on the way: a forked child's copy of the
-    cache is its own."""
+def _parsed(jobs: list[FilePart], parse_cache: ParseCache | None, taken: Callable[[bytes | None], Any] | None = None
+            ) -> tuple[list[Any] | Misfit, int, int, str | None]:
+    """Each job's records' entry (None for a part with an input error), or what ``taken`` makes of
+    it in this process as each is done, or the Misfit a fragment raised, and the cache's hits,
+    misses and problem on the way: a forked child's copy of the cache is its own."""
     mine = replace(parse_cache, hits=0, misses=0) if parse_cache is not None else None
     try:
-        payloads = check_parts(jobs, "inventory", mine, _payload)
+        payloads = check_parts(jobs, "inventory", mine, _payload, _key, taken)
     except Misfit as misfit:  # a value, so that a forked child sends it rather than failing
         return misfit, 0, 0, None
     return payloads, mine.hits if mine else 0, mine.misses if mine else 0, mine.problem if mine else None
