@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import marshal
 import multiprocessing
 import shutil
 from pathlib import Path
@@ -87,7 +88,7 @@ def test_a_changed_file_or_a_new_tool_misses(tmp_path: Path, monkeypatch: pytest
     lambda blob: blob[: len(blob) // 2],  # a write cut short
     lambda blob: blob[:-1] + bytes([blob[-1] ^ 1]),  # one flipped bit
     lambda blob: b"not a cache entry at all",
-    lambda blob: blob.replace(b"parse cache 1", b"parse cache 0"),  # another format
+    lambda blob: blob.replace(b"parse cache 2", b"parse cache 1"),  # another format
 ])
 def test_a_damaged_entry_is_ignored_and_rewritten(tmp_path: Path, damage) -> None:  # noqa: ANN001
     path = tmp_path / "inv.yaml"
@@ -101,16 +102,18 @@ def test_a_damaged_entry_is_ignored_and_rewritten(tmp_path: Path, damage) -> Non
     assert entry.read_bytes() == good
 
 
-def test_an_entry_with_a_valid_checksum_but_foreign_content_is_ignored(tmp_path: Path) -> None:
+@pytest.mark.parametrize("payload", [
+    marshal.dumps(("something", "else", "entirely")),
+    marshal.dumps((marshal.dumps(("a parse", "of another shape")), "", b"")),  # an entry's sections, a foreign parse
+])
+def test_an_entry_with_a_valid_checksum_but_foreign_content_is_ignored(tmp_path: Path, payload: bytes) -> None:
     import hashlib
-    import marshal
 
     path = tmp_path / "inv.yaml"
     path.write_text(VALID, encoding="utf-8")
     expected = _load(path, tmp_path / "cache")[0]
     (entry,) = _entries(tmp_path / "cache")
-    payload = marshal.dumps(("something", "else", "entirely"))
-    header = b"itscm-check parse cache 1\n" + entry.name.encode() + b"\n"
+    header = b"itscm-check parse cache 2\n" + entry.name.encode() + b"\n"
     entry.write_bytes(header + hashlib.sha256(payload).digest() + payload)
     assert _load(path, tmp_path / "cache")[0] == expected
 
@@ -120,19 +123,19 @@ def test_no_cache_writes_nothing_and_deleting_the_folder_is_safe(workdir: Path) 
     assert main(["validate", "--inventory", "inv.yaml", "--no-cache"]) == 0
     assert not (workdir / ".itscm-cache").exists()
     assert main(["validate", "--inventory", "inv.yaml"]) == 0
-    # The parsed file, its records (model_cache) and the parsed built-in policy pack.
-    assert len(_entries(workdir / ".itscm-cache")) == 3
+    # The parsed file with its records (model_cache) beside them, and the parsed built-in policy pack.
+    assert len(_entries(workdir / ".itscm-cache")) == 2
     assert (workdir / ".itscm-cache" / ".gitignore").read_text(encoding="utf-8").endswith("*\n")
     shutil.rmtree(workdir / ".itscm-cache")
     assert main(["validate", "--inventory", "inv.yaml", "--cache-dir", "elsewhere/c"]) == 0
-    assert len(_entries(workdir / "elsewhere" / "c")) == 3 and not (workdir / ".itscm-cache").exists()
+    assert len(_entries(workdir / "elsewhere" / "c")) == 2 and not (workdir / ".itscm-cache").exists()
 
 
 def test_the_config_file_can_move_the_cache(workdir: Path) -> None:
     (workdir / "inv.yaml").write_text(VALID, encoding="utf-8")
     (workdir / ".itscm-check.yaml").write_text("cache_dir: build/cache\n", encoding="utf-8")
     assert main(["validate", "--inventory", "inv.yaml"]) == 0
-    assert len(_entries(workdir / "build" / "cache")) == 3
+    assert len(_entries(workdir / "build" / "cache")) == 2
 
 
 def test_an_unwritable_cache_is_a_warning_not_a_failure(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:

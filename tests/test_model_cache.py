@@ -4,6 +4,7 @@ changed in the other files, and reports the same input errors."""
 from __future__ import annotations
 
 import hashlib
+import marshal
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 
 from itscm_check import cache as cache_module
 from itscm_check import model_cache, parallel
-from itscm_check.cache import FilePart, ParseCache, entry_key
+from itscm_check.cache import FilePart, ParseCache, entry_key, kept_beside
 from itscm_check.errors import InputErrors
 from itscm_check.inventory import Inventory, Service
 from itscm_check.pipeline import load_inventory
@@ -147,17 +148,19 @@ def test_a_damaged_or_foreign_entry_is_ignored_and_rewritten(inventory: Path, tm
     cache = tmp_path / "cache"
     expected = _load(inventory, cache)[0]
     content = (inventory / "a-teams.yaml").read_bytes()
-    key = model_cache._key(FilePart("inventory/a-teams.yaml", 0, content), entry_key(content, "inventory"))
-    stored = ParseCache(cache).get(key)
+    parse_key = entry_key(content, "inventory")
+    key = model_cache._key(FilePart("inventory/a-teams.yaml", 0, content), parse_key)
+    entry = ParseCache(cache).get(parse_key)
+    parsed, name, stored = marshal.loads(entry)  # the part's parse, and its records beside it
+    assert name == key and kept_beside(entry, key) == stored
     # Garbage, an empty map, a record that is not a Part, a Part with a field it does not have.
     foreign = [b"\x93not a part", b"\x80", msgspec.msgpack.encode(expected.teams[0]),
                msgspec.msgpack.encode({**msgspec.structs.asdict(model_cache._decode(stored)), "extra": 1})]
     for payload in foreign:
         assert model_cache._decode(payload) is None
-        (cache / key).write_bytes(b"itscm-check parse cache 1\n" + key.encode() + b"\n"
-                                  + hashlib.sha256(payload).digest() + payload)
+        ParseCache(cache).put(parse_key, marshal.dumps((parsed, key, payload)))
         assert _load(inventory, cache)[0] == expected
-        assert ParseCache(cache).get(key) == stored  # written again
+        assert kept_beside(ParseCache(cache).get(parse_key), key) == stored  # written again
 
 
 @pytest.mark.parametrize(("old", "new", "read"), [

@@ -35,7 +35,7 @@ from itscm_check.parallel import forked_cpus
 from itscm_check.schema import validate
 from itscm_check.values import YamlTimestamp
 
-_FORMAT = b"itscm-check parse cache 1\n"
+_FORMAT = b"itscm-check parse cache 2\n"
 # What decides an entry's content: a change to any of these is a new tool as far as the cache goes.
 _CODE = ("__init__.py", "cache.py", "loader.py", "fast_yaml.py", "yaml_lines.py", "fragments.py", "schema.py", "values.py",
          "schemas/inventory.schema.json", "schemas/policy.schema.json")
@@ -314,9 +314,10 @@ def check_parts(parts: Iterable[FilePart], schema: str, parse_cache: ParseCache 
                 taken: Callable[[Any], Any] | None = None) -> list[Any]:
     """What each part of a file gives, with lines counted from the start of its file: its
     Checked, or what ``then`` makes of it where it was parsed (in a worker, which then sends that
-    rather than the documents) or read from the cache. With ``then_entry``, which names an entry
-    after the part and its parse entry's name, what ``then`` made (bytes, or None for nothing) is
-    kept in the cache under that name, written where it was made. Parts the cache does not have
+    rather than the documents) or read from the cache. With ``then_entry``, which names what is
+    made of a part where it is (from the part and its parse entry's name), what ``then`` made
+    (bytes, or None for nothing) is kept in the part's entry beside its parse, under that name
+    (kept_beside), written where it was made. Parts the cache does not have
     are parsed in worker processes when there are enough of them; with ``taken``, the list holds
     what it makes of each part's result in this process, as each is done, while the workers go on
     with the others. Raises Misfit when a fragment did not read as it was cut."""
@@ -326,13 +327,16 @@ def check_parts(parts: Iterable[FilePart], schema: str, parse_cache: ParseCache 
     for index, part in enumerate(parts):
         count += 1
         key = entry_key(part.content, schema, part.fragment) if parse_cache is not None else ""
-        stored = parse_cache.get(key) if parse_cache is not None else None
-        hit = _decode(stored, part.shown, part.fragment) if stored is not None else None
-        if hit is None:
+        sections = _sections(parse_cache.get(key)) if parse_cache is not None else None
+        hit = _decode(sections[0], part.shown, part.fragment) if sections is not None else None
+        if sections is None or hit is None:
             missing.append((index, part, key))
         else:
             placed_hit = _shifted(hit, part.offset)
-            made = placed_hit if then is None else _made(then, then_entry, placed_hit, part, key, parse_cache)
+            made = placed_hit if then is None else then(placed_hit)
+            beside = _beside(then_entry, part, key, made) if then is not None else None
+            if parse_cache is not None and beside is not None:  # made here: the entry is written again with it
+                parse_cache.put(key, _entry(sections[0], beside))
             found[index] = made if taken is None else taken(made)
     if parse_cache is not None:
         parse_cache.hits, parse_cache.misses = parse_cache.hits + len(found), parse_cache.misses + len(missing)
@@ -418,7 +422,7 @@ def _in_workers(check: Callable[[list[_Job]], list[_Done | None]], jobs: list[_J
 def _check_chunk(jobs: list[_Job], schema: str, then: Callable[[Checked], Any] | None,
                  then_entry: Callable[[FilePart, str], str] | None, parse_cache: ParseCache | None
                  ) -> list[_Done | None]:
-    """Parse and check each job and write its cache entries, here, where it was parsed: what the
+    """Parse and check each job and write its cache entry, here, where it was parsed: what the
     job gives (_Done), or None for a fragment that did not read as it was cut."""
     done: list[_Done | None] = []
     for content, shown, offset, fragment, key in jobs:
@@ -428,21 +432,53 @@ def _check_chunk(jobs: list[_Job], schema: str, then: Callable[[Checked], Any] |
             continue
         # Without a cache folder an entry is only needed to bring a Checked back from a worker.
         payload = _encode(checked, fragment) if parse_cache is not None or then is None else None
+        made = then(_shifted(checked, offset)) if then is not None else None
         if parse_cache is not None and payload is not None:
-            parse_cache.put(key, payload)
-        made = _made(then, then_entry, _shifted(checked, offset), FilePart(shown, offset, content, fragment), key,
-                     parse_cache) if then is not None else None
+            parse_cache.put(key, _entry(payload, _beside(then_entry, FilePart(shown, offset, content, fragment), key,
+                                                         made)))
         done.append((payload if then is None else None, made, parse_cache.problem if parse_cache else None))
     return done
 
 
-def _made(then: Callable[[Checked], Any], then_entry: Callable[[FilePart, str], str] | None, checked: Checked,
-          part: FilePart, key: str, parse_cache: ParseCache | None) -> Any:
-    """What ``then`` makes of a part's Checked, kept under ``then_entry``'s name for it (see check_parts)."""
-    made = then(checked)
-    if then_entry is not None and parse_cache is not None and made is not None:
-        parse_cache.put(then_entry(part, key), made)
-    return made
+def _beside(then_entry: Callable[[FilePart, str], str] | None, part: FilePart, key: str, made: Any
+            ) -> tuple[str, bytes] | None:
+    """What ``then`` made of a part, under ``then_entry``'s name for it, to keep in its entry (see check_parts)."""
+    return (then_entry(part, key), made) if then_entry is not None and made is not None else None
+
+
+# A part's entry holds its parse and what was made of it where it was last read (the model cache's
+# records), so that a cold run writes one file per part: creating a file costs more than what it holds.
+def _entry(parsed: bytes, beside: tuple[str, bytes] | None = None) -> bytes:
+    """A part's entry: its parse (_encode) and, if any, what was made of it under a name."""
+    name, made = beside if beside is not None else ("", b"")
+    return marshal.dumps((parsed, name, made), _MARSHAL_VERSION)
+
+
+def _sections(entry: bytes | None) -> tuple[bytes, str, bytes] | None:
+    """An entry's parse, and the name and bytes of what is kept beside it (name "" for nothing), or
+    None when there is no entry or it is not what this version writes."""
+    if entry is None:
+        return None
+    try:
+        parsed, name, made = marshal.loads(entry)
+    except (ValueError, TypeError, EOFError):
+        return None
+    if type(parsed) is not bytes or type(name) is not str or type(made) is not bytes:
+        return None
+    return parsed, name, made
+
+
+def kept_beside(entry: bytes | None, name: str) -> bytes | None:
+    """What a part's entry (ParseCache.get of its parse key) keeps under ``name``, or None."""
+    sections = _sections(entry)
+    return sections[2] if sections is not None and name and sections[1] == name else None
+
+
+def keep_beside(parse_cache: ParseCache, key: str, name: str, made: bytes) -> None:
+    """Keep ``made`` under ``name`` in the entry ``key`` of a part, beside its parse, if it has one."""
+    sections = _sections(parse_cache.get(key))
+    if sections is not None:
+        parse_cache.put(key, _entry(sections[0], (name, made)))
 
 
 def entry_key(content: bytes, schema: str, fragment: Fragment | None = None) -> str:

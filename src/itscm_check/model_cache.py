@@ -2,15 +2,17 @@
 
 A warm run then neither decodes the parsed documents of an unchanged part nor assembles them
 again: it decodes typed records and links them to the rest of the inventory (assemble_parts).
-A part without an entry is built into its records, and its entry written, where it is parsed
-(worker processes when there are many; one forked child, while this process decodes the others,
-when a few files changed), so that this process never holds the documents of a valid inventory,
-cache folder or not. Entries live in the parse cache's folder, written and checked the same way. They
-are msgspec MessagePack data decoded into the model's own types only, so that, unlike a pickle,
-an entry cannot run code. An entry's name covers what its parse entry's name covers, the whole
-package (cache.package_fingerprint), and the part's shown path and first line, which its records
-carry; what the records take from other files (their sites, their waivers' keys) is set again on
-every run.
+A part without records is built into them, and they are written, where it is parsed (worker
+processes when there are many; one forked child, while this process decodes the others, when a
+few files changed), so that this process never holds the documents of a valid inventory, cache
+folder or not. A part's records are kept in its parse entry, beside its parse (cache.kept_beside):
+one file per part. They are msgspec MessagePack data decoded into the model's own types only, so
+that, unlike a pickle, they cannot run code. They are kept under a name that covers the whole
+package (cache.package_fingerprint) and the part's shown path and place in its file, which its
+records carry; a part read elsewhere (a fragment after an added item, a moved file, the same bytes
+in two files) is built again from its parse, and its entry written again with those records.
+What the records take from other files (their sites, their waivers' keys) is set again on every
+run.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from typing import Any, NamedTuple
 import msgspec
 
 from itscm_check.assemble import Part, assemble_parts, part_of
-from itscm_check.cache import Checked, FilePart, Misfit, ParseCache, check_parts, entry_key, package_fingerprint, read_cut
+from itscm_check.cache import (Checked, FilePart, Misfit, ParseCache, check_parts, entry_key, keep_beside, kept_beside,
+                               package_fingerprint, read_cut)
 from itscm_check.inventory import Inventory
 from itscm_check.loader import Document
 from itscm_check.parallel import Forked
@@ -62,7 +65,8 @@ def _cached_inventory(sources_parts: list[FilePart], parse_cache: ParseCache | N
     # Every part's bytes are kept until its entry has decoded: a damaged one is parsed again.
     parse_keys = [entry_key(part.content, "inventory", part.fragment) for part in sources_parts]
     keys = [_key(part, parse_key) for part, parse_key in zip(sources_parts, parse_keys)]
-    stored = [parse_cache.get(key) if parse_cache is not None else None for key in keys]
+    stored = [kept_beside(parse_cache.get(parse_key), key) if parse_cache is not None else None
+              for parse_key, key in zip(parse_keys, keys)]
     missed = [index for index, payload in enumerate(stored) if payload is None]
     jobs = [sources_parts[index] for index in missed]
     # A few parts without an entry (a pull request's change) are parsed by a forked child while
@@ -109,7 +113,7 @@ def _cached_inventory(sources_parts: list[FilePart], parse_cache: ParseCache | N
         return None
     if parse_cache is not None:
         for index, payload in new_entries.items():
-            parse_cache.put(keys[index], payload)
+            keep_beside(parse_cache, parse_keys[index], keys[index], payload)
     names = [_identity(part, parse_key) for part, parse_key in zip(sources_parts, parse_keys)]
     return inventory, PartKeys({service.id: name for name, part in zip(names, parts) for service in part.services},  # type: ignore[union-attr]
                                {vendor.id: name for name, part in zip(names, parts) for vendor in part.vendors},  # type: ignore[union-attr]
