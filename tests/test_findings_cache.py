@@ -195,12 +195,35 @@ def test_passing_checks_are_kept_too(inventory: Path, tmp_path: Path,
 
 def test_a_damaged_entry_is_ignored_and_rewritten(inventory: Path, tmp_path: Path) -> None:
     expected = _json(inventory, tmp_path / "cache")
-    entries = sorted((tmp_path / "cache").iterdir(), key=lambda path: path.stat().st_mtime_ns)
-    intact = {entry: entry.read_bytes() for entry in entries[-3:]}  # the findings entries are written last
-    for entry, payload in intact.items():
-        entry.write_bytes(payload[:-1] + b"\xc1")
+    entry = max((tmp_path / "cache").iterdir(), key=lambda path: path.stat().st_mtime_ns)  # written last
+    intact = entry.read_bytes()
+    entry.write_bytes(intact[:-1] + b"\xc1")
     assert _json(inventory, tmp_path / "cache") == expected
-    assert {entry: entry.read_bytes() for entry in intact} == intact  # written again as they were
+    assert entry.read_bytes() == intact  # written again as it was
+
+
+def test_one_entry_holds_the_findings_of_every_part_of_a_run(inventory: Path, tmp_path: Path) -> None:
+    cache = ParseCache(tmp_path / "cache")
+    report = run_check([inventory], [], AS_OF, parse_cache=cache, passing=False)
+    sections = [findings_cache.decode_records(findings_cache._ENTRY, cache.get(path.name))
+                for path in (tmp_path / "cache").iterdir() if len(path.name) == 64]
+    [entry] = [section for section in sections if section is not None]
+    files = {service.source.path for service in report.inventory.services}
+    assert len(files) > 1 and len(entry) == len(files)  # a section a part: one document a file here
+
+
+def test_runs_of_other_inventories_keep_their_findings_apart(
+        inventory: Path, tmp_path: Path, evaluated: list[tuple[str, frozenset[str]]]) -> None:
+    """Another inventory with the same sites and policies (here its services file, with the
+    teams, sites and vendors of the example) does not take the place of the first one's findings."""
+    (tmp_path / "other.yaml").write_text((inventory / "services" / "internal.yaml").read_text(encoding="utf-8"),
+                                         encoding="utf-8")
+    other = [inventory / "teams.yaml", inventory / "sites.yaml", inventory / "vendors.yaml", tmp_path / "other.yaml"]
+    for paths in ([inventory], other, [inventory]):
+        evaluated.clear()
+        report = run_check(paths, [], AS_OF, parse_cache=ParseCache(tmp_path / "cache"), passing=False)
+    everything = frozenset(service.id for service in report.inventory.services)
+    assert dict(evaluated)["ITSCM-003"] == everything  # the first inventory's run read all of its findings back
 
 
 @pytest.mark.parametrize(("subjects", "logic", "expected"), [

@@ -13,11 +13,14 @@ A rule's reach (Rule.reach, names.reach) says what its outcome on a subject read
 
 Those findings, before waivers, are read back; only the rules that read more (the dependency
 graph, teams, vendors, the programme) and the services of parts that missed are evaluated again.
-Each part has one entry, named by its SERVICE key, with both reaches' findings and the NEIGHBOURS
-key the second were made under: a part whose named records changed keeps its own findings, and
-a cold run writes one file per part, not two. A run that shows passing checks (HTML, JUnit) keeps
-every check of those rules too, in entries of its own. Entries live in the parse cache's folder
-beside the model cache's, and are msgspec MessagePack decoded into Findings and CheckResults only.
+Each part has a section, named by its SERVICE key, with both reaches' findings and the NEIGHBOURS
+key the second were made under: a part whose named records changed keeps its own findings. The
+sections of the parts of one run are one entry in the parse cache's folder, named by what the run
+checks (its inventory paths, the policies, the sites, the as-of date, the tool; the baseline's
+child has its own), which the next such run reads and writes again when a part missed: a cold run
+writes one file, not one per part, as creating a file costs more than what it holds. A run that
+shows passing checks (HTML, JUnit) keeps every check of those rules too, in an entry of its own.
+Entries are msgspec MessagePack decoded into Findings and CheckResults only.
 """
 
 from __future__ import annotations
@@ -42,17 +45,18 @@ if TYPE_CHECKING:
 
 _FINDINGS = msgspec.msgpack.Decoder(list[Finding])
 _CHECKS = msgspec.msgpack.Decoder(tuple[list[Finding], list[CheckResult]])
-# An entry: the SERVICE rules' findings, the NEIGHBOURS key, the NEIGHBOURS rules' findings, each
-# section encoded on its own, so that a section read back is written again as it was, and the lines
-# of the file before the part when they were found.
-_ENTRY = msgspec.msgpack.Decoder(tuple[bytes, str, bytes, int])
+# A part's section: the SERVICE rules' findings, the NEIGHBOURS key, the NEIGHBOURS rules' findings,
+# each encoded on its own, so that what is read back is written again as it was, and the lines of
+# the file before the part when they were found. An entry holds them by the parts' SERVICE keys.
+_Section = tuple[bytes, str, bytes, int]
+_ENTRY = msgspec.msgpack.Decoder(dict[str, _Section])
 _REACHES = (SERVICE, NEIGHBOURS)
 
 
 class _Part(NamedTuple):
     """A part of a file as the findings cache keeps it."""
 
-    entry: str  # its entry's name, from its SERVICE key
+    entry: str  # its section's name, from its SERVICE key
     neighbours: str  # its NEIGHBOURS key
     services: tuple[str, ...]  # the ids of its services
     line_offset: int  # the lines of its file before it
@@ -63,9 +67,11 @@ class Reuse:
     """Where the findings of rules of a kept reach are, in one run."""
 
     parse_cache: ParseCache
+    name: str  # the entry of the run's parts
     parts: tuple[_Part, ...]
-    # Whether the run collects passing checks (HTML, JUnit): its entries then hold every check
-    # (CheckResult) of their rules on their services too. Their names say so.
+    stored: dict[str, _Section]  # the sections the entry held when the run began
+    # Whether the run collects passing checks (HTML, JUnit): its entry then holds every check
+    # (CheckResult) of their rules on their services too. Its name says so.
     passing: bool = False
 
     def read(self) -> tuple[list[Finding], list[CheckResult], dict[str, frozenset[str]]]:
@@ -88,8 +94,8 @@ class Reuse:
         """What the part's entry holds for each reach, decoded; None for a section it lacks. The
         NEIGHBOURS section counts only under the part's current NEIGHBOURS key. The findings are
         at the part's lines now: a part that moved in its file (a fragment after an added item)
-        keeps its entry, and every line of its findings moves by as many lines as it did."""
-        entry = decode_records(_ENTRY, self.parse_cache.get(part.entry))
+        keeps its section, and every line of its findings moves by as many lines as it did."""
+        entry = self.stored.get(part.entry)
         if entry is None:
             return None, None
         decoder = _CHECKS if self.passing else _FINDINGS
@@ -110,7 +116,7 @@ class Reuse:
     def write(self, evaluation: Evaluation, reach_of: dict[str, str], covered: dict[str, frozenset[str]]) -> None:
         """Store what ``evaluation`` found (and checked, with ``passing``) with rules of a kept reach
         (``reach_of`` gives each rule id's) on the services of every part that read() did not find
-        in full (``covered`` is what it gave)."""
+        in full (``covered`` is what it gave), with the sections of the others as they were."""
         missed: dict[tuple[str, str], tuple[list[Finding], list[CheckResult]]] = {}  # (part's entry, reach)
         section_of: dict[tuple[str, str], tuple[str, str]] = {}  # (reach, service id): (part's entry, reach)
         for part in self.parts:
@@ -126,20 +132,25 @@ class Reuse:
             section = section_of.get((reach_of.get(result.rule_id, ""), result.target))
             if section is not None:
                 missed[section][1].append(result)
+        if not missed:
+            return  # every part read back whole: the entry holds them
+        sections: dict[str, _Section] = {}
         for part in self.parts:
+            stored = self.stored.get(part.entry)
             if (part.entry, NEIGHBOURS) not in missed:
-                continue  # read back whole
+                if stored is not None:  # read back whole
+                    sections[part.entry] = stored
+                continue
             own = self._encoded(missed.get((part.entry, SERVICE)))
-            if own is None:  # read back: the part's named records changed, not the part
-                entry = decode_records(_ENTRY, self.parse_cache.get(part.entry))
-                if entry is not None:
-                    lines = part.line_offset - entry[3]
-                    own = self._at_lines(entry[0], lines) if lines else entry[0]
+            if own is None and stored is not None:  # read back: the part's named records changed, not the part
+                lines = part.line_offset - stored[3]
+                own = self._at_lines(stored[0], lines) if lines else stored[0]
             near = self._encoded(missed[part.entry, NEIGHBOURS])
-            payload = encode_records((own, part.neighbours, near, part.line_offset)) \
-                if own is not None and near is not None else None
-            if payload is not None:
-                self.parse_cache.put(part.entry, payload)
+            if own is not None and near is not None:
+                sections[part.entry] = (own, part.neighbours, near, part.line_offset)
+        payload = encode_records(sections)
+        if payload is not None:
+            self.parse_cache.put(self.name, payload)
 
     def _at_lines(self, section: bytes, lines: int) -> bytes | None:
         """An encoded section with its findings ``lines`` further down their file."""
@@ -153,10 +164,11 @@ class Reuse:
 
 
 def reuse(parse_cache: ParseCache | None, parts: PartKeys | None, policy_digests: Iterable[bytes],
-          inventory: Inventory, as_of: dt.date, passing: bool = False) -> Reuse | None:
+          inventory: Inventory, as_of: dt.date, passing: bool = False, scope: str = "") -> Reuse | None:
     """The findings cache of one run, or None when there is no cache folder or no part to key on.
     ``parts`` gives the model entry of the part that defines each service and vendor; ``passing``
-    says whether the run collects passing checks.
+    says whether the run collects passing checks; ``scope`` names what the run checks (its
+    inventory paths): runs of another scope keep their findings in an entry of their own.
     ``policy_digests`` are the sha256 of the policy files the rules were loaded from, in the order
     they were loaded: a later file's override wins."""
     if parse_cache is None or parts is None:
@@ -182,7 +194,8 @@ def reuse(parse_cache: ParseCache | None, parts: PartKeys | None, policy_digests
                                     + key.encode()).hexdigest()
                      for reach, key in ((SERVICE, part), (NEIGHBOURS, part + named)))
         kept.append(_Part(own, near, tuple(service.id for service in services), parts.line_offsets.get(part, 0)))
-    return Reuse(parse_cache, tuple(kept), passing)
+    name = hashlib.sha256(f"findings\0{'checks' if passing else ''}\0{scope}\0".encode() + context.digest()).hexdigest()
+    return Reuse(parse_cache, name, tuple(kept), decode_records(_ENTRY, parse_cache.get(name)) or {}, passing)
 
 
 def _defining(parts: PartKeys, ref: str) -> str:

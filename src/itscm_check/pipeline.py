@@ -169,7 +169,8 @@ def run_check(inventory_paths: Sequence[Path], policy_paths: Sequence[Path], as_
         inventory, rules, inventory_digest, parts, policy_digests = load_inputs(inventory_paths, policy_paths,
                                                                                 waiver_files, parse_cache)
         findings, results = findings_of(inventory, rules, as_of, root, max_waiver_days, passing,
-                                        reuse(parse_cache, parts, policy_digests.values(), inventory, as_of, passing))
+                                        reuse(parse_cache, parts, policy_digests.values(), inventory, as_of, passing,
+                                              _scope(inventory_paths)))
         baseline = None
         if at_ref is not None:
             baseline = Baseline(f"git ref {baseline_ref}", tuple(at_ref.result()))
@@ -193,4 +194,10 @@ def _findings_at_ref(ref: str, inventory_paths: Sequence[Path], policy_paths: Se
     """The findings of the inventory and policies as they are at the git ref ``ref``."""
     base = load_at_ref(ref, inventory_paths, policy_paths, waiver_files, parse_cache)
     return findings_of(base.inventory, base.rules, as_of, root, max_waiver_days,
-                       reuse=reuse(parse_cache, base.parts, base.policy_digests, base.inventory, as_of))[0]
+                       reuse=reuse(parse_cache, base.parts, base.policy_digests, base.inventory, as_of,
+                                   scope=f"{_scope(inventory_paths)}\0at a git ref"))[0]
+
+
+def _scope(inventory_paths: Sequence[Path]) -> str:
+    """What a run checks, as the findings cache names its entry (findings_cache.reuse)."""
+    return "\0".join(display_path(path) for path in inventory_paths)
