@@ -200,6 +200,28 @@ def test_the_baseline_reads_unchanged_files_from_the_parse_cache(repo: git.Repo,
         run_check([Path("inventory")], [], AS_OF, baseline_ref=broken, parse_cache=parse_cache)
 
 
+def test_the_baseline_and_the_working_tree_keep_their_records_side_by_side(repo: git.Repo, tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same bytes read under the ref's paths (a.yaml@REF) and the working tree's: a warm run
+    builds no records (found by review: each wrote the other's out of the entry on every run)."""
+    from itscm_check import model_cache
+    from itscm_check.cache import ParseCache
+
+    monkeypatch.setattr(parallel, "forked_cpus", lambda: 1)  # the baseline in this process, to count what it builds
+    base = _commit(repo, {"inventory/teams.yaml": TEAMS, "inventory/a.yaml": {"services": [_service("a")]}}, "base")
+    built: list[object] = []
+    real = model_cache._payload
+
+    def spy(checked):  # model_cache's own signature
+        built.append(checked)
+        return real(checked)
+    monkeypatch.setattr(model_cache, "_payload", spy)
+    for _ in range(2):
+        built.clear()
+        run_check([Path("inventory")], [], AS_OF, baseline_ref=base, parse_cache=ParseCache(tmp_path / "cache"))
+    assert built == []
+
+
 def test_the_baseline_reads_its_findings_from_the_findings_cache(repo: git.Repo, tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     from itscm_check import engine

@@ -104,7 +104,7 @@ def test_a_damaged_entry_is_ignored_and_rewritten(tmp_path: Path, damage) -> Non
 
 @pytest.mark.parametrize("payload", [
     marshal.dumps(("something", "else", "entirely")),
-    marshal.dumps((marshal.dumps(("a parse", "of another shape")), "", b"")),  # an entry's sections, a foreign parse
+    marshal.dumps((marshal.dumps(("a parse", "of another shape")), ())),  # an entry's sections, a foreign parse
 ])
 def test_an_entry_with_a_valid_checksum_but_foreign_content_is_ignored(tmp_path: Path, payload: bytes) -> None:
     import hashlib

@@ -151,14 +151,14 @@ def test_a_damaged_or_foreign_entry_is_ignored_and_rewritten(inventory: Path, tm
     parse_key = entry_key(content, "inventory")
     key = model_cache._key(FilePart("inventory/a-teams.yaml", 0, content), parse_key)
     entry = ParseCache(cache).get(parse_key)
-    parsed, name, stored = marshal.loads(entry)  # the part's parse, and its records beside it
+    parsed, ((name, stored),) = marshal.loads(entry)  # the part's parse, and its records beside it
     assert name == key and kept_beside(entry, key) == stored
     # Garbage, an empty map, a record that is not a Part, a Part with a field it does not have.
     foreign = [b"\x93not a part", b"\x80", msgspec.msgpack.encode(expected.teams[0]),
                msgspec.msgpack.encode({**msgspec.structs.asdict(model_cache._decode(stored)), "extra": 1})]
     for payload in foreign:
         assert model_cache._decode(payload) is None
-        ParseCache(cache).put(parse_key, marshal.dumps((parsed, key, payload)))
+        ParseCache(cache).put(parse_key, marshal.dumps((parsed, ((key, payload),))))
         assert _load(inventory, cache)[0] == expected
         assert kept_beside(ParseCache(cache).get(parse_key), key) == stored  # written again
 

@@ -6,8 +6,9 @@ Entries are written to a temporary file and renamed into place: two runs at once
 whole entry, and a reader sees an old entry, a new one or none. An entry that does not carry its
 own name and checksum, or does not decode, is ignored and rewritten. Deleting the folder is
 always safe. Entries are ``marshal`` data, never pickles: a cache restored in CI is input too, and
-loading a pickle can run code. The same folder holds the entries of the model cache (each file's
-records, model_cache) and of the findings cache (findings_cache).
+loading a pickle can run code. A part's entry also keeps what was made of it for the last places it
+was read at, by name (the model cache's records: model_cache); the same folder holds the entries of
+the findings cache (findings_cache).
 """
 
 from __future__ import annotations
@@ -336,7 +337,7 @@ def check_parts(parts: Iterable[FilePart], schema: str, parse_cache: ParseCache 
             made = placed_hit if then is None else then(placed_hit)
             beside = _beside(then_entry, part, key, made) if then is not None else None
             if parse_cache is not None and beside is not None:  # made here: the entry is written again with it
-                parse_cache.put(key, _entry(sections[0], beside))
+                parse_cache.put(key, _entry(sections[0], _with(sections[1], beside)))
             found[index] = made if taken is None else taken(made)
     if parse_cache is not None:
         parse_cache.hits, parse_cache.misses = parse_cache.hits + len(found), parse_cache.misses + len(missing)
@@ -370,8 +371,8 @@ def check_parts(parts: Iterable[FilePart], schema: str, parse_cache: ParseCache 
 # A job for a worker: a part's bytes, its shown path, the lines of its file before it, the
 # fragment it is, if it is one, and the name of its cache entry.
 _Job = tuple[bytes, str, int, "Fragment | None", str]
-# What a worker sends for a job: the part's cache entry (only without ``then``: it brings the
-# Checked back), what ``then`` made of it, and why the worker could not write to the cache, if it could not.
+# What a worker sends for a job: the part's parse as its entry keeps it (_encode; only without
+# ``then``: it brings the Checked back), what ``then`` made of it, and why the worker could not write to the cache, if it could not.
 _Done = tuple["bytes | None", Any, "str | None"]
 
 
@@ -434,8 +435,8 @@ def _check_chunk(jobs: list[_Job], schema: str, then: Callable[[Checked], Any] |
         payload = _encode(checked, fragment) if parse_cache is not None or then is None else None
         made = then(_shifted(checked, offset)) if then is not None else None
         if parse_cache is not None and payload is not None:
-            parse_cache.put(key, _entry(payload, _beside(then_entry, FilePart(shown, offset, content, fragment), key,
-                                                         made)))
+            beside = _beside(then_entry, FilePart(shown, offset, content, fragment), key, made)
+            parse_cache.put(key, _entry(payload, (beside,) if beside is not None else ()))
         done.append((payload if then is None else None, made, parse_cache.problem if parse_cache else None))
     return done
 
@@ -447,38 +448,51 @@ def _beside(then_entry: Callable[[FilePart, str], str] | None, part: FilePart, k
 
 
 # A part's entry holds its parse and what was made of it where it was last read (the model cache's
-# records), so that a cold run writes one file per part: creating a file costs more than what it holds.
-def _entry(parsed: bytes, beside: tuple[str, bytes] | None = None) -> bytes:
-    """A part's entry: its parse (_encode) and, if any, what was made of it under a name."""
-    name, made = beside if beside is not None else ("", b"")
-    return marshal.dumps((parsed, name, made), _MARSHAL_VERSION)
+# records), so that a cold run writes one file per part: creating a file costs more than what it
+# holds. What was made is kept for the last _KEPT places (names) the part was read at: the working
+# tree and a --baseline ref's child read the same bytes under other paths, and would otherwise
+# write each other's out of the entry on every run.
+_KEPT = 2
+_Kept = tuple[tuple[str, bytes], ...]  # (name, what was made), the latest first
 
 
-def _sections(entry: bytes | None) -> tuple[bytes, str, bytes] | None:
-    """An entry's parse, and the name and bytes of what is kept beside it (name "" for nothing), or
-    None when there is no entry or it is not what this version writes."""
+def _entry(parsed: bytes, kept: _Kept = ()) -> bytes:
+    """A part's entry: its parse (_encode) and what was made of it, by name."""
+    return marshal.dumps((parsed, kept), _MARSHAL_VERSION)
+
+
+def _sections(entry: bytes | None) -> tuple[bytes, _Kept] | None:
+    """An entry's parse and what is kept beside it, or None when there is no entry or it is not
+    what this version writes."""
     if entry is None:
         return None
     try:
-        parsed, name, made = marshal.loads(entry)
+        parsed, kept = marshal.loads(entry)
     except (ValueError, TypeError, EOFError):
         return None
-    if type(parsed) is not bytes or type(name) is not str or type(made) is not bytes:
+    if type(parsed) is not bytes or type(kept) is not tuple or not all(
+            type(pair) is tuple and len(pair) == 2 and type(pair[0]) is str and type(pair[1]) is bytes
+            for pair in kept):
         return None
-    return parsed, name, made
+    return parsed, kept
+
+
+def _with(kept: _Kept, beside: tuple[str, bytes]) -> _Kept:
+    """``beside`` first, then what else was kept, up to _KEPT names."""
+    return (beside, *(pair for pair in kept if pair[0] != beside[0]))[:_KEPT]
 
 
 def kept_beside(entry: bytes | None, name: str) -> bytes | None:
     """What a part's entry (ParseCache.get of its parse key) keeps under ``name``, or None."""
     sections = _sections(entry)
-    return sections[2] if sections is not None and name and sections[1] == name else None
+    return next((made for kept, made in sections[1] if kept == name), None) if sections is not None else None
 
 
 def keep_beside(parse_cache: ParseCache, key: str, name: str, made: bytes) -> None:
     """Keep ``made`` under ``name`` in the entry ``key`` of a part, beside its parse, if it has one."""
     sections = _sections(parse_cache.get(key))
     if sections is not None:
-        parse_cache.put(key, _entry(sections[0], (name, made)))
+        parse_cache.put(key, _entry(sections[0], _with(sections[1], (name, made))))
 
 
 def entry_key(content: bytes, schema: str, fragment: Fragment | None = None) -> str:

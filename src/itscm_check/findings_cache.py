@@ -166,7 +166,7 @@ class Reuse:
 def reuse(parse_cache: ParseCache | None, parts: PartKeys | None, policy_digests: Iterable[bytes],
           inventory: Inventory, as_of: dt.date, passing: bool = False, scope: str = "") -> Reuse | None:
     """The findings cache of one run, or None when there is no cache folder or no part to key on.
-    ``parts`` gives the model entry of the part that defines each service and vendor; ``passing``
+    ``parts`` names the part that defines each service and vendor; ``passing``
     says whether the run collects passing checks; ``scope`` names what the run checks (its
     inventory paths): runs of another scope keep their findings in an entry of their own.
     ``policy_digests`` are the sha256 of the policy files the rules were loaded from, in the order

@@ -4,15 +4,16 @@ A warm run then neither decodes the parsed documents of an unchanged part nor as
 again: it decodes typed records and links them to the rest of the inventory (assemble_parts).
 A part without records is built into them, and they are written, where it is parsed (worker
 processes when there are many; one forked child, while this process decodes the others, when a
-few files changed), so that this process never holds the documents of a valid inventory, cache
-folder or not. A part's records are kept in its parse entry, beside its parse (cache.kept_beside):
-one file per part. They are msgspec MessagePack data decoded into the model's own types only, so
-that, unlike a pickle, they cannot run code. They are kept under a name that covers the whole
-package (cache.package_fingerprint) and the part's shown path and place in its file, which its
-records carry; a part read elsewhere (a fragment after an added item, a moved file, the same bytes
-in two files) is built again from its parse, and its entry written again with those records.
-What the records take from other files (their sites, their waivers' keys) is set again on every
-run.
+few files changed), so that this process holds the documents of a valid inventory only for parts
+read at a new place (below), cache folder or not. A part's records are kept in its parse entry,
+beside its parse (cache.kept_beside): one file per part. They are msgspec MessagePack data decoded
+into the model's own types only, so that, unlike a pickle, they cannot run code. They are kept
+under a name that covers the whole package (cache.package_fingerprint) and the part's shown path
+and place in its file, which its records carry; an entry keeps them for the last two such names
+(the working tree's and a --baseline ref's, whose paths are shown with the ref). A part read at a
+new place (a fragment after an added item, a moved file) is built again from its parse, and its
+entry written again with those records too. What the records take from other files (their sites,
+their waivers' keys) is set again on every run.
 """
 
 from __future__ import annotations
@@ -122,8 +123,8 @@ def _cached_inventory(sources_parts: list[FilePart], parse_cache: ParseCache | N
 
 def _parsed(jobs: list[FilePart], parse_cache: ParseCache | None, taken: Callable[[bytes | None], Any] | None = None
             ) -> tuple[list[Any] | Misfit, int, int, str | None]:
-    """Each job's records' entry (None for a part with an input error), or what ``taken`` makes of
-    it in this process as each is done, or the Misfit a fragment raised, and the cache's hits,
+    """Each job's records, encoded (None for a part with an input error), or what ``taken`` makes of
+    them in this process as each is done, or the Misfit a fragment raised, and the cache's hits,
     misses and problem on the way: a forked child's copy of the cache is its own."""
     mine = replace(parse_cache, hits=0, misses=0) if parse_cache is not None else None
     try:
@@ -134,8 +135,8 @@ def _parsed(jobs: list[FilePart], parse_cache: ParseCache | None, taken: Callabl
 
 
 def _payload(checked: Checked) -> bytes | None:
-    """The entry of a part's records, made where the part was parsed; None when it has an input
-    error or a value MessagePack cannot hold."""
+    """A part's records, encoded where the part was parsed; None when it has an input error or a
+    value MessagePack cannot hold."""
     part = _part(checked)
     return encode_records(part) if part is not None else None
 
