@@ -318,10 +318,10 @@ def check_parts(parts: Iterable[FilePart], schema: str, parse_cache: ParseCache 
     rather than the documents) or read from the cache. With ``then_entry``, which names what is
     made of a part where it is (from the part and its parse entry's name), what ``then`` made
     (bytes, or None for nothing) is kept in the part's entry beside its parse, under that name
-    (kept_beside), written where it was made. Parts the cache does not have
-    are parsed in worker processes when there are enough of them; with ``taken``, the list holds
-    what it makes of each part's result in this process, as each is done, while the workers go on
-    with the others. Raises Misfit when a fragment did not read as it was cut."""
+    (kept_beside), written where it was made. Parts the cache does not have are parsed in worker
+    processes when there are enough of them; with ``taken``, the list holds what it makes of each
+    part's result in this process, as each is done, while the workers go on with the others.
+    Raises Misfit when a fragment did not read as it was cut."""
     found: dict[int, Any] = {}
     missing: list[tuple[int, FilePart, str]] = []  # index, part, cache key
     count = 0
@@ -372,7 +372,8 @@ def check_parts(parts: Iterable[FilePart], schema: str, parse_cache: ParseCache 
 # fragment it is, if it is one, and the name of its cache entry.
 _Job = tuple[bytes, str, int, "Fragment | None", str]
 # What a worker sends for a job: the part's parse as its entry keeps it (_encode; only without
-# ``then``: it brings the Checked back), what ``then`` made of it, and why the worker could not write to the cache, if it could not.
+# ``then``: it brings the Checked back), what ``then`` made of it, and why the worker could not
+# write to the cache, if it could not.
 _Done = tuple["bytes | None", Any, "str | None"]
 
 
