@@ -202,6 +202,18 @@ def test_a_damaged_entry_is_ignored_and_rewritten(inventory: Path, tmp_path: Pat
     assert entry.read_bytes() == intact  # written again as it was
 
 
+def test_a_file_changed_back_is_read_back(inventory: Path, tmp_path: Path,
+                                          evaluated: list[tuple[str, frozenset[str]]]) -> None:
+    """The entry keeps the sections of the file as it was before a change, which a change back reads."""
+    changed = inventory / "services" / "identity.yaml"
+    before = changed.read_text(encoding="utf-8")
+    for text in (before, before.replace("tier: 1", "tier: 3", 1), before):
+        changed.write_text(text, encoding="utf-8")
+        evaluated.clear()
+        report = run_check([inventory], [], AS_OF, parse_cache=ParseCache(tmp_path / "cache"), passing=False)
+    assert dict(evaluated)["ITSCM-003"] == frozenset(service.id for service in report.inventory.services)
+
+
 def test_one_entry_holds_the_findings_of_every_part_of_a_run(inventory: Path, tmp_path: Path) -> None:
     cache = ParseCache(tmp_path / "cache")
     report = run_check([inventory], [], AS_OF, parse_cache=cache, passing=False)

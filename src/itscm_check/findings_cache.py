@@ -17,8 +17,9 @@ Each part has a section, named by its SERVICE key, with both reaches' findings a
 key the second were made under: a part whose named records changed keeps its own findings. The
 sections of the parts of one run are one entry in the parse cache's folder, named by what the run
 checks (its inventory paths, the policies, the sites, the as-of date, the tool; the baseline's
-child has its own), which the next such run reads and writes again when a part missed: a cold run
-writes one file, not one per part, as creating a file costs more than what it holds. A run that
+child has its own), which the next such run reads and writes again when a part missed, keeping
+the sections of parts it does not have (a file before a change) up to as many as its own: a cold
+run writes one file, not one per part, as creating a file costs more than what it holds. A run that
 shows passing checks (HTML, JUnit) keeps every check of those rules too, in an entry of its own.
 Entries are msgspec MessagePack decoded into Findings and CheckResults only.
 """
@@ -148,6 +149,11 @@ class Reuse:
             near = self._encoded(missed[part.entry, NEIGHBOURS])
             if own is not None and near is not None:
                 sections[part.entry] = (own, part.neighbours, near, part.line_offset)
+        # The sections of parts this run does not have (a file as it was before a change, which a
+        # change back reads again; another branch's) are kept too, the latest first, up to as many
+        # as the run's own.
+        others = [(entry, section) for entry, section in self.stored.items() if entry not in sections]
+        sections.update(others[:len(self.parts)])
         payload = encode_records(sections)
         if payload is not None:
             self.parse_cache.put(self.name, payload)
