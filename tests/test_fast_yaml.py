@@ -5,12 +5,13 @@ hands the file to PyYAML."""
 from __future__ import annotations
 
 import random
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from itscm_check import cli, fast_yaml, loader
+from itscm_check import cli, fast_yaml, loader, yaml_lines
 
 ROOT = Path(__file__).resolve().parent.parent
 needs_yaml_rs = pytest.mark.skipif(fast_yaml.yaml_rs is None, reason="yaml_rs has no wheel for this platform")
@@ -161,6 +162,29 @@ def test_mutated_files_read_alike_or_go_to_pyyaml(monkeypatch: pytest.MonkeyPatc
             lines[i] = lines[i][:position] + rng.choice(edits) + lines[i][position + rng.randint(0, 2):]
         taken += agree("\n".join(lines), monkeypatch)
     assert taken > 30  # the edits leave many files readable: the comparison really ran
+
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="possessive repetitions need Python 3.11")
+def test_the_line_pattern_splits_lines_alike_with_possessive_repetitions_and_without() -> None:
+    """Python 3.10 has the scanner's line pattern without possessive repetitions (yaml_lines)."""
+    possessive, plain = yaml_lines.line_pattern(True), yaml_lines.line_pattern(False)
+    assert possessive.pattern != plain.pattern
+    rng = random.Random(7)
+    texts = [path.read_text(encoding="utf-8") for path in fixture_files()]
+    lines = [line for text in texts for line in text.split("\n")]
+    edits = [": ", "- ", "-", " #", "#", "'", "''", '"', ":", "  ", " :", "[", "{", "&", "\\"]
+    for _ in range(5_000):
+        line = rng.choice(lines)
+        for _ in range(rng.randint(1, 3)):
+            position = rng.randint(0, len(line))
+            line = line[:position] + rng.choice(edits) + line[position + rng.randint(0, 2):]
+        lines.append(line)
+    lines += ["- - a: b", "- -", "a :b", "a  : b", "'it''s': x", "'a'': 'b'", '"a\\"b": c', "a: b: c", "a:b: c",
+              "-x: 1", "a #b: c", "k:", "  - 'q':", "a  ", ":", "- : a"]
+    for line in lines:
+        assert possessive.findall(line) == plain.findall(line), line
+    assert all(possessive.findall(text) == plain.findall(text) for text in texts)
 
 
 def test_forcing_pyyaml_skips_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
