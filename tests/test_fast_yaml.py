@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from itscm_check import cli, fast_yaml, loader, yaml_lines
+from itscm_check import cli, fast_yaml, loader, yaml_build, yaml_lines
 
 ROOT = Path(__file__).resolve().parent.parent
 needs_yaml_rs = pytest.mark.skipif(fast_yaml.yaml_rs is None, reason="yaml_rs has no wheel for this platform")
@@ -111,6 +111,10 @@ def test_keys_are_the_text_written(key: str, monkeypatch: pytest.MonkeyPatch) ->
     # surrogates (yaml_rs joins them, libyaml refuses them), "---" without a blank, a bad number.
     "a: |\n  x", "a: |\n  x\n     \nb: 1\n", "a: {: ~}\n", "a: [{: ~}, 1]\n", "a: {[1]: b}\n", "a: [[a]: b]\n",
     'a: "\\ud83d\\ude00"\n', '- ["\\uD83D\\uDE00"]\n', "---#x\na: 1\n", "a: 0x_\n", "a: [a, , b]\n", "a: [a,]\n",
+    # Errors in the structure, which the builder (yaml_build) must refuse itself: yaml_rs does not
+    # read a text the builder takes.
+    "a: {a: b: c}\n", "a: [a: b: c]\n", "a: {a: b [c]}\n", "a: [a, {b: c}: d]\n", "a: b\n  c: d\n", "- a\n  - b\n",
+    "a:\n- x\n - y\n", "  a: 1\nb: 2\n", "a: 1\n- b\n", "- a\n  b: 1\n",
     "deep:\n" + "".join("  " * i + "- k:\n" for i in range(70)),
 ])
 def test_what_the_scanner_does_not_follow_goes_to_pyyaml(text: str) -> None:
@@ -128,6 +132,7 @@ def test_block_scalars_comments_and_empty_values(monkeypatch: pytest.MonkeyPatch
 @needs_yaml_rs
 @pytest.mark.parametrize("text", [
     "x: {a: , ~: 5, 6: ~}\n", "a: {b: , null: [~]}\n", "a: [{a: , null: }, ~]\n", "a: {b, c: 1}\n", "a: [b: ]\n",
+    "a: [a: b, c]\n", "a: {a, b: [c, {d: e}]}\n", '- ["a":b, {x: [y, z]}]\n', "a: [[], {}, [[]]]\n",
     "0x_: 1\n", "a: [x" + " " * 20_000 + "y]\n", "a: |\n  x" + " " * 20_000 + "y\n", "- a" + " " * 20_000 + "b\n",
 ])
 def test_empty_nodes_odd_keys_and_long_blank_runs(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -154,14 +159,14 @@ def test_mutated_files_read_alike_or_go_to_pyyaml(monkeypatch: pytest.MonkeyPatc
     edits = [": ", "- ", "#", " #", "'", '"', "[", "]", "{", "}", ",", ":", "&", "*", "!", "|", ">", "?", "\n", "\n  ",
              "\t", "yes", "012", "1:30", "2026-01-05", "~", "", "---\n"]
     taken = 0
-    for _ in range(300):
+    for _ in range(1_000):
         lines = rng.choice(corpus).split("\n")
         for _ in range(rng.randint(1, 3)):
             i = rng.randrange(len(lines))
             position = rng.randint(0, len(lines[i]))
             lines[i] = lines[i][:position] + rng.choice(edits) + lines[i][position + rng.randint(0, 2):]
         taken += agree("\n".join(lines), monkeypatch)
-    assert taken > 30  # the edits leave many files readable: the comparison really ran
+    assert taken > 100  # the edits leave many files readable: the comparison really ran
 
 
 
@@ -185,6 +190,70 @@ def test_the_line_pattern_splits_lines_alike_with_possessive_repetitions_and_wit
     for line in lines:
         assert possessive.findall(line) == plain.findall(line), line
     assert all(possessive.findall(text) == plain.findall(text) for text in texts)
+
+
+
+def built_alone(text: str) -> bool:
+    """Whether the scanner's tokens make the document of ``text`` without yaml_rs (yaml_build)."""
+    try:
+        yaml_build.build(yaml_lines.scan(text, 0, 1))
+    except yaml_lines.Refused:
+        return False
+    return True
+
+
+def test_the_builder_reads_the_example_inventory_and_the_pack_without_yaml_rs() -> None:
+    """The fast path's speed rests on building realistic files from the tokens alone."""
+    paths = [path for path in fixture_files() if path.is_relative_to(ROOT / "inventory") or path.is_relative_to(ROOT / "src")]
+    assert len(paths) >= 10
+    assert [path for path in paths if not built_alone(path.read_text(encoding="utf-8-sig"))] == []
+
+
+@needs_yaml_rs
+@pytest.mark.parametrize("text", [
+    "a:\n- x\n- y\nb: 1\n", "- a: 1\n  b:\n  - c\n  -\n    d: 2\n- - e\n  - f\n", "a:\n  b: |\n    one\n    two\n  c: >-\n    x\n",
+    "- [a, {b: c}]\n- {d: [e: f]}\n", "k: 'it''s'\nq: \"x\"  # c\n", "  indented: root\n  next: 2\n",
+])
+def test_the_builder_takes_the_shapes_of_an_inventory_alone(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert built_alone(text)
+    assert agree(text, monkeypatch)
+
+
+@needs_yaml_rs
+@pytest.mark.parametrize("text", ['a: "tab\\there"\n', 'a: ["\\u00e9", b]\n', '- {"k\\"": 1}\n', 'k: "a\\\\b"\n'])
+def test_escapes_are_left_to_yaml_rs_and_the_walker(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert not built_alone(text)
+    assert agree(text, monkeypatch)
+
+
+# Pieces of lines for the generated files below: keys, values and lines of block scalars.
+_KEYS = ["a", "b", "c", "'q'", '"d"', "1", "yes", "a b", "x:y", "'it''s'", "2026-01-05", "~", "-x"]
+_VALUES = ["", "v", "w x", "1", "012", "0x1F", "yes", "No", "~", "null", "2026-01-05", "2026-01-05T10:00:00Z", "1.5",
+           "1e3", ".inf", "'s'", '"d"', '"e\\tf"', "''", "[]", "{}", "[a, b]", "{a: 1, b: [c, d]}", "[a: b]", "{a, b: 1}",
+           "[{x: 1}, [y]]", "|", ">", "|-", ">-", "|+", "# c", "v # c", "-5", "4h", "a#b", '["a":b]', "{a: }", "=", "1:30"]
+_TEXT_LINES = ["text", "more text", "  indented", "", "x: y", "- z"]
+
+
+def generated_line(rng: random.Random) -> str:
+    indent = " " * rng.choice([0, 0, 1, 2, 2, 4, 4, 6])
+    draw = rng.random()
+    if draw < 0.15:
+        return indent + rng.choice(_TEXT_LINES)
+    prefix = rng.choice(["", "", "", "- ", "- ", "- - ", "-   "])
+    if draw < 0.3:
+        return indent + prefix + rng.choice(_VALUES)
+    return indent + prefix + rng.choice(_KEYS) + ":" + (" " + rng.choice(_VALUES) if rng.random() < 0.8 else "")
+
+
+@needs_yaml_rs
+def test_generated_files_read_alike_or_go_to_pyyaml(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A seeded fuzz of the structures the builder follows (yaml_build): keys, items, scalars, flow
+    collections and block scalars at random columns. Each result is PyYAML's or a refusal."""
+    rng = random.Random(8)
+    texts = ["\n".join(generated_line(rng) for _ in range(rng.randint(1, 8))) + "\n" for _ in range(6_000)]
+    taken = [text for text in texts if agree(text, monkeypatch)]
+    assert len(taken) > 500  # the comparison really ran, on nested blocks too
+    assert sum(built_alone(text) for text in taken) > 0.9 * len(taken)
 
 
 def test_forcing_pyyaml_skips_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,12 +1,14 @@
-"""The fast parse path: yaml_rs builds the data, the line scanner (yaml_lines) finds every key and
-list item, and the two are walked together into what the PyYAML path (loader) gives.
+"""The fast parse path: the line scanner (yaml_lines) finds every key and list item of a text,
+and its tokens are read into what the PyYAML path (loader) gives, by one of two readers.
 
-yaml_rs parses in Rust, several times faster than libyaml with PyYAML's constructor, but it reads
-YAML 1.2 scalars and keeps no positions. So this path takes only a text it can prove to read
-exactly as the PyYAML path does. Walking yaml_rs's data in order must use up the scanner's tokens
-one for one, at the same columns, with the same key text; every scalar yaml_rs read is checked
-against its text; and a scalar that YAML 1.1 and 1.2 read differently (``yes``, ``012``,
-``1:30``, ``1e3``, dates) is read again from its text with PyYAML's resolver.
+The builder (yaml_build) makes the data from the tokens alone, which takes most files. A file it
+leaves (a double-quoted scalar with an escape, for one) is parsed by yaml_rs, in Rust, and the
+walker here walks yaml_rs's data and the tokens together. yaml_rs reads YAML 1.2 scalars and
+keeps no positions, so the walker takes only a text it can prove to read exactly as the PyYAML
+path does: walking yaml_rs's data in order must use up the scanner's tokens one for one, at the
+same columns, with the same key text; every scalar yaml_rs read is checked against its text; and a
+scalar that YAML 1.1 and 1.2 read differently (``yes``, ``012``, ``1:30``, ``1e3``, dates) is
+read again from its text with PyYAML's resolver.
 
 Anything refused, and any text yaml_rs rejects, gives None: the caller parses it with PyYAML,
 which also gives every error its line.
@@ -18,25 +20,34 @@ import math
 import os
 import re
 import sys
-from collections.abc import Iterator
 from typing import Any
-
-import yaml
 
 from itscm_check.loader import (
     INTERN_MAX,
     MAX_DEPTH,
-    NULL_TAG,
     STR_TAG,
-    TIMESTAMP_TAG,
     DocPath,
     LineTree,
     ParsedDocument,
     resolve_plain,
     shared,
 )
-from itscm_check.values import YamlTimestamp
-from itscm_check.yaml_lines import BLOCK, EMPTY, EMPTY_NODE, FLOW, MAX_KEY, NESTED, PLAIN, QUOTED, Refused, Token, scan
+from itscm_check.yaml_build import MAY_RESOLVE, TokenReader, build
+from itscm_check.yaml_lines import (
+    BLOCK,
+    EMPTY,
+    EMPTY_NODE,
+    FLOW,
+    MAX_KEY,
+    NESTED,
+    PLAIN,
+    QUOTED,
+    FlowMapping,
+    FlowNode,
+    Refused,
+    Token,
+    scan,
+)
 
 try:
     import yaml_rs
@@ -55,9 +66,6 @@ _UNSUPPORTED = re.compile("[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uf
 _DEEP = re.compile(r"[ -]{5000}")
 _DEEP_INSIDE = re.compile(r"\n[ -]{5000}")
 _DOCUMENT_START = re.compile(r"---(?: +(?:#.*)?)?")
-# PyYAML picks the resolvers to try by a scalar's first character: text that starts with any
-# other is text.
-_MAY_RESOLVE = frozenset(yaml.resolver.Resolver.yaml_implicit_resolvers)
 _intern = sys.intern
 # Surrogate escapes: yaml_rs joins a pair into one character, libyaml refuses them.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]|\\U0000[dD][89a-fA-F]")
@@ -106,9 +114,15 @@ def load(text: str) -> list[ParsedDocument] | None:
         return None
     try:
         tokens = scan(text, start, first_line)
-        data = yaml_rs.loads(text, parse_datetime=False)
     except Refused:
         return None
+    if tokens:
+        try:
+            return [build(tokens)]
+        except Refused:
+            pass  # yaml_rs and the walker may still take it: they read escapes, for one
+    try:
+        data = yaml_rs.loads(text, parse_datetime=False)
     except (yaml_rs.YAMLDecodeError, ValueError, RecursionError):
         return None  # a syntax error, a duplicate key, a limit: PyYAML reports it, with its line
     except BaseException as exc:
@@ -162,16 +176,9 @@ def _reads_as(value: Any, text: str) -> bool:
     return False
 
 
-class _Walker:
+class _Walker(TokenReader):
     """Walks yaml_rs's data and the scanner's tokens together, building the PyYAML path's data
     and LineTree."""
-
-    def __init__(self, tokens: list[Token]) -> None:
-        self.tokens = tokens
-        self.cursor = 0  # the next token
-        self.timestamps: list[DocPath] = []
-        self.constructor = yaml.constructor.SafeConstructor()
-        self.constructed: dict[str, Any] = {}
 
     def document(self, data: Any) -> tuple[Any, LineTree]:
         if not self.tokens or type(data) not in (dict, list):
@@ -227,7 +234,7 @@ class _Walker:
             name = _intern(text)  # keys are short: one copy of each
             key_lines += (name, line)
             if kind == PLAIN and value == payload and type(value) is str and (
-                    payload[0] not in _MAY_RESOLVE or resolve_plain(payload) == STR_TAG):
+                    payload[0] not in MAY_RESOLVE or resolve_plain(payload) == STR_TAG):
                 result[name] = _intern(payload) if len(payload) <= INTERN_MAX else payload  # shared(), inline
                 continue
             self.cursor = cursor
@@ -272,11 +279,7 @@ class _Walker:
                 return None, None
             return self.nested(value, column, where + (step,), depth + 1, under_key)
         if kind == FLOW:
-            scalars = iter(payload)
-            item, tree = self.flow(value, line, scalars, where + (step,), depth + 1)
-            if next(scalars, None) is not None:
-                raise Refused
-            return item, tree
+            return self.flow(value, line, payload, where + (step,), depth + 1)
         if type(value) is dict or type(value) is list:
             raise Refused
         if kind == PLAIN:
@@ -292,36 +295,21 @@ class _Walker:
         # yaml_rs's reading must fit the text: a check that the walker gave the value its own text.
         if value != text if type(value) is str else not _reads_as(value, text):
             raise Refused
-        tag = resolve_plain(text)
-        if tag == STR_TAG:  # yaml_rs may have read it as a YAML 1.2 number (`0o12`, `1e3`)
-            return shared(text)
-        if tag == TIMESTAMP_TAG:
-            self.timestamps.append(where + (step,))
-            return YamlTimestamp(text)
-        if tag == NULL_TAG:
-            return None
-        constructed = self.constructed.get(text)
-        if constructed is None:
-            try:
-                constructed = self.constructor.construct_object(yaml.ScalarNode(tag, text))
-            except (yaml.YAMLError, ValueError, KeyError, IndexError):
-                raise Refused from None  # text that is no valid number: PyYAML reports it
-            self.constructed[text] = constructed
-        return constructed
+        return self.scalar(text, where, step)  # yaml_rs may have read `0o12` or `1e3` as a YAML 1.2 number
 
-    def flow(self, data: Any, line: int, scalars: Iterator[tuple[str, bool]], where: DocPath, depth: int
-             ) -> tuple[Any, LineTree]:
-        """A flow collection on one line, whose every key and item has that line. ``scalars``
-        gives its scalars' texts in order, which its keys and values use up one by one."""
+    def flow(self, data: Any, line: int, node: FlowNode, where: DocPath, depth: int) -> tuple[Any, LineTree]:
+        """A flow collection on one line, whose every key and item has that line: yaml_rs's
+        ``data`` and the scanner's ``node`` (see yaml_lines), which must have the same shape."""
         if depth > MAX_DEPTH:
             raise Refused
-        if type(data) is dict:
+        if type(node) is FlowMapping:
+            if type(data) is not dict or len(data) != len(node):
+                raise Refused
             result: dict[str, Any] = {}
             key_lines: list[Any] = []
             children: list[Any] = []
             names: set[str] = set()
-            for key, value in data.items():
-                text, quoted = next(scalars, EMPTY_NODE)
+            for (key, value), ((text, quoted), value_node) in zip(data.items(), node):
                 if len(text) > MAX_KEY or (text, quoted) == EMPTY_NODE or (text == "<<" and not quoted):
                     raise Refused  # PyYAML's limit, an empty key, a merge key
                 if quoted:
@@ -333,34 +321,33 @@ class _Walker:
                     raise Refused  # `1` and `'1'`: one key to the PyYAML path, which reports it
                 names.add(name)
                 key_lines += (name, line)
-                item, tree = self.flow_item(value, line, scalars, where, name, depth)
+                item, tree = self.flow_item(value, line, value_node, where, name, depth)
                 if tree is not None:
                     children += (name, tree)
                 if item is not None:
                     result[name] = item
             return result, (line, False, tuple(key_lines), tuple(children) or None)
-        if type(data) is list:
-            items, trees = [], []
-            for index, value in enumerate(data):
-                item, tree = self.flow_item(value, line, scalars, where, index, depth)
-                items.append(item)
-                trees.append(tree)
-            has_trees = any(tree is not None for tree in trees)
-            return items, (line, True, (line,) * len(items), tuple(trees) if has_trees else None)
-        raise Refused
-
-    def flow_item(self, value: Any, line: int, scalars: Iterator[tuple[str, bool]], where: DocPath, step: Any,
-                  depth: int) -> tuple[Any, LineTree | None]:
-        if type(value) is dict or type(value) is list:
-            return self.flow(value, line, scalars, where + (step,), depth + 1)
-        written = next(scalars, None)
-        if written is None:
+        if type(data) is not list or len(data) != len(node):
             raise Refused
-        if written == EMPTY_NODE:
+        items, trees = [], []
+        for index, (value, item_node) in enumerate(zip(data, node)):
+            item, tree = self.flow_item(value, line, item_node, where, index, depth)
+            items.append(item)
+            trees.append(tree)
+        has_trees = any(tree is not None for tree in trees)
+        return items, (line, True, (line,) * len(items), tuple(trees) if has_trees else None)
+
+    def flow_item(self, value: Any, line: int, node: FlowNode, where: DocPath, step: Any, depth: int
+                  ) -> tuple[Any, LineTree | None]:
+        if type(node) is not tuple:  # a collection
+            return self.flow(value, line, node, where + (step,), depth + 1)
+        if type(value) is dict or type(value) is list:
+            raise Refused
+        if node == EMPTY_NODE:
             if value is not None:
                 raise Refused
             return None, None
-        text, quoted = written
+        text, quoted = node
         if quoted:
             return _quoted(value, text), None
         return self.plain(value, text, where, step), None

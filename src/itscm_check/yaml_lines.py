@@ -14,7 +14,7 @@ from typing import Any
 
 # A key or list item: (is_key, line, column, key, key_is_plain, kind, payload), with key "" for an
 # item. ``kind`` says what follows on the line; ``payload`` is a plain scalar's text, a quoted
-# scalar as written, a block scalar's value or a flow collection's scalars (see _flow_scalars).
+# scalar as written, a block scalar's value or a flow collection as a FlowNode (see _flow).
 Token = tuple[bool, int, int, str, bool, int, Any]
 
 # What follows a key or list item on its line: nothing (a null, or a block collection on the next
@@ -83,10 +83,6 @@ _FLOW_PART = re.compile(r"""
     )""", re.VERBOSE)
 # libyaml refuses `x:,` and the like in a flow collection; yaml_rs does not.
 _COLON_IN_FLOW = re.compile(r":[,?\[\]{}]")
-# What may come before a node in a flow collection, and before "," or a closing bracket: an
-# indicator, or "s" for a scalar.
-_BEFORE_NODE = frozenset(("", "[", "{", ",", ":"))
-_BEFORE_END = frozenset(("s", "]", "}", ":"))
 
 
 def scan(text: str, start: int, first_line: int) -> list[Token]:
@@ -153,9 +149,10 @@ def scan(text: str, start: int, first_line: int) -> list[Token]:
 
 
 def _with_block_value(token: Token, content: list[str]) -> Token:
-    """``token`` with the value of its block scalar, from the scalar's lines, for the walker to
-    check yaml_rs's against. Only the plain cases are taken: libyaml and yaml_rs part ways on
-    empty ones, and the spec's rules for blank and more-indented lines are subtle."""
+    """``token`` with the value of its block scalar, from the scalar's lines: the value itself for
+    the builder (yaml_build), and what yaml_rs's must be for the walker (fast_yaml). Only the plain
+    cases are taken: libyaml and yaml_rs part ways on empty ones, and the spec's rules for blank
+    and more-indented lines are subtle."""
     header = token[6]
     style, chomp = header[0], header[1:2]
     blank = 0
@@ -189,7 +186,7 @@ def _classify(value: str) -> tuple[int, Any]:
     if first == "[" or first == "{":
         if _COLON_IN_FLOW.search(value):
             raise Refused
-        return FLOW, _flow_scalars(value)
+        return FLOW, _flow(value)
     if first in "&*!%@`?:,]}" or (first == "-" and (len(value) == 1 or value[1] == " ")):
         raise Refused  # a tag, anchor, alias or indicator
     comment = value.find(" #")
@@ -199,15 +196,26 @@ def _classify(value: str) -> tuple[int, Any]:
     return PLAIN, text
 
 
-def _flow_scalars(value: str) -> list[tuple[str, bool]]:
-    """The scalars of a flow collection, in order, each with whether it is quoted, and EMPTY_NODE
-    for each empty value (`{a: , b}`). Refuses what libyaml rejects or the walker cannot follow: a
-    collection or an empty node as a key, a missing or doubled entry, and a collection that does
-    not close on its line, whose items would have other lines."""
-    scalars: list[tuple[str, bool]] = []
-    brackets: list[str] = []
-    previous = ""  # the indicator before, or "s" after a scalar
-    key_waits = False  # in a mapping, a key was read that has no ":" yet
+class FlowMapping(list):  # type: ignore[type-arg]
+    """A flow mapping as written: its (key, value) pairs in order, each key a scalar (a key may
+    repeat here: the readers refuse that)."""
+
+
+# A flow collection as written: a scalar is (text, is_quoted), its text a plain scalar's or a
+# quoted one's with its quotes, or EMPTY_NODE; a sequence is a list of nodes; a mapping a FlowMapping.
+FlowNode = Any
+
+# Flow collections nested deeper than this are left to PyYAML (the readers stop at MAX_DEPTH anyway).
+_MAX_FLOW_DEPTH = 100
+
+
+def _flow(value: str) -> FlowNode:
+    """The flow collection that starts ``value`` and must end on its line, as a FlowNode. Refuses
+    what libyaml rejects or the readers cannot follow: a collection or an empty node as a key, a
+    missing or doubled entry, a trailing comma, a comment inside, and a collection that does not
+    close on its line, whose items would have other lines."""
+    parts: list[tuple[str | None, tuple[str, bool] | None]] = []  # (indicator, or None and a scalar)
+    depth = 0
     position = 0
     while True:
         match = _FLOW_PART.match(value, position)
@@ -216,31 +224,85 @@ def _flow_scalars(value: str) -> list[tuple[str, bool]]:
         quoted, plain, indicator = match.groups()
         position = match.end()
         if indicator is None:
-            if previous not in _BEFORE_NODE or (plain is not None and " #" in plain):
-                raise Refused  # two scalars in a row; a comment, so more lines follow
-            scalars.append((quoted, True) if plain is None else (plain, False))
-            key_waits = brackets[-1] == "{" and previous in ("{", ",")
-            previous = "s"
+            if plain is not None and " #" in plain:
+                raise Refused  # a comment: the collection goes on over more lines
+            parts.append((None, (quoted, True) if plain is None else (plain, False)))
             continue
-        if indicator == ":":
-            if previous != "s":
-                raise Refused  # an empty key, or a collection as a key
-            key_waits = False
-        elif indicator in "[{":
-            if previous not in _BEFORE_NODE or (brackets and brackets[-1] == "{" and previous in ("{", ",")):
-                raise Refused  # a collection as a key
-            brackets.append(indicator)
+        parts.append((indicator, None))
+        if indicator in "[{":
+            depth += 1
+            if depth > _MAX_FLOW_DEPTH:
+                raise Refused
+        elif indicator in "]}":
+            depth -= 1
+            if depth == 0:
+                break
+    if not _AFTER_VALUE.fullmatch(value, position):
+        raise Refused
+    try:
+        node, end = _flow_node(parts, 0)
+    except IndexError:  # the parts ended inside a collection
+        raise Refused from None
+    if end != len(parts):
+        raise Refused
+    return node
+
+
+def _flow_node(parts: list[tuple[str | None, tuple[str, bool] | None]], at: int) -> tuple[FlowNode, int]:
+    """The node that starts at ``parts[at]``, and the index after it."""
+    indicator, scalar = parts[at]
+    if indicator is None:
+        return scalar, at + 1
+    if indicator == "[":
+        return _flow_sequence(parts, at + 1)
+    if indicator == "{":
+        return _flow_mapping(parts, at + 1)
+    raise Refused  # an empty node, `[a, , b]`, or a closing bracket after a comma, `[a,]`
+
+
+def _flow_sequence(parts: list[tuple[str | None, tuple[str, bool] | None]], at: int) -> tuple[list[FlowNode], int]:
+    items: list[FlowNode] = []
+    if parts[at][0] == "]":
+        return items, at + 1
+    while True:
+        indicator, scalar = parts[at]
+        if indicator is None and parts[at + 1][0] == ":":  # `[a: b]`: a mapping of one pair
+            value, at = _flow_value(parts, at + 2, "]")
+            items.append(FlowMapping([(scalar, value)]))
         else:
-            if previous not in _BEFORE_END and not (indicator != "," and previous == brackets[-1]):
-                raise Refused  # `[a, , b]`, `[a,]`
-            if previous == ":" or key_waits:
-                scalars.append(EMPTY_NODE)
-            key_waits = False
-            if indicator != ",":
-                if brackets.pop() != ("[" if indicator == "]" else "{"):
-                    raise Refused
-                if not brackets:
-                    if not _AFTER_VALUE.fullmatch(value, position):
-                        raise Refused
-                    return scalars
-        previous = indicator
+            item, at = _flow_node(parts, at)
+            items.append(item)
+        indicator = parts[at][0]
+        if indicator == "]":
+            return items, at + 1
+        if indicator != ",":
+            raise Refused  # two nodes in a row, or a collection as a key
+        at += 1
+
+
+def _flow_mapping(parts: list[tuple[str | None, tuple[str, bool] | None]], at: int) -> tuple[FlowMapping, int]:
+    pairs = FlowMapping()
+    if parts[at][0] == "}":
+        return pairs, at + 1
+    while True:
+        indicator, key = parts[at]
+        if indicator is not None:
+            raise Refused  # a collection or an empty node as a key, `{a, , b}`, `{a,}`
+        if parts[at + 1][0] == ":":
+            value, at = _flow_value(parts, at + 2, "}")
+        else:
+            value, at = EMPTY_NODE, at + 1  # `{a, b: 1}`: a key without a value
+        pairs.append((key, value))
+        indicator = parts[at][0]
+        if indicator == "}":
+            return pairs, at + 1
+        if indicator != ",":
+            raise Refused  # a node after a value: `{a: b: c}`, `{a: b [c]}`
+        at += 1
+
+
+def _flow_value(parts: list[tuple[str | None, tuple[str, bool] | None]], at: int, closing: str) -> tuple[FlowNode, int]:
+    """The value after a key's ":", EMPTY_NODE when there is none (`{a: , b: 1}`)."""
+    if parts[at][0] in (",", closing):
+        return EMPTY_NODE, at
+    return _flow_node(parts, at)
