@@ -307,7 +307,8 @@ def parse_path() -> str:
     from itscm_check import fast_yaml
 
     if fast_yaml.enabled():
-        return f"yaml_rs {importlib.metadata.version('yaml_rs')}, PyYAML for the files it cannot take"
+        return (f"the line scanner's builder, yaml_rs {importlib.metadata.version('yaml_rs')} for the files it leaves, "
+                "PyYAML for the files neither takes")
     return "PyYAML" + (" (yaml_rs not available)" if fast_yaml.yaml_rs is None else f" ({fast_yaml.PARSER_VARIABLE}=pyyaml)")
 
 

@@ -122,8 +122,9 @@ class _Builder(TokenReader):
         under a key) an item at it; None when the value is null."""
         if self.cursor == len(self.tokens):
             return None
-        is_key, _, next_column, *_ = self.tokens[self.cursor]
-        if next_column > column or (items_too and next_column == column and not is_key):
+        token = self.tokens[self.cursor]
+        next_column = token[2]
+        if next_column > column or (items_too and next_column == column and not token[0]):
             return next_column
         return None
 
@@ -188,7 +189,7 @@ class _Builder(TokenReader):
             # PyYAML gives an item the line its node starts at: a block under a "-" alone, its own.
             item_lines.append(tree[0] if tree is not None and kind != FLOW else line)
             trees.append(tree)
-        has_trees = any(tree is not None for tree in trees)
+        has_trees = trees.count(None) != len(trees)
         return items, (first_line, True, tuple(item_lines), tuple(trees) if has_trees else None)
 
     def value(self, kind: int, payload: Any, line: int, column: int, where: DocPath, step: Any, depth: int,
@@ -235,7 +236,7 @@ class _Builder(TokenReader):
             item, tree = self.flow_item(value, line, where, index, depth)
             items.append(item)
             trees.append(tree)
-        has_trees = any(tree is not None for tree in trees)
+        has_trees = trees.count(None) != len(trees)
         return items, (line, True, (line,) * len(items), tuple(trees) if has_trees else None)
 
     def flow_item(self, node: FlowNode, line: int, where: DocPath, step: Any, depth: int
