@@ -115,6 +115,10 @@ def test_keys_are_the_text_written(key: str, monkeypatch: pytest.MonkeyPatch) ->
     # read a text the builder takes.
     "a: {a: b: c}\n", "a: [a: b: c]\n", "a: {a: b [c]}\n", "a: [a, {b: c}: d]\n", "a: b\n  c: d\n", "- a\n  - b\n",
     "a:\n- x\n - y\n", "  a: 1\nb: 2\n", "a: 1\n- b\n", "- a\n  b: 1\n",
+    # Found by review of the builder: "..." ends a document, and libyaml's limit on a key counts
+    # from its first character to its ":", quotes and blanks included.
+    "... : 1\n", "a: 1\n... a: 2\n", "a" + " " * 1024 + ": 1\n", "- a" + " " * 1024 + ": 1\n", "'" + "''" * 512 + "': 1\n",
+    "k: [a" + " " * 1024 + ": 1]\n", "k: {a" + " " * 1024 + ": 1}\n",
     "deep:\n" + "".join("  " * i + "- k:\n" for i in range(70)),
 ])
 def test_what_the_scanner_does_not_follow_goes_to_pyyaml(text: str) -> None:

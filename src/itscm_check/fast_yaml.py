@@ -112,6 +112,8 @@ def load(text: str) -> list[ParsedDocument] | None:
         start, first_line = end + 1, 2
     if "\n---" in text:  # perhaps a second document, which yaml_rs would return in a list
         return None
+    if text.startswith("...") or "\n..." in text:  # perhaps "...", which ends a document: "... : 1" is no key
+        return None
     try:
         tokens = scan(text, start, first_line)
     except Refused:

@@ -25,7 +25,8 @@ EMPTY, PLAIN, QUOTED, BLOCK, FLOW, NESTED = range(6)
 # scalar is empty, and a quoted one has its quotes.
 EMPTY_NODE = ("", False)
 
-# Keys longer than this are left to PyYAML, which refuses a key of more than 1024 characters.
+# A key whose ":" comes more than this many characters after its first one (its quotes and the
+# blanks before ":" count) is left to PyYAML: libyaml refuses one whose ":" is over 1024 characters on.
 MAX_KEY = 1000
 
 
@@ -51,7 +52,7 @@ _LINE_PATTERN = r"""
              (?:(?::(?!\ |$)                #   a ":" not before a blank,
                 |\ ++(?=[^\ \n:#]|:(?!\ |$)) #   or blanks not before ": ", a comment or the end
                 )[^\s:]*+)*+)
-        )\ *+:(?:\ ++|$)
+        )(\ *+):(?:\ ++|$)                   # blanks before the ":"
     )?
     (.*+)$                                  # the rest: a value, or a comment
 """
@@ -93,7 +94,7 @@ def scan(text: str, start: int, first_line: int) -> list[Token]:
     block_indent = 0  # the indentation of its first line
     block_token = block_line = 0  # the token and line of its header
     lines: list[str] = []  # the text's lines, split when a block scalar needs them
-    for line_number, (indent, dashes, quoted, plain, value) in enumerate(_LINE.findall(text, start), first_line):
+    for line_number, (indent, dashes, quoted, plain, blanks, value) in enumerate(_LINE.findall(text, start), first_line):
         column = len(indent)
         if block >= 0:
             if not (dashes or quoted or plain or value):
@@ -131,7 +132,7 @@ def scan(text: str, start: int, first_line: int) -> list[Token]:
             continue  # a blank or comment line
         else:
             raise Refused  # a line of a multi-line scalar or flow collection
-        if len(key) > MAX_KEY:
+        if len(plain or quoted) + len(blanks) > MAX_KEY:
             raise Refused
         if value and value[0] not in _FIRST_OF_PLAIN_VALUE and " #" not in value and ": " not in value \
                 and value[-1] != ":":
@@ -216,7 +217,7 @@ def _flow(value: str) -> FlowNode:
     close on its line, whose items would have other lines."""
     parts: list[tuple[str | None, tuple[str, bool] | None]] = []  # (indicator, or None and a scalar)
     depth = 0
-    position = 0
+    position = scalar_start = 0
     while True:
         match = _FLOW_PART.match(value, position)
         if match is None:
@@ -227,7 +228,10 @@ def _flow(value: str) -> FlowNode:
             if plain is not None and " #" in plain:
                 raise Refused  # a comment: the collection goes on over more lines
             parts.append((None, (quoted, True) if plain is None else (plain, False)))
+            scalar_start = position - len(plain or quoted)
             continue
+        if indicator == ":" and parts[-1][0] is None and position - scalar_start > MAX_KEY:
+            raise Refused  # a key too long for libyaml
         parts.append((indicator, None))
         if indicator in "[{":
             depth += 1
