@@ -306,10 +306,12 @@ def parse_path() -> str:
     """Which parser the checker runs with: the child inherits ITSCM_CHECK_PARSER from this process."""
     from itscm_check import fast_yaml
 
-    if fast_yaml.enabled():
-        return (f"the line scanner's builder, yaml_rs {importlib.metadata.version('yaml_rs')} for the files it leaves, "
-                "PyYAML for the files neither takes")
-    return "PyYAML" + (" (yaml_rs not available)" if fast_yaml.yaml_rs is None else f" ({fast_yaml.PARSER_VARIABLE}=pyyaml)")
+    if not fast_yaml.enabled():
+        return f"PyYAML ({fast_yaml.PARSER_VARIABLE}=pyyaml)"
+    if fast_yaml.yaml_rs is None:
+        return "the line scanner's builder, PyYAML for the files it leaves (yaml_rs not available)"
+    return (f"the line scanner's builder, yaml_rs {importlib.metadata.version('yaml_rs')} for the files it leaves, "
+            "PyYAML for the files neither takes")
 
 
 def environment(results: list[Result], args: argparse.Namespace) -> str:

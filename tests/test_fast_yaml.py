@@ -277,6 +277,7 @@ def test_without_yaml_rs_the_run_says_so_once(tmp_path: Path, monkeypatch: pytes
     monkeypatch.setattr(fast_yaml, "yaml_rs", None)
     for name in ("a", "b", "c"):
         (tmp_path / f"{name}.yaml").write_text(f"teams:\n  - id: {name}\n    name: {name}\n", encoding="utf-8")
+    (tmp_path / "d.yaml").write_text('teams:\n  - id: d\n    name: "\\u00e9quipe"\n', encoding="utf-8")  # to PyYAML
     code = cli.main(["validate", "--inventory", str(tmp_path), "--no-cache"])
     err = capsys.readouterr().err
     assert code == 0
@@ -284,6 +285,15 @@ def test_without_yaml_rs_the_run_says_so_once(tmp_path: Path, monkeypatch: pytes
     assert cli.main(["rules"]) == 0
     assert "yaml_rs" not in capsys.readouterr().err  # commands that read no inventory stay quiet
 
+
+
+def test_without_yaml_rs_the_builder_reads_and_leaves_the_rest_to_pyyaml(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(fast_yaml.PARSER_VARIABLE, raising=False)
+    monkeypatch.setattr(fast_yaml, "yaml_rs", None)
+    assert fast_yaml.enabled()
+    assert agree("a: [b, {c: 1}]\nd: 2026-01-05\ne:\n- 'f'\n", monkeypatch)
+    assert fast_read("# only a comment\n") == []
+    assert fast_read('a: "\\u00e9"\n') is None  # an escape: yaml_rs and the walker would read it
 
 def test_an_unknown_parser_is_an_input_error(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv(fast_yaml.PARSER_VARIABLE, "yaml_rs")

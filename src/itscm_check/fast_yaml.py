@@ -85,13 +85,16 @@ def parser_choice() -> str:
 
 def enabled() -> bool:
     # Not parser_choice(): an unknown value is reported once by the CLI, not raised in every worker.
-    return yaml_rs is not None and _asked_for() != "pyyaml"
+    # The builder needs no yaml_rs: without it, what the builder leaves goes to PyYAML.
+    return _asked_for() != "pyyaml"
 
 
 def unavailable_reason() -> str | None:
-    """Why the fast path is off although nobody asked for PyYAML, or None."""
+    """Why the fast path reads less than it could although nobody asked for PyYAML, or None."""
     if yaml_rs is None and parser_choice() == "fast":
-        return "yaml_rs is not available on this platform; YAML files are read with PyYAML, which is several times slower"
+        return ("yaml_rs is not available on this platform; YAML files that itscm-check's line scanner cannot build "
+                "alone (with an escape in a double-quoted scalar, for one) are read with PyYAML, which is several "
+                "times slower")
     return None
 
 
@@ -118,11 +121,14 @@ def load(text: str) -> list[ParsedDocument] | None:
         tokens = scan(text, start, first_line)
     except Refused:
         return None
-    if tokens:
-        try:
-            return [build(tokens)]
-        except Refused:
-            pass  # yaml_rs and the walker may still take it: they read escapes, for one
+    if not tokens:
+        return []  # blank lines and comments: no document, on the PyYAML path too
+    try:
+        return [build(tokens)]
+    except Refused:
+        if yaml_rs is None:
+            return None
+        # yaml_rs and the walker may still take it: they read escapes, for one
     try:
         data = yaml_rs.loads(text, parse_datetime=False)
     except (yaml_rs.YAMLDecodeError, ValueError, RecursionError):
@@ -132,7 +138,7 @@ def load(text: str) -> list[ParsedDocument] | None:
             return None
         raise
     if data is None:
-        return [] if not tokens else None
+        return None
     walker = _Walker(tokens)
     try:
         value, tree = walker.document(data)
