@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from itscm_check import cli, fast_yaml, loader, yaml_build, yaml_lines
+from itscm_check import cli, fast_yaml, loader, yaml_lines
 
 ROOT = Path(__file__).resolve().parent.parent
 needs_yaml_rs = pytest.mark.skipif(fast_yaml.yaml_rs is None, reason="yaml_rs has no wheel for this platform")
@@ -59,7 +59,6 @@ def fixture_files() -> list[Path]:
     return sorted(path for root in roots for pattern in ("*.yaml", "*.yml") for path in root.rglob(pattern))
 
 
-@needs_yaml_rs
 def test_every_fixture_reads_alike_on_both_paths(monkeypatch: pytest.MonkeyPatch) -> None:
     taken = {path: agree(path.read_text(encoding="utf-8-sig"), monkeypatch) for path in fixture_files()}
     assert len(taken) >= 40
@@ -92,14 +91,12 @@ def test_scalars_read_as_yaml_1_1(scalar: str, monkeypatch: pytest.MonkeyPatch) 
     agree(f"flow: {{a: {bare}, b: [{bare}, x]}}\n", monkeypatch)  # refused where only the quoting would tell
 
 
-@needs_yaml_rs
 @pytest.mark.parametrize("key", KEYS)
 def test_keys_are_the_text_written(key: str, monkeypatch: pytest.MonkeyPatch) -> None:
     text = f"{key}: 1\nlist:\n  - {key}: x\n    other: y\n"
     assert agree(text, monkeypatch), text
 
 
-@needs_yaml_rs
 @pytest.mark.parametrize("text", [
     "a: !!str 1\n", "a: !custom x\n", "a: &x 1\nb: *x\n", "base: &b {x: 1}\nc:\n  <<: *b\n", "<<: {a: 1}\n",
     "a: 1\n---\nb: 2\n", "%YAML 1.1\n---\na: 1\n", "a: 1\n...\n", "? complex\n: 1\n", "a: [1,\n  2]\n",
@@ -125,7 +122,6 @@ def test_what_the_scanner_does_not_follow_goes_to_pyyaml(text: str) -> None:
     assert fast_read(text) is None
 
 
-@needs_yaml_rs
 def test_block_scalars_comments_and_empty_values(monkeypatch: pytest.MonkeyPatch) -> None:
     text = ("---  # first\nsvc:\n  - id: a  # trailing\n    notes: |\n      line one\n        - not an item: x\n"
             "    folded: >-\n      one\n      two\n    empty:\n    none: ~\n    list:\n    - x\n    -\n    - - y\n"
@@ -133,7 +129,6 @@ def test_block_scalars_comments_and_empty_values(monkeypatch: pytest.MonkeyPatch
     assert agree(text, monkeypatch)
 
 
-@needs_yaml_rs
 @pytest.mark.parametrize("text", [
     "x: {a: , ~: 5, 6: ~}\n", "a: {b: , null: [~]}\n", "a: [{a: , null: }, ~]\n", "a: {b, c: 1}\n", "a: [b: ]\n",
     "a: [a: b, c]\n", "a: {a, b: [c, {d: e}]}\n", '- ["a":b, {x: [y, z]}]\n', "a: [[], {}, [[]]]\n",
@@ -155,7 +150,6 @@ def test_a_value_that_is_no_valid_number_is_an_input_error(text: str, problem: s
     assert [str(e) for e in errors] == [f"f.yaml:2: {problem} ({hint})"]
 
 
-@needs_yaml_rs
 def test_mutated_files_read_alike_or_go_to_pyyaml(monkeypatch: pytest.MonkeyPatch) -> None:
     """A seeded fuzz: YAML-significant edits to real files. Each result is PyYAML's or a refusal."""
     rng = random.Random(6)
@@ -171,7 +165,6 @@ def test_mutated_files_read_alike_or_go_to_pyyaml(monkeypatch: pytest.MonkeyPatc
             lines[i] = lines[i][:position] + rng.choice(edits) + lines[i][position + rng.randint(0, 2):]
         taken += agree("\n".join(lines), monkeypatch)
     assert taken > 100  # the edits leave many files readable: the comparison really ran
-
 
 
 @pytest.mark.skipif(sys.version_info < (3, 11), reason="possessive repetitions need Python 3.11")
@@ -196,37 +189,35 @@ def test_the_line_pattern_splits_lines_alike_with_possessive_repetitions_and_wit
     assert all(possessive.findall(text) == plain.findall(text) for text in texts)
 
 
-
-def built_alone(text: str) -> bool:
-    """Whether the scanner's tokens make the document of ``text`` without yaml_rs (yaml_build)."""
-    try:
-        yaml_build.build(yaml_lines.scan(text, 0, 1))
-    except yaml_lines.Refused:
-        return False
-    return True
+def built_alone(text: str, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """Whether the fast path takes ``text`` without yaml_rs: by the builder (yaml_build) alone."""
+    with monkeypatch.context() as patch:
+        patch.setattr(fast_yaml, "yaml_rs", None)
+        return fast_read(text) is not None
 
 
-def test_the_builder_reads_the_example_inventory_and_the_pack_without_yaml_rs() -> None:
+def test_the_builder_reads_the_example_inventory_and_the_pack_without_yaml_rs(monkeypatch: pytest.MonkeyPatch) -> None:
     """The fast path's speed rests on building realistic files from the tokens alone."""
-    paths = [path for path in fixture_files() if path.is_relative_to(ROOT / "inventory") or path.is_relative_to(ROOT / "src")]
+    paths = [path for path in fixture_files()
+             if path.is_relative_to(ROOT / "inventory") or path.is_relative_to(ROOT / "src")]
     assert len(paths) >= 10
-    assert [path for path in paths if not built_alone(path.read_text(encoding="utf-8-sig"))] == []
+    assert [path for path in paths if not built_alone(path.read_text(encoding="utf-8-sig"), monkeypatch)] == []
 
 
-@needs_yaml_rs
 @pytest.mark.parametrize("text", [
-    "a:\n- x\n- y\nb: 1\n", "- a: 1\n  b:\n  - c\n  -\n    d: 2\n- - e\n  - f\n", "a:\n  b: |\n    one\n    two\n  c: >-\n    x\n",
+    "a:\n- x\n- y\nb: 1\n", "- a: 1\n  b:\n  - c\n  -\n    d: 2\n- - e\n  - f\n",
+    "a:\n  b: |\n    one\n    two\n  c: >-\n    x\n",
     "- [a, {b: c}]\n- {d: [e: f]}\n", "k: 'it''s'\nq: \"x\"  # c\n", "  indented: root\n  next: 2\n",
 ])
 def test_the_builder_takes_the_shapes_of_an_inventory_alone(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert built_alone(text)
+    assert built_alone(text, monkeypatch)
     assert agree(text, monkeypatch)
 
 
 @needs_yaml_rs
 @pytest.mark.parametrize("text", ['a: "tab\\there"\n', 'a: ["\\u00e9", b]\n', '- {"k\\"": 1}\n', 'k: "a\\\\b"\n'])
 def test_escapes_are_left_to_yaml_rs_and_the_walker(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert not built_alone(text)
+    assert not built_alone(text, monkeypatch)
     assert agree(text, monkeypatch)
 
 
@@ -249,7 +240,6 @@ def generated_line(rng: random.Random) -> str:
     return indent + prefix + rng.choice(_KEYS) + ":" + (" " + rng.choice(_VALUES) if rng.random() < 0.8 else "")
 
 
-@needs_yaml_rs
 def test_generated_files_read_alike_or_go_to_pyyaml(monkeypatch: pytest.MonkeyPatch) -> None:
     """A seeded fuzz of the structures the builder follows (yaml_build): keys, items, scalars, flow
     collections and block scalars at random columns. Each result is PyYAML's or a refusal."""
@@ -257,7 +247,7 @@ def test_generated_files_read_alike_or_go_to_pyyaml(monkeypatch: pytest.MonkeyPa
     texts = ["\n".join(generated_line(rng) for _ in range(rng.randint(1, 8))) + "\n" for _ in range(6_000)]
     taken = [text for text in texts if agree(text, monkeypatch)]
     assert len(taken) > 500  # the comparison really ran, on nested blocks too
-    assert sum(built_alone(text) for text in taken) > 0.9 * len(taken)
+    assert sum(built_alone(text, monkeypatch) for text in taken) > 0.9 * len(taken)
 
 
 def test_forcing_pyyaml_skips_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -277,14 +267,12 @@ def test_without_yaml_rs_the_run_says_so_once(tmp_path: Path, monkeypatch: pytes
     monkeypatch.setattr(fast_yaml, "yaml_rs", None)
     for name in ("a", "b", "c"):
         (tmp_path / f"{name}.yaml").write_text(f"teams:\n  - id: {name}\n    name: {name}\n", encoding="utf-8")
-    (tmp_path / "d.yaml").write_text('teams:\n  - id: d\n    name: "\\u00e9quipe"\n', encoding="utf-8")  # to PyYAML
     code = cli.main(["validate", "--inventory", str(tmp_path), "--no-cache"])
     err = capsys.readouterr().err
     assert code == 0
     assert err.count("yaml_rs is not available") == 1, err
     assert cli.main(["rules"]) == 0
     assert "yaml_rs" not in capsys.readouterr().err  # commands that read no inventory stay quiet
-
 
 
 def test_without_yaml_rs_the_builder_reads_and_leaves_the_rest_to_pyyaml(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -294,6 +282,9 @@ def test_without_yaml_rs_the_builder_reads_and_leaves_the_rest_to_pyyaml(monkeyp
     assert agree("a: [b, {c: 1}]\nd: 2026-01-05\ne:\n- 'f'\n", monkeypatch)
     assert fast_read("# only a comment\n") == []
     assert fast_read('a: "\\u00e9"\n') is None  # an escape: yaml_rs and the walker would read it
+    documents, errors = loader.load_text('a: "\\u00e9"\n', "f.yaml")  # so PyYAML does
+    assert [d.data for d in documents] == [{"a": "\u00e9"}] and not errors
+
 
 def test_an_unknown_parser_is_an_input_error(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv(fast_yaml.PARSER_VARIABLE, "yaml_rs")
@@ -301,7 +292,6 @@ def test_an_unknown_parser_is_an_input_error(monkeypatch: pytest.MonkeyPatch, ca
     assert "ITSCM_CHECK_PARSER is 'yaml_rs'; use one of: fast, pyyaml, or leave it unset" in capsys.readouterr().err
 
 
-@needs_yaml_rs
 def test_the_cache_keeps_the_paths_apart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Forcing PyYAML rules the fast path out even on a warm cache."""
     (tmp_path / "inv.yaml").write_text("teams:\n  - id: a\n    name: A\n", encoding="utf-8")
@@ -313,7 +303,6 @@ def test_the_cache_keeps_the_paths_apart(tmp_path: Path, monkeypatch: pytest.Mon
     assert len(list(cache.glob("[0-9a-f]" * 64))) == 4
 
 
-@needs_yaml_rs
 def test_reports_of_the_example_inventory_are_byte_identical_on_both_paths(tmp_path: Path,
                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)  # paths in the report are relative to the working directory

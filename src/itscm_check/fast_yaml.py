@@ -19,26 +19,15 @@ from __future__ import annotations
 import math
 import os
 import re
-import sys
 from typing import Any
 
-from itscm_check.loader import (
-    INTERN_MAX,
-    MAX_DEPTH,
-    STR_TAG,
-    DocPath,
-    LineTree,
-    ParsedDocument,
-    resolve_plain,
-    shared,
-)
-from itscm_check.yaml_build import MAY_RESOLVE, TokenReader, build
+from itscm_check.loader import MAX_DEPTH, DocPath, LineTree, ParsedDocument, shared
+from itscm_check.yaml_build import TokenReader, build, item_line, list_tree, mapping_tree
 from itscm_check.yaml_lines import (
     BLOCK,
     EMPTY,
     EMPTY_NODE,
     FLOW,
-    MAX_KEY,
     NESTED,
     PLAIN,
     QUOTED,
@@ -51,7 +40,7 @@ from itscm_check.yaml_lines import (
 
 try:
     import yaml_rs
-except ImportError:  # no wheel for this platform: everything goes through PyYAML
+except ImportError:  # no wheel for this platform: what the builder leaves goes to PyYAML
     yaml_rs = None  # type: ignore[assignment]
 
 # ITSCM_CHECK_PARSER=pyyaml sends every file to PyYAML, to compare the paths or rule this one out.
@@ -66,7 +55,6 @@ _UNSUPPORTED = re.compile("[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uf
 _DEEP = re.compile(r"[ -]{5000}")
 _DEEP_INSIDE = re.compile(r"\n[ -]{5000}")
 _DOCUMENT_START = re.compile(r"---(?: +(?:#.*)?)?")
-_intern = sys.intern
 # Surrogate escapes: yaml_rs joins a pair into one character, libyaml refuses them.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]|\\U0000[dD][89a-fA-F]")
 
@@ -137,8 +125,6 @@ def load(text: str) -> list[ParsedDocument] | None:
         if type(exc).__name__ == "PanicException":  # a Rust panic inside yaml_rs
             return None
         raise
-    if data is None:
-        return None
     walker = _Walker(tokens)
     try:
         value, tree = walker.document(data)
@@ -186,11 +172,12 @@ def _reads_as(value: Any, text: str) -> bool:
 
 class _Walker(TokenReader):
     """Walks yaml_rs's data and the scanner's tokens together, building the PyYAML path's data
-    and LineTree."""
+    and LineTree. It reads only what the builder leaves, a few files of an inventory at most, so
+    it is written for clarity rather than speed."""
 
     def document(self, data: Any) -> tuple[Any, LineTree]:
-        if not self.tokens or type(data) not in (dict, list):
-            raise Refused  # a document that is one scalar
+        if type(data) not in (dict, list):
+            raise Refused  # a document that is one scalar, or none
         value, tree = self.block(data, self.tokens[0][2], (), 0)
         if self.cursor != len(self.tokens):
             raise Refused
@@ -221,47 +208,35 @@ class _Walker(TokenReader):
         return self.block(data, column, where, depth)
 
     def mapping(self, data: dict, column: int, where: DocPath, depth: int) -> tuple[dict, LineTree]:
-        # The hottest loop of the fast path: plain text values are taken here, the rest in value().
-        tokens, cursor, count = self.tokens, self.cursor, len(self.tokens)
         first_line = self.peek()[1]
         result: dict[str, Any] = {}
         key_lines: list[Any] = []
         children: list[Any] = []
         all_text = True
         for key, value in data.items():
-            if cursor >= count:
-                raise Refused
-            is_key, line, token_column, text, key_is_plain, kind, payload = tokens[cursor]
+            is_key, line, token_column, text, key_is_plain, kind, payload = self.peek()
             if not is_key or token_column != column:
                 raise Refused
-            cursor += 1
+            self.cursor += 1
             if key != text:
                 if type(key) is str or not key_is_plain or not _reads_as(key, text):
                     raise Refused
                 all_text = False  # a plain key is the text written, whatever it resolves to, on both paths
-            name = _intern(text)  # keys are short: one copy of each
+            name = shared(text)
             key_lines += (name, line)
-            if kind == PLAIN and value == payload and type(value) is str and (
-                    payload[0] not in MAY_RESOLVE or resolve_plain(payload) == STR_TAG):
-                result[name] = _intern(payload) if len(payload) <= INTERN_MAX else payload  # shared(), inline
-                continue
-            self.cursor = cursor
             item, tree = self.value(value, kind, payload, line, column, where, name, depth, True)
-            cursor = self.cursor
             if tree is not None:
                 children += (name, tree)
             if item is not None:
                 result[name] = item
-        self.cursor = cursor
         if not all_text and len(set(key_lines[::2])) != len(key_lines) // 2:
             raise Refused  # `1:` and `'1':` are one key to the PyYAML path, which reports them
-        return result, (first_line, False, tuple(key_lines), tuple(children) or None)
+        return result, mapping_tree(first_line, key_lines, children)
 
     def sequence(self, data: list, column: int, where: DocPath, depth: int) -> tuple[list, LineTree]:
         items: list[Any] = []
         item_lines: list[int] = []
         trees: list[Any] = []
-        has_trees = False
         first_line = self.peek()[1]
         for index, value in enumerate(data):
             is_key, line, token_column, _, _, kind, payload = self.peek()
@@ -274,10 +249,9 @@ class _Walker(TokenReader):
             else:
                 item, tree = self.value(value, kind, payload, line, column, where, index, depth, False)
             items.append(item)
-            item_lines.append(tree[0] if tree is not None and kind != FLOW else line)
+            item_lines.append(item_line(kind, line, tree))
             trees.append(tree)
-            has_trees = has_trees or tree is not None
-        return items, (first_line, True, tuple(item_lines), tuple(trees) if has_trees else None)
+        return items, list_tree(first_line, item_lines, trees)
 
     def value(self, value: Any, kind: int, payload: Any, line: int, column: int, where: DocPath,
               step: Any, depth: int, under_key: bool) -> tuple[Any, LineTree | None]:
@@ -318,8 +292,6 @@ class _Walker(TokenReader):
             children: list[Any] = []
             names: set[str] = set()
             for (key, value), ((text, quoted), value_node) in zip(data.items(), node):
-                if len(text) > MAX_KEY or (text, quoted) == EMPTY_NODE or (text == "<<" and not quoted):
-                    raise Refused  # PyYAML's limit, an empty key, a merge key
                 if quoted:
                     text = _quoted(key, text)
                 elif key != text if type(key) is str else not _reads_as(key, text):
@@ -334,7 +306,7 @@ class _Walker(TokenReader):
                     children += (name, tree)
                 if item is not None:
                     result[name] = item
-            return result, (line, False, tuple(key_lines), tuple(children) or None)
+            return result, mapping_tree(line, key_lines, children)
         if type(data) is not list or len(data) != len(node):
             raise Refused
         items, trees = [], []
@@ -342,8 +314,7 @@ class _Walker(TokenReader):
             item, tree = self.flow_item(value, line, item_node, where, index, depth)
             items.append(item)
             trees.append(tree)
-        has_trees = any(tree is not None for tree in trees)
-        return items, (line, True, (line,) * len(items), tuple(trees) if has_trees else None)
+        return items, list_tree(line, [line] * len(items), trees)
 
     def flow_item(self, value: Any, line: int, node: FlowNode, where: DocPath, step: Any, depth: int
                   ) -> tuple[Any, LineTree | None]:

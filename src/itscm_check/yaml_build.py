@@ -6,10 +6,10 @@ simple enough to build here: block mappings and lists by their columns, plain sc
 YAML 1.1 reads them, quoted scalars without escapes, block scalars, and flow collections on one
 line. Whatever else the structure holds (a key or item at a column no block has, a key twice, a
 list item among keys, a value that goes on over more-indented lines, an escape in a double-quoted
-scalar) raises Refused: fast_yaml then reads the text with yaml_rs and the walker, which checks
-what the scanner read against another parser and reads escapes, and failing that PyYAML does.
-Building from the tokens takes a third of the time that parsing with yaml_rs and walking its
-data together with the tokens takes.
+scalar) raises Refused: fast_yaml then reads the text with yaml_rs and the walker where yaml_rs is
+installed (they check what the scanner read against another parser, and read escapes), and
+failing that PyYAML does. Building from the tokens takes about half the time that parsing with
+yaml_rs and walking its data together with the tokens takes.
 """
 
 from __future__ import annotations
@@ -37,7 +37,6 @@ from itscm_check.yaml_lines import (
     EMPTY,
     EMPTY_NODE,
     FLOW,
-    MAX_KEY,
     NESTED,
     PLAIN,
     QUOTED,
@@ -84,11 +83,26 @@ class TokenReader:
         return constructed
 
 
+def mapping_tree(first_line: int, key_lines: list[Any], children: list[Any]) -> LineTree:
+    """The LineTree of a mapping: ``key_lines`` and ``children`` pair each key with its line and
+    with its value's LineTree (see loader.LineTree)."""
+    return first_line, False, tuple(key_lines), tuple(children) or None
+
+
+def list_tree(first_line: int, item_lines: list[int], trees: list[LineTree | None]) -> LineTree:
+    """The LineTree of a list, from its items' lines and LineTrees (None for a scalar)."""
+    return first_line, True, tuple(item_lines), tuple(trees) if trees.count(None) != len(trees) else None
+
+
+def item_line(kind: int, line: int, tree: LineTree | None) -> int:
+    """The line of a list item whose "-" is on ``line``: PyYAML gives an item the line its node
+    starts at, which for a block under a "-" alone is the block's first line."""
+    return tree[0] if tree is not None and kind != FLOW else line
+
+
 def build(tokens: list[Token]) -> ParsedDocument:
-    """The document the tokens of a whole text (one document) make; Refused when it is not one
-    this module can tell (see the module's docstring)."""
-    if not tokens:
-        raise Refused  # a text of comments is an empty document, which fast_yaml tells apart
+    """The document the tokens of a whole text (one document, at least one key or item) make;
+    Refused when it is not one this module can tell (see the module's docstring)."""
     builder = _Builder(tokens)
     value, tree = builder.block(tokens[0][2], (), 0)
     if builder.cursor != len(tokens):
@@ -101,7 +115,7 @@ def _quoted(text: str) -> str:
     if text[0] == "'":
         return shared(text[1:-1].replace("''", "'"))
     if "\\" in text:
-        raise Refused  # an escape: the walker takes it from yaml_rs
+        raise Refused  # an escape: the walker takes it from yaml_rs, where it is installed
     return shared(text[1:-1])
 
 
@@ -159,7 +173,7 @@ class _Builder(TokenReader):
         self.cursor = cursor
         if len(result) != len(key_lines) // 2 and len(set(key_lines[::2])) != len(key_lines) // 2:
             raise Refused  # a key twice (not just a null value): PyYAML reports it
-        return result, (first_line, False, tuple(key_lines), tuple(children) or None)
+        return result, mapping_tree(first_line, key_lines, children)
 
     def sequence(self, column: int, where: DocPath, depth: int) -> tuple[list, LineTree]:
         tokens, count = self.tokens, len(self.tokens)
@@ -186,11 +200,9 @@ class _Builder(TokenReader):
             else:
                 item, tree = self.value(kind, payload, line, column, where, index, depth, False)
             items.append(item)
-            # PyYAML gives an item the line its node starts at: a block under a "-" alone, its own.
-            item_lines.append(tree[0] if tree is not None and kind != FLOW else line)
+            item_lines.append(item_line(kind, line, tree))
             trees.append(tree)
-        has_trees = trees.count(None) != len(trees)
-        return items, (first_line, True, tuple(item_lines), tuple(trees) if has_trees else None)
+        return items, list_tree(first_line, item_lines, trees)
 
     def value(self, kind: int, payload: Any, line: int, column: int, where: DocPath, step: Any, depth: int,
               under_key: bool) -> tuple[Any, LineTree | None]:
@@ -218,26 +230,25 @@ class _Builder(TokenReader):
             result: dict[str, Any] = {}
             key_lines: list[Any] = []
             children: list[Any] = []
+            names: set[str] = set()
             for (text, quoted), value in node:
-                if len(text) > MAX_KEY or (text, quoted) == EMPTY_NODE or (text == "<<" and not quoted):
-                    raise Refused  # PyYAML's limit, an empty key, a merge key
                 name = _quoted(text) if quoted else shared(text)
-                if name in key_lines[::2]:
+                if name in names:
                     raise Refused  # a key twice: PyYAML reports it
+                names.add(name)
                 key_lines += (name, line)
                 item, tree = self.flow_item(value, line, where, name, depth)
                 if tree is not None:
                     children += (name, tree)
                 if item is not None:
                     result[name] = item
-            return result, (line, False, tuple(key_lines), tuple(children) or None)
+            return result, mapping_tree(line, key_lines, children)
         items, trees = [], []
         for index, value in enumerate(node):
             item, tree = self.flow_item(value, line, where, index, depth)
             items.append(item)
             trees.append(tree)
-        has_trees = trees.count(None) != len(trees)
-        return items, (line, True, (line,) * len(items), tuple(trees) if has_trees else None)
+        return items, list_tree(line, [line] * len(items), trees)
 
     def flow_item(self, node: FlowNode, line: int, where: DocPath, step: Any, depth: int
                   ) -> tuple[Any, LineTree | None]:

@@ -221,12 +221,10 @@ def _flow(value: str) -> FlowNode:
     while True:
         match = _FLOW_PART.match(value, position)
         if match is None:
-            raise Refused
+            raise Refused  # for one, a comment inside (" #"): the collection goes on over more lines
         quoted, plain, indicator = match.groups()
         position = match.end()
         if indicator is None:
-            if plain is not None and " #" in plain:
-                raise Refused  # a comment: the collection goes on over more lines
             parts.append((None, (quoted, True) if plain is None else (plain, False)))
             scalar_start = position - len(plain or quoted)
             continue
