@@ -16,7 +16,7 @@ from fastjsonschema import JsonSchemaValueException
 from itscm_check.formatters import render
 from itscm_check.loader import load_file
 from itscm_check.pipeline import run_check
-from itscm_check.schema import _complete, _fast, inline_refs, load_schema
+from itscm_check.schema import _complete, _const_as_enum, _fast, inline_refs, load_schema
 
 REPO = Path(__file__).parent.parent
 SCHEMAS = REPO / "src" / "itscm_check" / "schemas"
@@ -95,6 +95,48 @@ def test_a_schema_with_an_id_below_its_root_is_left_as_written() -> None:
               "properties": {"a": {"$ref": "#/definitions/n"},
                              "b": {"$id": "other.json", "properties": {"c": {"$ref": "#/definitions/n"}}}}}
     assert inline_refs(schema) == schema
+
+
+def test_const_is_compiled_as_a_one_value_enum_and_data_is_left_alone() -> None:
+    schema = {"properties": {"version": {"const": 1},
+                             "kind": {"const": "Policy", "allOf": [{"type": "string"}]},
+                             "const": {"type": "integer", "default": {"const": 2}}},
+              "definitions": {"flag": {"not": {"const": False}}}}
+    rewritten = _const_as_enum(schema)
+
+    assert rewritten["properties"] == {"version": {"allOf": [{"enum": [1]}]},
+                                       "kind": {"allOf": [{"type": "string"}, {"enum": ["Policy"]}]},
+                                       "const": {"type": "integer", "default": {"const": 2}}}
+    assert rewritten["definitions"] == {"flag": {"not": {"allOf": [{"enum": [False]}]}}}
+    assert schema["properties"]["version"] == {"const": 1}  # a copy: load_schema's stays as shipped
+
+
+def _valid_documents() -> dict[str, dict[str, Any]]:
+    inventory = load_file(next(iter(sorted((REPO / "inventory").rglob("*.yaml")))))[0][0].data
+    policy = load_file(REPO / "policies" / "itscm-default.yaml")[0][0].data
+    report = json.loads(render("json", run_check([REPO / "inventory"], [], dt.date(2026, 6, 30))))
+    return {"inventory": inventory, "policy": policy, "report": report}
+
+
+@pytest.mark.parametrize(("schema", "where", "wrong"), [
+    ("inventory", ("apiVersion",), "itscm/v2"),
+    ("policy", ("apiVersion",), "itscm/v2"),
+    ("policy", ("kind",), "Polices"),
+    ("report", ("schema_version",), 2),
+    ("report", ("tool", "name"), "itscm"),
+])
+def test_the_fast_validator_still_checks_each_const(schema: str, where: tuple[str, ...], wrong: object) -> None:
+    # Each const is compiled as a one-value enum (_const_as_enum), without detailed exceptions.
+    document = _valid_documents()[schema]
+    _fast(schema)(document)
+    parent = document
+    for step in where[:-1]:
+        parent = parent[step]
+    parent[where[-1]] = wrong
+
+    with pytest.raises(JsonSchemaValueException):
+        _fast(schema)(document)
+    assert [tuple(error.absolute_path) for error in _complete(schema).iter_errors(document)] == [where]
 
 
 def _mutations(data: Any, rng: random.Random, count: int) -> list[Any]:

@@ -67,10 +67,24 @@ def _fast(name: str) -> Callable[[Any], Any]:
 
     formats = {"date": _passes(parse_date), "itscm-duration": _passes(parse_duration), "itscm-id": _is_identifier}
     schema = load_schema(name)
-    # A copy either way: fastjsonschema rewrites the refs of what it compiles, and jsonschema reads
-    # load_schema's.
-    compiled = inline_refs(schema) if name in _LARGE_DOCUMENTS else copy.deepcopy(schema)
-    return fastjsonschema.compile(compiled, formats=formats)
+    # A copy either way (_const_as_enum copies): fastjsonschema rewrites the refs of what it
+    # compiles, and jsonschema reads load_schema's.
+    compiled = _const_as_enum(inline_refs(schema) if name in _LARGE_DOCUMENTS else schema)
+    # Without detailed exceptions the code it writes is 40% of the size and compiles in a quarter
+    # of the time (0.014 s against 0.057 s for the inventory's, in each parse worker of a cold
+    # run): the messages users read come from jsonschema anyway.
+    return fastjsonschema.compile(compiled, formats=formats, detailed_exceptions=False)
+
+
+def _const_as_enum(schema: Any) -> Any:
+    """A copy of ``schema`` with each ``const`` checked as a one-value ``enum``, which fastjsonschema
+    compares alike: 2.21 and 2.22 cannot write the code of ``const`` without detailed exceptions."""
+    if not isinstance(schema, dict):
+        return schema  # true or false
+    copied = _with_subschemas(schema, _const_as_enum)
+    if "const" in copied:
+        copied["allOf"] = [*copied.get("allOf", ()), {"enum": [copied.pop("const")]}]
+    return copied
 
 
 # Draft 7 keywords whose value is a schema, a list of schemas, or a mapping of names to schemas:
