@@ -19,8 +19,10 @@ def render(report: Report, *, color: bool = False) -> str:
     # Targets and messages are wrapped here, as tabulate's maxcolwidths would wrap them: its wrapper
     # looks for colour codes in every piece of every cell, which took half a second for 5,000
     # findings. These cells have none (printable() replaces control characters). Widths count
-    # characters, as tabulate's do unless the optional wcwidth package is installed.
-    target, message = TextWrapper(width=32), TextWrapper(width=72)
+    # characters, as tabulate's do unless the optional wcwidth package is installed. A message
+    # breaks at blanks only, not after a hyphen as tabulate's would: the ids and dates it names
+    # ("crm-db-0194", "2026-01-15") stay whole, to be read and copied.
+    target, message = TextWrapper(width=32), TextWrapper(width=72, break_on_hyphens=False)
     rows = [[_paint(f.severity, color), f.rule_id, _wrapped(target, printable(f.target)),
              f.status + (f" ({f.baseline})" if compared else ""),
              _wrapped(message, printable(f.message + _waiver_note(f))), printable(f.location)] for f in report.findings]
