@@ -38,9 +38,8 @@ from itscm_check.values import YamlTimestamp
 
 _FORMAT = b"itscm-check parse cache 2\n"
 # What decides an entry's content: a change to any of these is a new tool as far as the cache goes.
-_CODE = ("__init__.py", "cache.py", "loader.py", "fast_yaml.py", "yaml_build.py", "yaml_lines.py", "fragments.py", "schema.py",
-         "values.py",
-         "schemas/inventory.schema.json", "schemas/policy.schema.json")
+_CODE = ("__init__.py", "cache.py", "loader.py", "fast_yaml.py", "yaml_build.py", "yaml_lines.py", "fragments.py",
+         "schema.py", "values.py", "schemas/inventory.schema.json", "schemas/policy.schema.json")
 _MARSHAL_VERSION = 4
 _ENTRY_NAME = re.compile(r"[0-9a-f]{64}")
 _PRUNE_AFTER_DAYS = 30
