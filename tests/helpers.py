@@ -58,8 +58,8 @@ def _running(pid: int) -> bool:
 
 
 def starts_a_worker(pids: Path) -> None:
-    """In the child: start a process of its own that it stops on the way out, as the parse pool
-    and the rule workers are stopped, say both pids, and wait to be stopped."""
+    """In the child: start a process of its own that it stops on the way out, as the parse and
+    rule workers are stopped, say both pids, and wait to be stopped."""
     worker = subprocess.Popen(["sleep", "60"])
     try:
         pids.write_text(f"{os.getpid()} {worker.pid}")

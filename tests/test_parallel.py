@@ -265,3 +265,65 @@ def test_output_buffered_before_a_fork_is_written_once(a_cpu_to_spare: None, tmp
                           env={k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"})
     assert done.stdout == "before the fork\n"
 
+
+
+def _here_slowly_first(run):
+    """``run``, the first task taken here a moment late, so that a child takes tasks meanwhile."""
+    parent = os.getpid()
+
+    def task(n: int):
+        if os.getpid() == parent and n == 0:
+            time.sleep(0.3)
+        return run(n, parent)
+    return task
+
+
+def test_shared_tasks_gives_each_task_once_from_this_process_and_the_children(a_cpu_to_spare: None) -> None:
+    done = list(parallel.shared_tasks(20, _here_slowly_first(lambda n, parent: (n * n, os.getpid())), 1))
+
+    assert sorted(n for n, _ in done) == list(range(20))
+    assert all(square == n * n for n, (square, _) in done)
+    assert {pid for _, (_, pid) in done} - {os.getpid()}  # a child took some
+
+
+def test_shared_tasks_runs_here_what_a_dead_or_failing_child_took(a_cpu_to_spare: None) -> None:
+    for failure in (lambda: os._exit(1), lambda: 1 / 0):
+        def task(n: int, parent: int, failure=failure) -> int:
+            if os.getpid() != parent:
+                failure()
+            return n
+        done = list(parallel.shared_tasks(10, _here_slowly_first(task), 1))
+        assert sorted(done) == [(n, n) for n in range(10)]
+
+
+def test_shared_tasks_raises_a_tasks_error_here(a_cpu_to_spare: None) -> None:
+    def task(n: int, parent: int) -> int:
+        if n == 7:
+            raise ValueError("task 7")
+        return n
+
+    with pytest.raises(ValueError, match="task 7"):
+        list(parallel.shared_tasks(10, _here_slowly_first(task), 1))
+
+
+def test_shared_tasks_stopped_early_stops_the_children(a_cpu_to_spare: None, tmp_path: Path) -> None:
+    pids = tmp_path / "pids"
+
+    def task(n: int, parent: int) -> int:
+        if os.getpid() != parent:
+            starts_a_worker(pids)
+        return n
+    tasks = parallel.shared_tasks(2, _here_slowly_first(task), 1)
+    next(tasks)
+    running = child_pids(pids)
+    tasks.close()
+    assert gone(running)
+
+
+def test_shared_tasks_without_shared_memory_runs_everything_here(a_cpu_to_spare: None,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_shared_memory(self, count: int) -> None:
+        raise OSError("no shared memory")
+    monkeypatch.setattr(parallel.TaskCounter, "__init__", no_shared_memory)
+
+    assert list(parallel.shared_tasks(3, lambda n: (n, os.getpid()), 1)) == [(n, (n, os.getpid())) for n in range(3)]

@@ -32,7 +32,7 @@ from itscm_check import __version__, fast_yaml
 from itscm_check.errors import InputError, Location
 from itscm_check.fragments import Fragment, fits, placed, plan
 from itscm_check.loader import Document, display_path, load_text, split_documents
-from itscm_check.parallel import forked_cpus
+from itscm_check.parallel import forked_cpus, shared_tasks
 from itscm_check.schema import validate
 from itscm_check.values import YamlTimestamp
 
@@ -346,9 +346,10 @@ def check_parts(parts: Iterable[FilePart], schema: str, parse_cache: ParseCache 
     if parse_cache is not None and workers > 1:
         parse_cache.make_folder()
     check = partial(_check_chunk, schema=schema, then=then, then_entry=then_entry, parse_cache=parse_cache)
-    done = iter(_in_workers(check, jobs, workers) if workers > 1 else check(jobs))
+    done = _in_workers(check, jobs, workers) if workers > 1 else enumerate(check(jobs))
     try:
-        for (index, part, key), result in zip(missing, done):
+        for position, result in done:
+            index, part, key = missing[position]
             if result is None:
                 if parse_cache is not None:
                     parse_cache.put(_whole_key(part.document), b"")
@@ -364,7 +365,7 @@ def check_parts(parts: Iterable[FilePart], schema: str, parse_cache: ParseCache 
                 parse_cache.problem = parse_cache.problem or problem
     finally:
         if isinstance(done, Generator):
-            done.close()  # stops the pool's workers now: a forked child that raises leaves at once
+            done.close()  # stops the forked children now: a forked child that raises leaves at once
     return [found[index] for index in range(count)]
 
 
@@ -393,32 +394,35 @@ _PARALLEL_BYTES = 1_000_000
 
 
 def _workers(pending_bytes: int) -> int:
-    """How many processes should parse: forked workers only, as a spawned one pays every import again."""
+    """How many processes should parse, this one and forked children: forked only, as a spawned
+    one pays every import again."""
     if pending_bytes < _PARALLEL_BYTES:
         return 1
     return min(forked_cpus(), 1 + pending_bytes // _PARALLEL_BYTES)
 
 
 def _in_workers(check: Callable[[list[_Job]], list[_Done | None]], jobs: list[_Job], workers: int
-                ) -> Iterator[_Done | None]:
-    """What ``check`` gives for each job, in order, as the workers finish them; chunks of about equal
-    size keep every worker busy while this process takes in what is done."""
-    import multiprocessing
-
+                ) -> Iterator[tuple[int, _Done | None]]:
+    """What ``check`` gives for each job, with the job's place in ``jobs``, from this process and
+    ``workers - 1`` forked children (parallel.shared_tasks): chunks of about equal size keep each
+    busy to the end, and this process takes in its own as it goes."""
     # Each job goes to the chunk its middle byte falls in, of the jobs' bytes in order cut into
     # equal shares: chunks that each take jobs until they are full would leave a last one of a
-    # few bytes, and one worker with a whole chunk more to do than the others.
+    # few bytes, and one process with a whole chunk more to do than the others.
     count = workers * 16
     total = sum(len(job[0]) for job in jobs) or 1
-    shares: list[list[_Job]] = [[] for _ in range(count)]
+    shares: list[list[int]] = [[] for _ in range(count)]
     start = 0
-    for job in jobs:
-        shares[min(count - 1, (start + len(job[0]) // 2) * count // total)].append(job)
+    for position, job in enumerate(jobs):
+        shares[min(count - 1, (start + len(job[0]) // 2) * count // total)].append(position)
         start += len(job[0])
     chunks = [share for share in shares if share]
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
-        for done in pool.imap(check, chunks):
-            yield from done
+
+    def chunk(n: int) -> list[_Done | None]:
+        return check([jobs[position] for position in chunks[n]])
+
+    for n, done in shared_tasks(len(chunks), chunk, workers - 1):
+        yield from zip(chunks[n], done)
 
 
 def _check_chunk(jobs: list[_Job], schema: str, then: Callable[[Checked], Any] | None,

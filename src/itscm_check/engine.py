@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -12,7 +12,7 @@ from itscm_check.errors import Location
 from itscm_check.facts import Index
 from itscm_check.findings import CheckResult, Finding, fingerprint
 from itscm_check.inventory import Inventory
-from itscm_check.parallel import Forked, forked_cpus
+from itscm_check.parallel import Forked, TaskCounter, forked_cpus
 from itscm_check.policy.conditions import Env, render
 from itscm_check.policy.model import Rule
 from itscm_check.subjects import OF_A_SERVICE, Subject, Subjects
@@ -145,26 +145,15 @@ def _evaluate_forked(tasks: list[_Task], enabled: list[Rule], as_of: dt.date, pa
     When several rules crash, the RuleError names this process's, else the first worker's that
     crashed, which need not be the one a single process would have met first.
     """
-    import multiprocessing
-
     try:
-        taken = multiprocessing.get_context("fork").Value("i", 0)
+        tasks_left = TaskCounter(len(tasks))
     except OSError:  # no shared memory for the counter (some sandboxes): one process does it all
         return [None] * len(tasks)
-
-    def next_tasks() -> Iterator[int]:
-        while True:
-            with taken.get_lock():
-                n = taken.value
-                taken.value += 1
-            if n >= len(tasks):
-                return
-            yield n
 
     def in_worker() -> _WorkerSent:
         done = []
         try:
-            for n in next_tasks():
+            for n in tasks_left:
                 done.append((n, _to_send(_evaluate_task(tasks[n], enabled, as_of, passing, known))))
         except RuleError as exc:
             return done, str(exc)
@@ -173,7 +162,7 @@ def _evaluate_forked(tasks: list[_Task], enabled: list[Rule], as_of: dt.date, pa
     outcomes: list[_TaskOutcome | None] = [None] * len(tasks)
     children = [Forked(in_worker) for _ in range(workers)]
     try:
-        for n in next_tasks():
+        for n in tasks_left:
             outcomes[n] = _evaluate_task(tasks[n], enabled, as_of, passing, known)
         for child in children:
             # From a dead worker, result() runs in_worker here, and the spent counter gives it nothing.

@@ -2,10 +2,11 @@
 
 A warm run then neither decodes the parsed documents of an unchanged part nor assembles them
 again: it decodes typed records and links them to the rest of the inventory (assemble_parts).
-A part without records is built into them, and they are written, where it is parsed (worker
-processes when there are many; one forked child, while this process decodes the others, when a
-few files changed), so that this process holds the documents of a valid inventory only for parts
-read at a new place (below), cache folder or not. A part's records are kept in its parse entry,
+A part without records is built into them, and they are written, where it is parsed (this
+process and forked children, chunk by chunk, when there are many; one forked child, while this
+process decodes the others, when a few files changed), so that this process holds the documents
+of a valid inventory only while it builds a chunk's records, or for parts read at a new place
+(below), cache folder or not. A part's records are kept in its parse entry,
 beside its parse (cache.kept_beside): one file per part. They are msgspec MessagePack data decoded
 into the model's own types only, so that, unlike a pickle, they cannot run code. They are kept
 under a name that covers the whole package (cache.package_fingerprint) and the part's shown path

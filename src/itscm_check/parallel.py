@@ -13,7 +13,7 @@ import pickle
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import BinaryIO, Generic, NoReturn, TypeVar
 
 T = TypeVar("T")
@@ -90,14 +90,70 @@ class Forked(Generic[T]):
             deadline = time.monotonic() + _STOP_SECONDS
             while os.waitpid(pid, os.WNOHANG) == (0, 0):
                 if time.monotonic() > deadline:
-                    # What it started too: a pool's workers whose parent is killed wait for work
-                    # forever, holding the run's stdout and stderr open.
+                    # What it started too: its own children would go on after it is killed,
+                    # holding the run's stdout and stderr open.
                     for process in [*_descendants(pid), pid]:
                         with contextlib.suppress(ProcessLookupError):
                             os.kill(process, signal.SIGKILL)
                     os.waitpid(pid, 0)
                     return
                 time.sleep(0.01)
+
+
+class TaskCounter:
+    """The number of the next task, shared by this process and the children it forks afterwards:
+    each takes the next task when it is free (tasks differ in cost, so a fixed split would leave
+    one process waiting). Raises OSError where there is no shared memory for it (some sandboxes)."""
+
+    def __init__(self, count: int) -> None:
+        import multiprocessing
+
+        self._count = count
+        self._taken = multiprocessing.get_context("fork").Value("i", 0)
+
+    def __iter__(self) -> Iterator[int]:
+        """The tasks this process takes, until none is left."""
+        while True:
+            with self._taken.get_lock():
+                n = self._taken.value
+                self._taken.value += 1
+            if n >= self._count:
+                return
+            yield n
+
+
+def shared_tasks(count: int, run: Callable[[int], T], children: int) -> Iterator[tuple[int, T]]:
+    """``(n, run(n))`` for each task n in ``range(count)``, the tasks taken in turn (TaskCounter) by
+    this process and up to ``children`` forked children: this process's own as each is done, then
+    the children's when they are all done.
+
+    This process works too, rather than waiting on a pool: a pool's workers would send each
+    value to it through a pipe while it waits, and it would take a CPU from them to read them.
+    A task a child took but did not send (it died or raised) is run here at the end, so that its
+    error is raised here. Closing the iterator before the end stops the children.
+    """
+    try:
+        tasks = TaskCounter(count)
+    except OSError:  # one process does it all
+        yield from ((n, run(n)) for n in range(count))
+        return
+    forked = [Forked(lambda: [(n, run(n)) for n in tasks]) for _ in range(children)]
+    done: set[int] = set()
+    try:
+        for n in tasks:
+            done.add(n)
+            yield n, run(n)
+        for child in forked:
+            # From a dead child, result() runs the function here, and the spent counter gives it nothing.
+            for n, value in child.result():
+                done.add(n)
+                yield n, value
+        for n in range(count):
+            if n not in done:
+                yield n, run(n)
+    finally:
+        for child in forked:  # only when the caller stopped early or this process raised
+            child.cancel()
 
 
 def _descendants(pid: int) -> list[int]:
