@@ -23,7 +23,7 @@ from run import compile_package
 STAGES = (
     ("imports", "imports"),
     ("load", ("read, parse and validate the files and assemble the model, or decode each file's records "
-              "from the model cache; cache misses are parsed by worker processes")),
+              "from the model cache; cache misses are parsed by this process and forked workers")),
     ("rules", "load the rules (built-in pack, compiled conditions)"),
     ("evaluate", "evaluate the rules (or read the findings of those that read one service, and what its "
                  "dependencies name, from the findings cache) and apply waivers; rules and services shared by "
