@@ -327,3 +327,24 @@ def test_shared_tasks_without_shared_memory_runs_everything_here(a_cpu_to_spare:
     monkeypatch.setattr(parallel.TaskCounter, "__init__", no_shared_memory)
 
     assert list(parallel.shared_tasks(3, lambda n: (n, os.getpid()), 1)) == [(n, (n, os.getpid())) for n in range(3)]
+
+
+def test_the_parse_stopped_early_stops_its_children(a_cpu_to_spare: None, tmp_path: Path) -> None:
+    """A fragment that does not fit its cuts stops the parse where it is found (cache.check_parts
+    closes what _in_workers yields): the children parsing the other chunks stop too."""
+    from itscm_check import cache
+
+    pids, parent = tmp_path / "pids", os.getpid()
+
+    def check(jobs: list) -> list:
+        if os.getpid() != parent:
+            starts_a_worker(pids)
+        elif jobs[0][1] == "0":
+            time.sleep(0.3)  # so that the child takes a chunk meanwhile
+        return [None] * len(jobs)
+    jobs = [(b"x" * 100, str(n), 0, None, "") for n in range(4)]
+    parsed = cache._in_workers(check, jobs, 2)
+    next(parsed)
+    running = child_pids(pids)
+    parsed.close()
+    assert gone(running)

@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Container, Generator, Iterable, Iterator
+from contextlib import closing
 from dataclasses import dataclass, field, replace
 from functools import cache, partial
 from importlib import metadata, resources
@@ -421,8 +422,9 @@ def _in_workers(check: Callable[[list[_Job]], list[_Done | None]], jobs: list[_J
     def chunk(n: int) -> list[_Done | None]:
         return check([jobs[position] for position in chunks[n]])
 
-    for n, done in shared_tasks(len(chunks), chunk, workers - 1):
-        yield from zip(chunks[n], done)
+    with closing(shared_tasks(len(chunks), chunk, workers - 1)) as tasks:  # closed, the children stop
+        for n, done in tasks:
+            yield from zip(chunks[n], done)
 
 
 def _check_chunk(jobs: list[_Job], schema: str, then: Callable[[Checked], Any] | None,

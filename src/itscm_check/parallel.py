@@ -13,7 +13,7 @@ import pickle
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import BinaryIO, Generic, NoReturn, TypeVar
 
 T = TypeVar("T")
@@ -122,7 +122,7 @@ class TaskCounter:
             yield n
 
 
-def shared_tasks(count: int, run: Callable[[int], T], children: int) -> Iterator[tuple[int, T]]:
+def shared_tasks(count: int, run: Callable[[int], T], children: int) -> Generator[tuple[int, T], None, None]:
     """``(n, run(n))`` for each task n in ``range(count)``, the tasks taken in turn (TaskCounter) by
     this process and up to ``children`` forked children: this process's own as each is done, then
     the children's when they are all done.
