@@ -125,7 +125,7 @@ class TaskCounter:
 def shared_tasks(count: int, run: Callable[[int], T], children: int) -> Generator[tuple[int, T], None, None]:
     """``(n, run(n))`` for each task n in ``range(count)``, the tasks taken in turn (TaskCounter) by
     this process and up to ``children`` forked children: this process's own as each is done, then
-    the children's when they are all done.
+    each child's when it has finished.
 
     This process works too, rather than waiting on a pool: a pool's workers would send each
     value to it through a pipe while it waits, and it would take a CPU from them to read them.
