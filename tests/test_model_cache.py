@@ -3,7 +3,6 @@ changed in the other files, and reports the same input errors."""
 
 from __future__ import annotations
 
-import hashlib
 import marshal
 from collections.abc import Callable
 from pathlib import Path

@@ -266,7 +266,6 @@ def test_output_buffered_before_a_fork_is_written_once(a_cpu_to_spare: None, tmp
     assert done.stdout == "before the fork\n"
 
 
-
 def _here_slowly_first(run):
     """``run``, the first task taken here a moment late, so that a child takes tasks meanwhile."""
     parent = os.getpid()
