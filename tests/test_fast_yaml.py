@@ -122,6 +122,18 @@ def test_what_the_scanner_does_not_follow_goes_to_pyyaml(text: str) -> None:
     assert fast_read(text) is None
 
 
+@pytest.mark.parametrize("character", [chr(code) for code in range(0x80)] + ["\x85", "\xa0", "\u2028", "\ufeff"])
+def test_an_ascii_text_is_checked_for_unsupported_characters_as_any_other(character: str) -> None:
+    # ASCII text has its own quicker test (bytes.translate): it must refuse what the regular
+    # expression refuses in any text, and nothing else.
+    for text in (f"a: x{character}y\n", f"a: \xe9{character}\n"):
+        assert fast_yaml._unsupported(text) == (fast_yaml._UNSUPPORTED.search(text) is not None), repr(text)
+
+
+def test_tabs_and_control_characters_in_ascii_text_go_to_pyyaml() -> None:
+    assert [fast_yaml._unsupported(f"a: x{c}y\n") for c in "\t\x00\x1f\x7f ~"] == [True] * 4 + [False] * 2
+
+
 def test_block_scalars_comments_and_empty_values(monkeypatch: pytest.MonkeyPatch) -> None:
     text = ("---  # first\nsvc:\n  - id: a  # trailing\n    notes: |\n      line one\n        - not an item: x\n"
             "    folded: >-\n      one\n      two\n    empty:\n    none: ~\n    list:\n    - x\n    -\n    - - y\n"

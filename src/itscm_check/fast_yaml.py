@@ -50,6 +50,9 @@ PARSERS = ("fast", "pyyaml")
 # Characters that PyYAML refuses, and those that change columns or line numbers (tabs, line breaks
 # other than \n and \r\n) or that PyYAML reads in its own way (a byte-order mark inside).
 _UNSUPPORTED = re.compile("[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
+# The ASCII characters _UNSUPPORTED lets through: deleting them from an ASCII text (bytes.translate)
+# leaves the others, eight times faster than the search (0.04 s of a 10k inventory's 14 MB).
+_ASCII_SUPPORTED = bytes([10, *range(0x20, 0x7F)])
 # yaml_rs crashes the process on block nesting 20,000 deep (10,000 was measured to be safe). Each
 # level takes a column of indentation or of "- ", and yaml_rs itself refuses deep flow nesting.
 _DEEP = re.compile(r"[ -]{5000}")
@@ -90,7 +93,7 @@ def load(text: str) -> list[ParsedDocument] | None:
     """The documents of ``text`` as the PyYAML path reads them, or None when this path cannot tell."""
     if "\r\n" in text:  # PyYAML reads a CRLF line end as one line break: the text reads as its LF twin
         text = text.replace("\r\n", "\n")
-    if _UNSUPPORTED.search(text) or "<<" in text:  # PyYAML merges << keys
+    if _unsupported(text) or "<<" in text:  # PyYAML merges << keys
         return None
     if _DEEP.match(text) or _DEEP_INSIDE.search(text):
         return None
@@ -131,6 +134,13 @@ def load(text: str) -> list[ParsedDocument] | None:
     except Refused:
         return None
     return [(value, tree, tuple(walker.timestamps))]
+
+
+def _unsupported(text: str) -> bool:
+    """Whether ``text`` has a character this path leaves to PyYAML (_UNSUPPORTED)."""
+    if text.isascii():
+        return bool(text.encode("ascii").translate(None, _ASCII_SUPPORTED))
+    return _UNSUPPORTED.search(text) is not None
 
 
 def _quoted(value: Any, text: str) -> str:
