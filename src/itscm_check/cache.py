@@ -20,7 +20,7 @@ import re
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Container, Generator, Iterable, Iterator
+from collections.abc import Callable, Container, Generator, Iterable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field, replace
 from functools import cache, partial
@@ -313,7 +313,8 @@ def _whole_key(document: bytes) -> str:
 def check_parts(parts: Iterable[FilePart], schema: str, parse_cache: ParseCache | None,
                 then: Callable[[Checked], Any] | None = None,
                 then_entry: Callable[[FilePart, str], str] | None = None,
-                taken: Callable[[Any], Any] | None = None) -> list[Any]:
+                taken: Callable[[Any], Any] | None = None,
+                entries: Sequence[tuple[str, bytes | None]] | None = None) -> list[Any]:
     """What each part of a file gives, with lines counted from the start of its file: its
     Checked, or what ``then`` makes of it where it was parsed (in a worker, which then sends that
     rather than the documents) or read from the cache. With ``then_entry``, which names what is
@@ -322,14 +323,22 @@ def check_parts(parts: Iterable[FilePart], schema: str, parse_cache: ParseCache 
     (kept_beside), written where it was made. Parts the cache does not have are parsed in worker
     processes when there are enough of them; with ``taken``, the list holds what it makes of each
     part's result in this process, as each is done, while the workers go on with the others.
+    ``entries`` are the parts' entry names and entries (entry_key, ParseCache.get), when the caller
+    has read them already: hashing every part again costs a cold run of 10k services 0.015 s.
     Raises Misfit when a fragment did not read as it was cut."""
     found: dict[int, Any] = {}
     missing: list[tuple[int, FilePart, str]] = []  # index, part, cache key
     count = 0
     for index, part in enumerate(parts):
         count += 1
-        key = entry_key(part.content, schema, part.fragment) if parse_cache is not None else ""
-        sections = _sections(parse_cache.get(key)) if parse_cache is not None else None
+        if entries is not None:
+            key, entry = entries[index]
+        elif parse_cache is not None:
+            key = entry_key(part.content, schema, part.fragment)
+            entry = parse_cache.get(key)
+        else:
+            key, entry = "", None
+        sections = _sections(entry) if parse_cache is not None else None
         hit = _decode(sections[0], part.shown, part.fragment) if sections is not None else None
         if sections is None or hit is None:
             missing.append((index, part, key))

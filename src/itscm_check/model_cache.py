@@ -67,10 +67,16 @@ def _cached_inventory(sources_parts: list[FilePart], parse_cache: ParseCache | N
     # Every part's bytes are kept until its entry has decoded: a damaged one is parsed again.
     parse_keys = [entry_key(part.content, "inventory", part.fragment) for part in sources_parts]
     keys = [_key(part, parse_key) for part, parse_key in zip(sources_parts, parse_keys)]
-    stored = [kept_beside(parse_cache.get(parse_key), key) if parse_cache is not None else None
-              for parse_key, key in zip(parse_keys, keys)]
-    missed = [index for index, payload in enumerate(stored) if payload is None]
-    jobs = [sources_parts[index] for index in missed]
+    stored: list[bytes | None] = []
+    # The entries of the parts without records, for check_parts: one read at a new place has its parse.
+    looked_up: dict[int, tuple[str, bytes | None]] = {}
+    for index, (parse_key, key) in enumerate(zip(parse_keys, keys)):
+        entry = parse_cache.get(parse_key) if parse_cache is not None else None
+        stored.append(kept_beside(entry, key))
+        if stored[-1] is None:
+            looked_up[index] = parse_key, entry
+    missed = list(looked_up)
+    jobs = [(sources_parts[index], entry) for index, entry in looked_up.items()]
     # A few parts without an entry (a pull request's change) are parsed by a forked child while
     # this process decodes the others: compiling the schema's validator alone takes about as long.
     # Of many (the fragments after an added item, built again from their parse entries), this
@@ -122,14 +128,16 @@ def _cached_inventory(sources_parts: list[FilePart], parse_cache: ParseCache | N
                                {name: part.offset for name, part in zip(names, sources_parts)})
 
 
-def _parsed(jobs: list[FilePart], parse_cache: ParseCache | None, taken: Callable[[bytes | None], Any] | None = None
-            ) -> tuple[list[Any] | Misfit, int, int, str | None]:
-    """Each job's records, encoded (None for a part with an input error), or what ``taken`` makes of
-    them in this process as each is done, or the Misfit a fragment raised, and the cache's hits,
-    misses and problem on the way: a forked child's copy of the cache is its own."""
+def _parsed(jobs: list[tuple[FilePart, tuple[str, bytes | None]]], parse_cache: ParseCache | None,
+            taken: Callable[[bytes | None], Any] | None = None) -> tuple[list[Any] | Misfit, int, int, str | None]:
+    """The records of each job (a part, its parse entry's name and its entry), encoded (None for a
+    part with an input error), or what ``taken`` makes of them in this process as each is done, or
+    the Misfit a fragment raised, and the cache's hits, misses and problem on the way: a forked
+    child's copy of the cache is its own."""
     mine = replace(parse_cache, hits=0, misses=0) if parse_cache is not None else None
     try:
-        payloads = check_parts(jobs, "inventory", mine, _payload, _key, taken)
+        payloads = check_parts([part for part, _ in jobs], "inventory", mine, _payload, _key, taken,
+                               [entry for _, entry in jobs])
     except Misfit as misfit:  # a value, so that a forked child sends it rather than failing
         return misfit, 0, 0, None
     return payloads, mine.hits if mine else 0, mine.misses if mine else 0, mine.problem if mine else None
