@@ -88,7 +88,7 @@ def test_a_changed_file_or_a_new_tool_misses(tmp_path: Path, monkeypatch: pytest
     lambda blob: blob[: len(blob) // 2],  # a write cut short
     lambda blob: blob[:-1] + bytes([blob[-1] ^ 1]),  # one flipped bit
     lambda blob: b"not a cache entry at all",
-    lambda blob: blob.replace(b"parse cache 2", b"parse cache 1"),  # another format
+    lambda blob: blob.replace(b"parse cache 3", b"parse cache 2"),  # another format
 ])
 def test_a_damaged_entry_is_ignored_and_rewritten(tmp_path: Path, damage) -> None:  # noqa: ANN001
     path = tmp_path / "inv.yaml"
@@ -107,14 +107,14 @@ def test_a_damaged_entry_is_ignored_and_rewritten(tmp_path: Path, damage) -> Non
     marshal.dumps((marshal.dumps(("a parse", "of another shape")), ())),  # an entry's sections, a foreign parse
 ])
 def test_an_entry_with_a_valid_checksum_but_foreign_content_is_ignored(tmp_path: Path, payload: bytes) -> None:
-    import hashlib
+    import zlib
 
     path = tmp_path / "inv.yaml"
     path.write_text(VALID, encoding="utf-8")
     expected = _load(path, tmp_path / "cache")[0]
     (entry,) = _entries(tmp_path / "cache")
-    header = b"itscm-check parse cache 2\n" + entry.name.encode() + b"\n"
-    entry.write_bytes(header + hashlib.sha256(payload).digest() + payload)
+    header = b"itscm-check parse cache 3\n" + entry.name.encode() + b"\n"
+    entry.write_bytes(header + zlib.crc32(payload).to_bytes(4, "big") + payload)
     assert _load(path, tmp_path / "cache")[0] == expected
 
 
