@@ -210,12 +210,12 @@ def test_the_baseline_and_the_working_tree_keep_their_records_side_by_side(repo:
     monkeypatch.setattr(parallel, "forked_cpus", lambda: 1)  # the baseline in this process, to count what it builds
     base = _commit(repo, {"inventory/teams.yaml": TEAMS, "inventory/a.yaml": {"services": [_service("a")]}}, "base")
     built: list[object] = []
-    real = model_cache._payload
+    real = model_cache._records
 
     def spy(checked):  # model_cache's own signature
         built.append(checked)
         return real(checked)
-    monkeypatch.setattr(model_cache, "_payload", spy)
+    monkeypatch.setattr(model_cache, "_records", spy)
     for _ in range(2):
         built.clear()
         run_check([Path("inventory")], [], AS_OF, baseline_ref=base, parse_cache=ParseCache(tmp_path / "cache"))

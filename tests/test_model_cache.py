@@ -4,6 +4,7 @@ changed in the other files, and reports the same input errors."""
 from __future__ import annotations
 
 import marshal
+import pickle
 from collections.abc import Callable
 from pathlib import Path
 
@@ -94,6 +95,27 @@ def test_a_warm_run_builds_the_inventory_without_reading_a_parsed_file(inventory
     assert type(api.objectives.rto) is Duration and str(api.objectives.rto) == "4h"
     # Lines of the second document of a file are the whole file's.
     assert warm.services[1].source.line == 18 and warm.services[1].source.path == "inventory/c-services.yaml"
+
+
+def test_records_built_here_are_used_as_built_and_a_child_sends_their_encoding(inventory: Path, tmp_path: Path,
+                                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parallel, "forked_cpus", lambda: 1)
+    decoded: list[bytes] = []
+    real = model_cache._decode
+
+    def spy(payload: bytes | None) -> object:
+        if payload is not None:
+            decoded.append(payload)
+        return real(payload)
+    monkeypatch.setattr(model_cache, "_decode", spy)
+    assert _load(inventory, tmp_path / "cache")[0] == _load(inventory, None)[0]
+    assert decoded == []  # a cold run in one process decodes nothing
+    # What a forked child pickles is the encoding, which the parent decodes to the same records.
+    records = model_cache._records(cache_module._check(SITES.encode(), "inventory/b-sites.yaml", "inventory"))
+    assert records is not None and records.part is not None
+    received = pickle.loads(pickle.dumps(records))
+    assert received.part == records.part and bytes(received) == bytes(records) == decoded[0]
+    assert len(pickle.dumps(records)) < len(bytes(records)) + 100
 
 
 @pytest.mark.parametrize("cpus", [1, 2])  # the changed file parsed here, or by a forked child

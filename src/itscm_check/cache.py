@@ -330,7 +330,7 @@ def check_parts(parts: Iterable[FilePart], schema: str, parse_cache: ParseCache 
     Checked, or what ``then`` makes of it where it was parsed (in a worker, which then sends that
     rather than the documents) or read from the cache. With ``then_entry``, which names what is
     made of a part where it is (from the part and its parse entry's name), what ``then`` made
-    (bytes, or None for nothing) is kept in the part's entry beside its parse, under that name
+    (as bytes(), or None for nothing) is kept in the part's entry beside its parse, under that name
     (kept_beside), written where it was made. Parts the cache does not have are parsed in worker
     processes when there are enough of them; with ``taken``, the list holds what it makes of each
     part's result in this process, as each is done, while the workers go on with the others.
@@ -472,7 +472,7 @@ def _check_chunk(jobs: list[_Job], schema: str, then: Callable[[Checked], Any] |
 def _beside(then_entry: Callable[[FilePart, str], str] | None, part: FilePart, key: str, made: Any
             ) -> tuple[str, bytes] | None:
     """What ``then`` made of a part, under ``then_entry``'s name for it, to keep in its entry (see check_parts)."""
-    return (then_entry(part, key), made) if then_entry is not None and made is not None else None
+    return (then_entry(part, key), bytes(made)) if then_entry is not None and made is not None else None
 
 
 # A part's entry holds its parse and what was made of it where it was last read (the model cache's

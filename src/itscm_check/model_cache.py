@@ -86,12 +86,12 @@ def _cached_inventory(sources_parts: list[FilePart], parse_cache: ParseCache | N
     try:
         parts = [_decode(payload) for payload in stored]
         if parsed is None:
-            made, hits, misses, problem = _parsed(jobs, parse_cache, _decode)
+            made, hits, misses, problem = _parsed(jobs, parse_cache, _built)
         else:
-            mine = _parsed(jobs[split:], parse_cache, _decode)
+            mine = _parsed(jobs[split:], parse_cache, _built)
             theirs = parsed.result()
             made = theirs[0] if isinstance(theirs[0], Misfit) else mine[0] if isinstance(mine[0], Misfit) \
-                else [*map(_decode, theirs[0]), *mine[0]]
+                else [*map(_built, theirs[0]), *mine[0]]
             hits, misses, problem = theirs[1] + mine[1], theirs[2] + mine[2], theirs[3] or mine[3]
     finally:
         if parsed is not None:
@@ -129,25 +129,54 @@ def _cached_inventory(sources_parts: list[FilePart], parse_cache: ParseCache | N
 
 
 def _parsed(jobs: list[tuple[FilePart, tuple[str, bytes | None]]], parse_cache: ParseCache | None,
-            taken: Callable[[bytes | None], Any] | None = None) -> tuple[list[Any] | Misfit, int, int, str | None]:
-    """The records of each job (a part, its parse entry's name and its entry), encoded (None for a
-    part with an input error), or what ``taken`` makes of them in this process as each is done, or
-    the Misfit a fragment raised, and the cache's hits, misses and problem on the way: a forked
-    child's copy of the cache is its own."""
+            taken: Callable[[_Records | None], Any] | None = None) -> tuple[list[Any] | Misfit, int, int, str | None]:
+    """The records of each job (a part, its parse entry's name and its entry; None for a part with
+    an input error), or what ``taken`` makes of them in this process as each is done, or the Misfit
+    a fragment raised, and the cache's hits, misses and problem on the way: a forked child's copy
+    of the cache is its own."""
     mine = replace(parse_cache, hits=0, misses=0) if parse_cache is not None else None
     try:
-        payloads = check_parts([part for part, _ in jobs], "inventory", mine, _payload, _key, taken,
-                               [entry for _, entry in jobs])
+        records = check_parts([part for part, _ in jobs], "inventory", mine, _records, _key, taken,
+                              [entry for _, entry in jobs])
     except Misfit as misfit:  # a value, so that a forked child sends it rather than failing
         return misfit, 0, 0, None
-    return payloads, mine.hits if mine else 0, mine.misses if mine else 0, mine.problem if mine else None
+    return records, mine.hits if mine else 0, mine.misses if mine else 0, mine.problem if mine else None
 
 
-def _payload(checked: Checked) -> bytes | None:
-    """A part's records, encoded where the part was parsed; None when it has an input error or a
-    value MessagePack cannot hold."""
+class _Records:
+    """A part's records as they were built, and their encoding, which its entry keeps (bytes()).
+
+    A forked child sends the encoding alone, which this process decodes as it unpickles it; the
+    records this process built are used as they are, not decoded from their own encoding (0.05 s
+    of CPU in a cold 10k run).
+    """
+
+    __slots__ = ("part", "payload")
+
+    def __init__(self, part: Part | None, payload: bytes) -> None:
+        self.part, self.payload = part, payload
+
+    def __bytes__(self) -> bytes:
+        return self.payload
+
+    def __reduce__(self) -> tuple[Callable[[bytes], _Records], tuple[bytes]]:
+        return _received, (self.payload,)
+
+
+def _received(payload: bytes) -> _Records:
+    return _Records(_decode(payload), payload)
+
+
+def _records(checked: Checked) -> _Records | None:
+    """A part's records, where the part was parsed; None when it has an input error or a value
+    MessagePack cannot hold."""
     part = _part(checked)
-    return encode_records(part) if part is not None else None
+    payload = encode_records(part) if part is not None else None
+    return _Records(part, payload) if payload is not None else None
+
+
+def _built(records: _Records | None) -> Part | None:
+    return records.part if records is not None else None
 
 
 def _part(checked: Checked) -> Part | None:
