@@ -285,6 +285,36 @@ def test_shared_tasks_gives_each_task_once_from_this_process_and_the_children(a_
     assert {pid for _, (_, pid) in done} - {os.getpid()}  # a child took some
 
 
+def test_shared_tasks_gives_a_childs_values_between_this_process_tasks(a_cpu_to_spare: None) -> None:
+    # This process's tasks are slow and the child's quick: the child's values come in as this
+    # process goes on, not after its last task.
+    def task(n: int, parent: int) -> int:
+        time.sleep(0.15 if os.getpid() == parent else 0.03)
+        return os.getpid()
+    done = [pid for _, pid in parallel.shared_tasks(20, _here_slowly_first(task), 1)]
+    here = [i for i, pid in enumerate(done) if pid == os.getpid()]
+    assert len(done) == 20 and len(here) >= 2
+    assert any(pid != os.getpid() for pid in done[:here[-1]])
+
+
+@pytest.mark.parametrize("memfd", [True, False])  # memory shared as a file, or a deleted temporary file
+def test_shared_tasks_keeps_what_a_child_finished_before_it_died(a_cpu_to_spare: None, memfd: bool,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    if not memfd:
+        def no_memfd(name: str, flags: int = 0) -> int:
+            raise OSError("no memfd_create here")
+        monkeypatch.setattr(os, "memfd_create", no_memfd)
+
+    def task(n: int, parent: int) -> tuple[int, int]:
+        if os.getpid() != parent and n >= 5:
+            os._exit(1)  # after the tasks it had taken before
+        return n, os.getpid()
+    done = sorted(parallel.shared_tasks(10, _here_slowly_first(task), 1))
+    assert [n for n, _ in done] == list(range(10)) and [value[0] for _, value in done] == list(range(10))
+    finished = [n for n, (_, pid) in done if pid != os.getpid()]
+    assert finished and all(n < 5 for n in finished)  # its values are kept, not made again here
+
+
 def test_shared_tasks_runs_here_what_a_dead_or_failing_child_took(a_cpu_to_spare: None) -> None:
     for failure in (lambda: os._exit(1), lambda: 1 / 0):
         def task(n: int, parent: int, failure=failure) -> int:

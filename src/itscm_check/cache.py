@@ -426,7 +426,7 @@ def _in_workers(check: Callable[[list[_Job]], list[_Done | None]], jobs: list[_J
                 ) -> Iterator[tuple[int, _Done | None]]:
     """What ``check`` gives for each job, with the job's place in ``jobs``, from this process and
     ``workers - 1`` forked children (parallel.shared_tasks): chunks of about equal size keep each
-    busy to the end, and this process takes in its own as it goes."""
+    busy to the end, and this process takes in its own and the children's as it goes."""
     # Each job goes to the chunk its middle byte falls in, of the jobs' bytes in order cut into
     # equal shares: chunks that each take jobs until they are full would leave a last one of a
     # few bytes, and one process with a whole chunk more to do than the others.
