@@ -17,6 +17,7 @@ from itscm_check import engine, parallel
 from itscm_check.checks import CHECKS, Outcome
 from itscm_check.engine import RuleError, evaluate
 from itscm_check.errors import Location
+from itscm_check.findings import CheckResult
 from itscm_check.pipeline import load_inventory
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers are forked on Linux only")
@@ -51,6 +52,7 @@ def test_workers_give_the_same_findings_and_results_in_the_same_order(
 
     assert alone.findings and alone.results
     assert shared == alone
+    assert {type(result) for result in shared.results} == {CheckResult}  # a tuple would compare equal too
 
 
 def test_without_passing_checks_the_findings_are_the_same(
@@ -90,10 +92,11 @@ def _named_check(parent: int, in_worker, here=lambda subjects, rule, as_of: iter
 
 def test_a_rule_crashing_in_a_worker_stops_the_run_with_its_id(
         inventory, workers: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    def crash() -> None:
+    # A worker's crash leaves the task to this process, where the rule crashes again and is raised.
+    def crash(*_: object) -> Iterator[Outcome]:
         raise ValueError("boom")
     for name in NAMED:
-        monkeypatch.setitem(CHECKS, name, CHECKS[name]._replace(run=_named_check(os.getpid(), crash)))
+        monkeypatch.setitem(CHECKS, name, CHECKS[name]._replace(run=_named_check(os.getpid(), crash, crash)))
 
     with pytest.raises(RuleError, match=r"rule ITSCM-0\d\d .*crashed: ValueError: boom"):
         evaluate(inventory, default_rules(), DEFAULT_AS_OF, ROOT)
@@ -109,10 +112,10 @@ def test_what_a_dead_worker_took_is_evaluated_here(inventory, workers: None,
     assert evaluate(inventory, default_rules(), DEFAULT_AS_OF, ROOT) == alone
 
 
-def _slow_here_and_in_workers(monkeypatch: pytest.MonkeyPatch, in_worker) -> None:
+def _slow_here_and_in_workers(monkeypatch: pytest.MonkeyPatch, in_worker, here=lambda: None) -> None:
     """Declarative rules that call ``in_worker()`` for ITSCM-001 in a worker, where it is always
-    evaluated on a share of the services; this process waits at its first rule, so that the
-    workers take shares meanwhile."""
+    evaluated on a share of the services, and ``here()`` in this process; this process waits at
+    its first rule, so that the workers take shares meanwhile."""
     parent, real, waited = os.getpid(), engine._declarative, []
 
     def declarative(rule, kind, subjects, as_of, passing, skip):
@@ -122,6 +125,8 @@ def _slow_here_and_in_workers(monkeypatch: pytest.MonkeyPatch, in_worker) -> Non
         elif not waited:
             waited.append(True)
             time.sleep(0.3)
+        elif rule.id == "ITSCM-001":
+            here()
         return real(rule, kind, subjects, as_of, passing, skip)
     monkeypatch.setattr(engine, "_declarative", declarative)
 
@@ -130,7 +135,7 @@ def test_a_rule_crashing_on_a_share_in_a_worker_stops_the_run_with_its_id(
         inventory, workers: None, monkeypatch: pytest.MonkeyPatch) -> None:
     def crash() -> None:
         raise ValueError("boom")
-    _slow_here_and_in_workers(monkeypatch, crash)
+    _slow_here_and_in_workers(monkeypatch, crash, here=crash)
 
     with pytest.raises(RuleError, match=r"rule ITSCM-001 .*crashed: ValueError: boom"):
         evaluate(inventory, default_rules(), DEFAULT_AS_OF, ROOT)

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import closing
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from itscm_check.checks import CHECKS, Outcome
 from itscm_check.errors import Location
 from itscm_check.facts import Index
 from itscm_check.findings import CheckResult, Finding, fingerprint
 from itscm_check.inventory import Inventory
-from itscm_check.parallel import Forked, TaskCounter, forked_cpus
+from itscm_check.parallel import forked_cpus, shared_tasks
 from itscm_check.policy.conditions import Env, render
 from itscm_check.policy.model import Rule
 from itscm_check.subjects import OF_A_SERVICE, Subject, Subjects
@@ -32,10 +33,6 @@ _RuleOutcome = tuple[list[Finding], list[CheckResult]]
 # What a task gives: for each rule it evaluated (by its index among the enabled rules), one outcome
 # per kind of the rule's subjects, in the rule's order (one for a named check).
 _TaskOutcome = dict[int, list[_RuleOutcome]]
-# What a worker sends: (task index, its outcome with results as plain tuples) per task it took, and
-# the first crash, which stops the run. A worker that dies sends nothing: what it took stays None.
-_SentOutcome = dict[int, list[tuple[list[Finding], list[tuple[str, str, bool]]]]]
-_WorkerSent = tuple[list[tuple[int, _SentOutcome]], "str | None"]
 
 # Below this many production services, forking a worker costs more than it saves.
 _PARALLEL_SERVICES = 2000
@@ -67,12 +64,18 @@ def evaluate(inventory: Inventory, rules: Iterable[Rule], as_of: dt.date, root: 
     tasks = [_Task(tuple(range(len(enabled))), subjects)]
     if processes > 1 and len(subjects.views) >= _PARALLEL_SERVICES:
         tasks = _split(enabled, subjects, processes * _SHARES_PER_PROCESS)
-    outcomes: list[_TaskOutcome | None] = [None] * len(tasks)
-    if len(tasks) > 1:
-        outcomes = _evaluate_forked(tasks, enabled, as_of, passing, known, min(processes, len(tasks)) - 1)
-    # Here: every task in one process, or those a worker took and died before it sent.
-    done = [outcome if outcome is not None else _evaluate_task(task, enabled, as_of, passing, known)
-            for task, outcome in zip(tasks, outcomes)]
+    done: list[_TaskOutcome]
+    if len(tasks) == 1:
+        done = [_evaluate_task(tasks[0], enabled, as_of, passing, known)]
+    else:
+        # Shared by this process and forked workers, each taking the next task when it is free
+        # (rule costs differ a hundredfold, so a fixed split would leave one process waiting). A
+        # task a worker did not finish, crashed or dead, is evaluated here: its crash is raised here.
+        done = [{} for _ in tasks]
+        with closing(shared_tasks(len(tasks), lambda n: _Shared(_evaluate_task(tasks[n], enabled, as_of, passing, known)),
+                                  min(processes, len(tasks)) - 1)) as shared:
+            for n, value in shared:
+                done[n] = value.outcome
     findings: list[Finding] = []
     results: list[CheckResult] = []
     for index, rule in enumerate(enabled):
@@ -136,58 +139,27 @@ def _collect(rule: Rule, outcomes: Iterable[Outcome], as_of: dt.date, passing: b
     return findings, results
 
 
-def _evaluate_forked(tasks: list[_Task], enabled: list[Rule], as_of: dt.date, passing: bool,
-                     known: Mapping[str, frozenset[str]], workers: int) -> list[_TaskOutcome | None]:
-    """Tasks shared by this process and forked workers, each taking the next task when it is free
-    (rule costs differ a hundredfold, so a fixed split would leave one process waiting).
+class _Shared:
+    """A task's outcome on its way out of parallel.shared_tasks: a forked worker pickles its results
+    as plain tuples, a third of the size and time of pickled CheckResults; this process's own are
+    used as they are."""
 
-    The outcome of a task a worker took but did not send stays None for the caller to evaluate.
-    When several rules crash, the RuleError names this process's, else the first worker's that
-    crashed, which need not be the one a single process would have met first.
-    """
-    try:
-        tasks_left = TaskCounter(len(tasks))
-    except OSError:  # no shared memory for the counter (some sandboxes): one process does it all
-        return [None] * len(tasks)
+    __slots__ = ("outcome",)
 
-    def in_worker() -> _WorkerSent:
-        done = []
-        try:
-            for n in tasks_left:
-                done.append((n, _to_send(_evaluate_task(tasks[n], enabled, as_of, passing, known))))
-        except RuleError as exc:
-            return done, str(exc)
-        return done, None
+    def __init__(self, outcome: _TaskOutcome) -> None:
+        self.outcome = outcome
 
-    outcomes: list[_TaskOutcome | None] = [None] * len(tasks)
-    children = [Forked(in_worker) for _ in range(workers)]
-    try:
-        for n in tasks_left:
-            outcomes[n] = _evaluate_task(tasks[n], enabled, as_of, passing, known)
-        for child in children:
-            # From a dead worker, result() runs in_worker here, and the spent counter gives it nothing.
-            done, crash = child.result()
-            if crash is not None:
-                raise RuleError(crash)
-            for n, sent in done:
-                outcomes[n] = _received(sent, enabled)
-    finally:
-        for child in children:  # only when this process raised: stop the workers
-            child.cancel()
-    return outcomes
+    def __reduce__(self) -> tuple[Callable[[_Packed], _Shared], tuple[_Packed]]:
+        return _unpacked, ({index: [(findings, [tuple(result) for result in results]) for findings, results in kinds]
+                            for index, kinds in self.outcome.items()},)
 
 
-def _to_send(outcome: _TaskOutcome) -> _SentOutcome:
-    """A task's outcome with its results as plain tuples: a third of the size and time of pickled
-    CheckResults."""
-    return {index: [(findings, [(r.target, r.subject, r.passed) for r in results]) for findings, results in kinds]
-            for index, kinds in outcome.items()}
+_Packed = dict[int, list[tuple[list[Finding], list[tuple[Any, ...]]]]]
 
 
-def _received(sent: _SentOutcome, enabled: list[Rule]) -> _TaskOutcome:
-    return {index: [(findings, [CheckResult(enabled[index].id, *result) for result in results])
-                    for findings, results in kinds]
-            for index, kinds in sent.items()}
+def _unpacked(packed: _Packed) -> _Shared:
+    return _Shared({index: [(findings, [CheckResult(*result) for result in results]) for findings, results in kinds]
+                    for index, kinds in packed.items()})
 
 
 def _declarative(rule: Rule, kind: str, subjects: Subjects, as_of: dt.date, passing: bool,
