@@ -157,6 +157,25 @@ def test_an_error_between_files_is_reported_as_without_a_cache(inventory: Path, 
     assert [str(e) for e in warm.value.errors] == [str(e) for e in uncached.value.errors]
 
 
+@pytest.mark.parametrize("cpus", [1, 2])  # the moved parts built here, or shared with a forked child
+def test_many_parts_moved_in_their_file_are_built_again_from_their_parse(inventory: Path, tmp_path: Path, cpus: int,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parallel, "forked_cpus", lambda: cpus)
+    monkeypatch.setattr(cache_module, "forked_cpus", lambda: cpus)
+    monkeypatch.setattr(cache_module, "_PARALLEL_BYTES", 1)  # a child for so few bytes
+    many = "".join(f"---\nservices:\n  - {{id: s{n}, name: S{n}, owner: t, tier: 2}}\n" for n in range(12))
+    (inventory / "e-many.yaml").write_text(many, encoding="utf-8")
+    _load(inventory, tmp_path / "cache")
+    # A comment on top moves every document of the file a line down: its twelve parts keep their
+    # parse entries but not their records, which carry lines (model_cache._SHARED_JOBS is 8).
+    (inventory / "e-many.yaml").write_text("# moved\n" + many, encoding="utf-8")
+    warm, parse_cache = _load(inventory, tmp_path / "cache")
+    assert warm == _load(inventory, None)[0]
+    # Twelve parses read back; the comment before the first "---" is a part of its own, new.
+    assert parse_cache is not None and (parse_cache.hits, parse_cache.misses) == (12, 1)
+    assert [service.source.line for service in warm.services if service.id in ("s0", "s11")] == [4, 37]
+
+
 def test_a_moved_file_has_its_new_path(inventory: Path, tmp_path: Path) -> None:
     _load(inventory, tmp_path / "cache")
     (inventory / "c-services.yaml").rename(inventory / "z-services.yaml")

@@ -320,6 +320,17 @@ def test_shared_tasks_keeps_what_a_child_finished_before_it_died(a_cpu_to_spare:
     assert finished and all(n < 5 for n in finished)  # its values are kept, not made again here
 
 
+def test_shared_tasks_runs_first_here_while_the_children_start(a_cpu_to_spare: None) -> None:
+    order: list[str] = []
+
+    def first() -> None:
+        time.sleep(0.3)  # the child takes tasks meanwhile
+        order.append("first")
+    done = list(parallel.shared_tasks(20, lambda n: (order.append("task"), os.getpid())[1], 1, first))
+    assert order[0] == "first" and sorted(n for n, _ in done) == list(range(20))
+    assert {pid for _, pid in done} - {os.getpid()}  # a child took some while this process was busy
+
+
 def test_shared_tasks_runs_here_what_a_dead_or_failing_child_took(a_cpu_to_spare: None) -> None:
     for failure in (lambda: os._exit(1), lambda: 1 / 0):
         def task(n: int, parent: int, failure=failure) -> int:

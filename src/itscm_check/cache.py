@@ -363,7 +363,7 @@ def check_parts(parts: Iterable[FilePart], schema: str, parse_cache: ParseCache 
     if parse_cache is not None:
         parse_cache.hits, parse_cache.misses = parse_cache.hits + len(found), parse_cache.misses + len(missing)
     jobs: list[_Job] = [(part.content, part.shown, part.offset, part.fragment, key) for _, part, key in missing]
-    workers = min(len(jobs), _workers(sum(len(job[0]) for job in jobs)))
+    workers = min(len(jobs), parse_processes(sum(len(job[0]) for job in jobs)))
     if parse_cache is not None and workers > 1:
         parse_cache.make_folder()
     check = partial(_check_chunk, schema=schema, then=then, then_entry=then_entry, parse_cache=parse_cache)
@@ -414,7 +414,7 @@ def _shifted(checked: Checked, offset: int) -> Checked:
 _PARALLEL_BYTES = 1_000_000
 
 
-def _workers(pending_bytes: int) -> int:
+def parse_processes(pending_bytes: int) -> int:
     """How many processes should parse, this one and forked children: forked only, as a spawned
     one pays every import again."""
     if pending_bytes < _PARALLEL_BYTES:

@@ -4,7 +4,8 @@ A warm run then neither decodes the parsed documents of an unchanged part nor as
 again: it decodes typed records and links them to the rest of the inventory (assemble_parts).
 A part without records is built into them, and they are written, where it is parsed (this
 process and forked children, chunk by chunk, when there are many; one forked child, while this
-process decodes the others, when a few files changed), so that this process holds the documents
+process decodes the others, when a few files changed; forked children and then this process, once
+it has decoded the others, when many parts moved), so that this process holds the documents
 of a valid inventory only while it builds a chunk's records, or for parts read at a new place
 (below), cache folder or not. A part's records are kept in its parse entry,
 beside its parse (cache.kept_beside): one file per part. They are msgspec MessagePack data decoded
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import closing
 from dataclasses import replace
 from functools import partial
 from typing import Any, NamedTuple
@@ -29,15 +31,15 @@ import msgspec
 
 from itscm_check.assemble import Part, assemble_parts, part_of
 from itscm_check.cache import (Checked, FilePart, Misfit, ParseCache, check_parts, entry_key, keep_beside, kept_beside,
-                               package_fingerprint, read_cut)
+                               package_fingerprint, parse_processes, read_cut)
 from itscm_check.inventory import Inventory
 from itscm_check.loader import Document
-from itscm_check.parallel import Forked
+from itscm_check.parallel import Forked, shared_tasks
 from itscm_check.values import Duration, YamlTimestamp
 
 _TIMESTAMP = 1  # the MessagePack extension type of a YamlTimestamp
-# From this many parts without an entry, this process builds half of them while a forked child
-# builds the other half.
+# From this many parts without records among parts with them, forked children take them one by
+# one, and this process too once it has decoded the others; below it, one child takes them all.
 _SHARED_JOBS = 8
 
 
@@ -77,25 +79,28 @@ def _cached_inventory(sources_parts: list[FilePart], parse_cache: ParseCache | N
             looked_up[index] = parse_key, entry
     missed = list(looked_up)
     jobs = [(sources_parts[index], entry) for index, entry in looked_up.items()]
-    # A few parts without an entry (a pull request's change) are parsed by a forked child while
-    # this process decodes the others: compiling the schema's validator alone takes about as long.
-    # Of many (the fragments after an added item, built again from their parse entries), this
-    # process takes the second half when it has decoded the others.
-    split = len(jobs) // 2 if len(jobs) >= _SHARED_JOBS else len(jobs)
-    parsed = Forked(partial(_parsed, jobs[:split], parse_cache)) if 0 < len(jobs) < len(stored) else None
-    try:
-        parts = [_decode(payload) for payload in stored]
-        if parsed is None:
-            made, hits, misses, problem = _parsed(jobs, parse_cache, _built)
-        else:
-            mine = _parsed(jobs[split:], parse_cache, _built)
-            theirs = parsed.result()
-            made = theirs[0] if isinstance(theirs[0], Misfit) else mine[0] if isinstance(mine[0], Misfit) \
-                else [*map(_built, theirs[0]), *mine[0]]
-            hits, misses, problem = theirs[1] + mine[1], theirs[2] + mine[2], theirs[3] or mine[3]
-    finally:
-        if parsed is not None:
+    parts: list[Part | None] = []
+
+    def decode_stored() -> None:
+        parts.extend(_decode(payload) for payload in stored)
+    if not 0 < len(jobs) < len(stored):  # none, or all of them (a cold run: check_parts shares them out)
+        decode_stored()
+        made, hits, misses, problem = _parsed(jobs, parse_cache, _built)
+    elif len(jobs) < _SHARED_JOBS:
+        # A few (a pull request's change) are parsed by a forked child while this process decodes
+        # the others: compiling the schema's validator alone takes about as long.
+        parsed = Forked(partial(_parsed, jobs, parse_cache))
+        try:
+            decode_stored()
+            made, hits, misses, problem = parsed.result()
+        finally:
             parsed.cancel()
+        if not isinstance(made, Misfit):
+            made = [_built(records) for records in made]
+    else:
+        # Many (the fragments after an added item, built again from their parse entries) are
+        # shared one by one by forked children and this process, once it has decoded the others.
+        made, hits, misses, problem = _shared(jobs, parse_cache, decode_stored)
     if isinstance(made, Misfit):
         raise made
     if parse_cache is not None:  # the reads and writes of a child are counted here
@@ -126,6 +131,23 @@ def _cached_inventory(sources_parts: list[FilePart], parse_cache: ParseCache | N
     return inventory, PartKeys({service.id: name for name, part in zip(names, parts) for service in part.services},  # type: ignore[union-attr]
                                {vendor.id: name for name, part in zip(names, parts) for vendor in part.vendors},  # type: ignore[union-attr]
                                {name: part.offset for name, part in zip(names, sources_parts)})
+
+
+def _shared(jobs: list[tuple[FilePart, tuple[str, bytes | None]]], parse_cache: ParseCache | None,
+            first: Callable[[], None]) -> tuple[list[Part | None] | Misfit, int, int, str | None]:
+    """What _parsed gives for ``jobs``, each a task of parallel.shared_tasks; ``first`` is run here
+    while the children start."""
+    processes = parse_processes(sum(len(part.content) for part, _ in jobs))
+    made: list[Part | None] = [None] * len(jobs)
+    hits = misses = 0
+    problem = None
+    with closing(shared_tasks(len(jobs), lambda n: _parsed(jobs[n:n + 1], parse_cache), processes - 1, first)) as shared:
+        for n, (records, job_hits, job_misses, job_problem) in shared:
+            if isinstance(records, Misfit):
+                return records, 0, 0, None  # closed: the children stop
+            made[n] = _built(records[0])
+            hits, misses, problem = hits + job_hits, misses + job_misses, problem or job_problem
+    return made, hits, misses, problem
 
 
 def _parsed(jobs: list[tuple[FilePart, tuple[str, bytes | None]]], parse_cache: ParseCache | None,

@@ -123,10 +123,12 @@ class TaskCounter:
             yield n
 
 
-def shared_tasks(count: int, run: Callable[[int], T], children: int) -> Generator[tuple[int, T], None, None]:
+def shared_tasks(count: int, run: Callable[[int], T], children: int, first: Callable[[], object] | None = None
+                 ) -> Generator[tuple[int, T], None, None]:
     """``(n, run(n))`` for each task n in ``range(count)``, the tasks taken in turn (TaskCounter) by
     this process and up to ``children`` forked children, as each is done: this process's own, and
-    between them those the children have finished meanwhile (see _Results).
+    between them those the children have finished meanwhile (see _Results). ``first`` is run here
+    once the children are forked, before this process takes a task: work only it can do.
 
     This process works too, rather than waiting on a pool: a pool's workers would send each
     value to it through a pipe while it waits, and it would take a CPU from them to read them.
@@ -140,6 +142,8 @@ def shared_tasks(count: int, run: Callable[[int], T], children: int) -> Generato
     except OSError:  # one process does it all
         for result in results:
             result.close()
+        if first is not None:
+            first()
         yield from ((n, run(n)) for n in range(count))
         return
     forked = [Forked(partial(_run_tasks, tasks, run, result)) for result in results]
@@ -151,6 +155,8 @@ def shared_tasks(count: int, run: Callable[[int], T], children: int) -> Generato
                 done.add(n)
                 yield n, value
     try:
+        if first is not None:
+            first()
         for n in tasks:
             done.add(n)
             yield n, run(n)
