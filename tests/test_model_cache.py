@@ -161,7 +161,6 @@ def test_an_error_between_files_is_reported_as_without_a_cache(inventory: Path, 
 def test_many_parts_moved_in_their_file_are_built_again_from_their_parse(inventory: Path, tmp_path: Path, cpus: int,
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(parallel, "forked_cpus", lambda: cpus)
-    monkeypatch.setattr(cache_module, "forked_cpus", lambda: cpus)
     monkeypatch.setattr(cache_module, "_PARALLEL_BYTES", 1)  # a child for so few bytes
     many = "".join(f"---\nservices:\n  - {{id: s{n}, name: S{n}, owner: t, tier: 2}}\n" for n in range(12))
     (inventory / "e-many.yaml").write_text(many, encoding="utf-8")

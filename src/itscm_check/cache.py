@@ -30,11 +30,11 @@ from importlib.abc import Traversable
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
-from itscm_check import __version__, fast_yaml
+from itscm_check import __version__, fast_yaml, parallel
 from itscm_check.errors import InputError, Location
 from itscm_check.fragments import Fragment, fits, placed, plan
 from itscm_check.loader import Document, display_path, load_text, split_documents
-from itscm_check.parallel import forked_cpus, shared_tasks
+from itscm_check.parallel import shared_tasks
 from itscm_check.schema import validate
 from itscm_check.values import YamlTimestamp
 
@@ -416,10 +416,11 @@ _PARALLEL_BYTES = 1_000_000
 
 def parse_processes(pending_bytes: int) -> int:
     """How many processes should parse, this one and forked children: forked only, as a spawned
-    one pays every import again."""
+    one pays every import again (parallel.forked_cpus, read through its module, so that what
+    patches it for a test sizes the parse too)."""
     if pending_bytes < _PARALLEL_BYTES:
         return 1
-    return min(forked_cpus(), 1 + pending_bytes // _PARALLEL_BYTES)
+    return min(parallel.forked_cpus(), 1 + pending_bytes // _PARALLEL_BYTES)
 
 
 def _in_workers(check: Callable[[list[_Job]], list[_Done | None]], jobs: list[_Job], workers: int
