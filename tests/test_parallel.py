@@ -35,13 +35,12 @@ def inventory():
 def workers(monkeypatch: pytest.MonkeyPatch) -> None:
     """Two workers besides this process, whatever the inventory's size and the machine."""
     monkeypatch.setattr(engine, "_PARALLEL_SERVICES", 0)
-    monkeypatch.setattr(engine, "forked_cpus", lambda: 3)
     monkeypatch.setattr(parallel, "forked_cpus", lambda: 3)
 
 
 def _one_process(inventory, monkeypatch: pytest.MonkeyPatch) -> engine.Evaluation:
     with monkeypatch.context() as m:
-        m.setattr(engine, "forked_cpus", lambda: 1)
+        m.setattr(parallel, "forked_cpus", lambda: 1)
         return evaluate(inventory, default_rules(), DEFAULT_AS_OF, ROOT)
 
 
@@ -60,7 +59,7 @@ def test_without_passing_checks_the_findings_are_the_same(
     alone = _one_process(inventory, monkeypatch)
     shared = evaluate(inventory, default_rules(), DEFAULT_AS_OF, ROOT, passing=False)
     with monkeypatch.context() as m:
-        m.setattr(engine, "forked_cpus", lambda: 1)
+        m.setattr(parallel, "forked_cpus", lambda: 1)
         lean = evaluate(inventory, default_rules(), DEFAULT_AS_OF, ROOT, passing=False)
 
     assert shared.results is None and lean.results is None
@@ -71,7 +70,7 @@ def test_services_whose_findings_are_known_are_skipped_alike(
         inventory, workers: None, monkeypatch: pytest.MonkeyPatch) -> None:
     known = {"service": frozenset(service.id for service in inventory.services[::2])}
     with monkeypatch.context() as m:
-        m.setattr(engine, "forked_cpus", lambda: 1)
+        m.setattr(parallel, "forked_cpus", lambda: 1)
         alone = evaluate(inventory, default_rules(), DEFAULT_AS_OF, ROOT, known=known)
     shared = evaluate(inventory, default_rules(), DEFAULT_AS_OF, ROOT, known=known)
 

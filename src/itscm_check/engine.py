@@ -8,12 +8,13 @@ from contextlib import closing
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from itscm_check import parallel
 from itscm_check.checks import CHECKS, Outcome
 from itscm_check.errors import Location
 from itscm_check.facts import Index
 from itscm_check.findings import CheckResult, Finding, fingerprint
 from itscm_check.inventory import Inventory
-from itscm_check.parallel import forked_cpus, shared_tasks
+from itscm_check.parallel import shared_tasks
 from itscm_check.policy.conditions import Env, render
 from itscm_check.policy.model import Rule
 from itscm_check.subjects import OF_A_SERVICE, Subject, Subjects
@@ -60,7 +61,7 @@ def evaluate(inventory: Inventory, rules: Iterable[Rule], as_of: dt.date, root: 
     known = known or {}
     subjects = Subjects(Index(inventory), root)
     enabled = [rule for rule in rules if rule.enabled]
-    processes = min(forked_cpus(), _MAX_PROCESSES)
+    processes = min(parallel.forked_cpus(), _MAX_PROCESSES)
     tasks = [_Task(tuple(range(len(enabled))), subjects)]
     if processes > 1 and len(subjects.views) >= _PARALLEL_SERVICES:
         tasks = _split(enabled, subjects, processes * _SHARES_PER_PROCESS)
