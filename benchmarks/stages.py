@@ -29,6 +29,7 @@ STAGES = (
                  "dependencies name, from the findings cache) and apply waivers; rules and services shared by "
                  "worker processes"),
     ("report", "provenance, report, JSON"),
+    ("finish", "wait for the parse workers still writing cache entries (they do so once they have sent what they parsed)"),
 )
 
 # The child: one run of the pipeline, stage by stage, printing the times as JSON.
@@ -54,7 +55,7 @@ mark = time.perf_counter(); times["imports"] = mark - start
 def stage(name):
     global mark
     now = time.perf_counter(); times[name] = now - mark; mark = now
-cache = ParseCache(cache_dir)
+cache = ParseCache(cache_dir, finishing=[])  # as the command line does
 model, inventory_digest, parts = read_inventory([inventory], (), cache); stage("load")
 policy_digests = {}
 rules = load_rules([], cache, policy_digests); stage("rules")
@@ -64,6 +65,7 @@ provenance = Provenance(tool_version=__version__, as_of=as_of,
                         generated_at=None, git=git_state(inventory),
                         inventory_digest=inventory_digest, policies_digest="")
 render("json", build_report(provenance, model, rules, findings, results)); stage("report")
+cache.finish(); stage("finish")
 times["total"] = time.perf_counter() - start
 print(json.dumps(times))
 """

@@ -34,7 +34,7 @@ def test_stages_times_each_stage(tmp_path: Path) -> None:
     _run("generate.py", "--services", "40", "--files", "2", "--out", str(inventory))
     table = _run("stages.py", "--inventory", str(inventory), "--repeat", "1")
     stages = [line.split("|")[1].strip() for line in table.splitlines() if line.startswith("| ")][1:]
-    assert stages[0] == "imports" and stages[-1] == "total" and len(stages) == 6
+    assert stages[0] == "imports" and stages[-1] == "total" and len(stages) == 7
 
 
 def test_baseline_times_a_check_against_a_ref(tmp_path: Path) -> None:

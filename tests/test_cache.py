@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import marshal
 import multiprocessing
+import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
 
 from itscm_check import cache as cache_module
+from itscm_check import parallel
 from itscm_check.cache import ParseCache, load_checked
 from itscm_check.cli import main
+from itscm_check.pipeline import load_inventory
 from itscm_check.values import YamlTimestamp
 
 REPO = Path(__file__).resolve().parents[1]
@@ -152,12 +156,7 @@ def test_a_cache_the_parse_workers_cannot_write_is_a_warning_once(command: str, 
                                                                   capsys: pytest.CaptureFixture[str]) -> None:
     """Workers write the entries of the files they parse: a cache none can write to is reported
     once, and the run goes on without it."""
-    (workdir / "inv").mkdir()
-    for i in range(6):  # the team in the first file only
-        text = VALID.replace("id: api", f"id: api{i}").replace("target: api", f"target: api{i}")
-        text = text.replace("teams: [{id: t, name: T}]\n", "" if i else "teams: [{id: t, name: T}]\n")
-        (workdir / "inv" / f"part{i}.yaml").write_text(text, encoding="utf-8")
-    monkeypatch.setattr(cache_module, "_PARALLEL_BYTES", 1)
+    _files_for_workers(workdir / "inv", monkeypatch)
 
     def no_space(*args: object, **kwargs: object) -> tuple[int, str]:
         raise OSError(28, "No space left on device")
@@ -168,6 +167,49 @@ def test_a_cache_the_parse_workers_cannot_write_is_a_warning_once(command: str, 
     err = capsys.readouterr().err
     assert err.count("warning: cannot write the cache in .itscm-cache: No space left on device") == 1, err
     assert not _entries(workdir / ".itscm-cache")
+
+
+def _files_for_workers(folder: Path, monkeypatch: pytest.MonkeyPatch, count: int = 6) -> None:
+    """``count`` inventory files in ``folder``, which forked workers share with this process."""
+    folder.mkdir()
+    for i in range(count):  # the team in the first file only
+        text = VALID.replace("id: api", f"id: api{i}").replace("target: api", f"target: api{i}")
+        text = text.replace("teams: [{id: t, name: T}]\n", "" if i else "teams: [{id: t, name: T}]\n")
+        (folder / f"part{i}.yaml").write_text(text, encoding="utf-8")
+    monkeypatch.setattr(cache_module, "_PARALLEL_BYTES", 1)
+    monkeypatch.setattr(parallel, "forked_cpus", lambda: 2)
+
+
+def test_parse_workers_write_their_entries_while_the_run_goes_on(workdir: Path, monkeypatch: pytest.MonkeyPatch
+                                                                 ) -> None:
+    """A worker writes the entries of what it parsed once it has sent it all; with ``finishing``,
+    the parse leaves it to that, and finish() waits for it. Without, the parse waits."""
+    _files_for_workers(workdir / "inv", monkeypatch, count=40)
+    waiting = ParseCache(workdir / "waiting")
+    load_inventory([workdir / "inv"], parse_cache=waiting)
+    assert waiting.finishing is None and len(_entries(workdir / "waiting")) == 40
+
+    def slow_parse(*args: object) -> object:  # so that the worker takes its share
+        time.sleep(0.002)
+        return check(*args)
+
+    def slow_entry(*args: object) -> None:  # in the worker only: this process writes its own at once
+        if os.getpid() != parent:
+            time.sleep(0.01)
+        write_entry(*args)
+    parent, check, write_entry = os.getpid(), cache_module._check, cache_module._write_entry
+    monkeypatch.setattr(cache_module, "_check", slow_parse)
+    monkeypatch.setattr(cache_module, "_write_entry", slow_entry)
+    going_on = ParseCache(workdir / "going-on", finishing=[])
+    load_inventory([workdir / "inv"], parse_cache=going_on)
+    assert len(going_on.finishing or []) == 1 and len(_entries(workdir / "going-on")) < 40
+    going_on.finish()
+    assert going_on.finishing == [] and going_on.problem is None and len(_entries(workdir / "going-on")) == 40
+
+    def no_parse(*args: object) -> None:
+        raise AssertionError("parsed again")
+    monkeypatch.setattr(cache_module, "_check", no_parse)  # every part's records are in its entry
+    assert len(load_inventory([workdir / "inv"], parse_cache=ParseCache(workdir / "going-on")).services) == 40
 
 
 def _load_in_process(args: tuple[str, str]) -> int:

@@ -330,6 +330,53 @@ def test_shared_tasks_runs_first_here_while_the_children_start(a_cpu_to_spare: N
     assert {pid for _, pid in done} - {os.getpid()}  # a child took some while this process was busy
 
 
+def test_shared_tasks_leaves_the_children_to_what_comes_afterwards(a_cpu_to_spare: None, tmp_path: Path) -> None:
+    """Each child calls ``afterwards`` once its values are in; the tasks end without waiting for it."""
+    release = tmp_path / "release"
+
+    def afterwards() -> int:
+        return os.getpid() if _released(release) else -1
+    finishing: list[parallel.Forked[None]] = []
+    done = list(parallel.shared_tasks(20, _here_slowly_first(lambda n, parent: os.getpid()), 1,
+                                      afterwards=afterwards, finishing=finishing))
+    assert sorted(n for n, _ in done) == list(range(20)) and len(finishing) == 1
+    children = {pid for _, pid in done} - {os.getpid()}
+    release.touch()
+    assert {finishing[0].finish()} == children
+
+
+def test_a_forked_call_gives_its_value_before_what_comes_afterwards(a_cpu_to_spare: None, tmp_path: Path) -> None:
+    release = tmp_path / "release"
+
+    def afterwards() -> str:
+        return "afterwards" if _released(release) else "not released"  # only once the value is here
+    call = parallel.Forked(os.getpid, afterwards)
+    child = call.result()
+    assert child != os.getpid()
+    release.touch()
+    assert call.finish() == "afterwards"
+    with pytest.raises(ChildProcessError):  # reaped
+        os.waitpid(child, 0)
+    dies = parallel.Forked(os.getpid, lambda: os._exit(0))
+    assert dies.result() != os.getpid() and dies.finish() is None  # it gave nothing afterwards
+
+
+def _released(release: Path) -> bool:
+    """Whether ``release`` is created within 10 s (a test that waited for the child would not)."""
+    deadline = time.monotonic() + 10
+    while not release.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return release.exists()
+
+
+def test_a_forked_call_made_here_does_what_comes_afterwards_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parallel, "forked_cpus", lambda: 1)
+    calls: list[int] = []
+    call = parallel.Forked(os.getpid, lambda: calls.append(os.getpid()) or "afterwards")
+    assert call.result() == os.getpid() and calls == [os.getpid()]
+    assert call.finish() == "afterwards"
+
+
 def test_shared_tasks_runs_here_what_a_dead_or_failing_child_took(a_cpu_to_spare: None) -> None:
     for failure in (lambda: os._exit(1), lambda: 1 / 0):
         def task(n: int, parent: int, failure=failure) -> int:

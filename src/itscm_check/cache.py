@@ -34,7 +34,7 @@ from itscm_check import __version__, fast_yaml, parallel
 from itscm_check.errors import InputError, Location
 from itscm_check.fragments import Fragment, fits, placed, plan
 from itscm_check.loader import Document, display_path, load_text, split_documents
-from itscm_check.parallel import shared_tasks
+from itscm_check.parallel import Forked, shared_tasks
 from itscm_check.schema import validate
 from itscm_check.values import YamlTimestamp
 
@@ -108,12 +108,27 @@ class ParseCache:
     """A folder of entries; ``problem`` says why writing stopped (it is tried once per run).
 
     ``hits`` and ``misses`` count this process's reads: a forked child (the baseline's) keeps its own.
+    The forked workers of a parse write the entries of what they parsed once they have sent it all
+    (check_parts). With ``finishing`` (a list), a parse in the process that made the cache does not
+    wait for them: they are left there, writing while it goes on, until finish(). Without it, and
+    in a forked child (the baseline's, which has a copy of the list), each parse waits for its own.
     """
 
     folder: Path
     problem: str | None = None
     hits: int = field(default=0, compare=False)
     misses: int = field(default=0, compare=False)
+    finishing: list[Forked[None]] | None = field(default=None, compare=False, repr=False)
+    owner: int = field(default_factory=os.getpid, compare=False, repr=False)  # the process that made it
+
+    def finish(self, writers: list[Forked[None]] | None = None) -> None:
+        """Wait for the workers still writing entries (``writers``, or else those in ``finishing``),
+        and take the reason one of them could not write, if it could not."""
+        if writers is None:  # in a forked child, the list is a copy of its parent's
+            writers = self.finishing if self.finishing is not None and os.getpid() == self.owner else []
+        while writers:
+            problem = writers.pop().finish()
+            self.problem = self.problem or (problem if isinstance(problem, str) else None)
 
     def get(self, key: str) -> bytes | None:
         """The payload stored under ``key``, or None when there is none or it is damaged."""
@@ -366,8 +381,21 @@ def check_parts(parts: Iterable[FilePart], schema: str, parse_cache: ParseCache 
     workers = min(len(jobs), parse_processes(sum(len(job[0]) for job in jobs)))
     if parse_cache is not None and workers > 1:
         parse_cache.make_folder()
-    check = partial(_check_chunk, schema=schema, then=then, then_entry=then_entry, parse_cache=parse_cache)
-    done = _in_workers(check, jobs, workers) if workers > 1 else enumerate(check(jobs))
+    # This process writes the entries of what it parses at once. A forked worker keeps them until
+    # it has no chunk left and has sent everything, and writes them while this process goes on
+    # alone (building the inventory and its index), on a CPU that would be idle: a cold 100k run's
+    # entries take 2 s of CPU to encode and write.
+    here, unwritten = os.getpid(), []
+
+    def write(entry: Callable[[], None]) -> None:
+        if os.getpid() == here:
+            entry()
+        else:
+            unwritten.append(entry)
+    check = partial(_check_chunk, schema=schema, then=then, then_entry=then_entry, parse_cache=parse_cache, write=write)
+    writers: list[Forked[None]] = []
+    done = _in_workers(check, jobs, workers, partial(_write_all, unwritten, parse_cache), writers) if workers > 1 \
+        else enumerate(check(jobs))
     try:
         for position, result in done:
             index, part, key = missing[position]
@@ -375,28 +403,37 @@ def check_parts(parts: Iterable[FilePart], schema: str, parse_cache: ParseCache 
                 if parse_cache is not None:
                     parse_cache.put(_whole_key(part.document), b"")
                 raise Misfit(part.document)
-            payload, made, problem = result
+            payload, made = result
             if then is None:
                 assert payload is not None  # sent whenever there is no then
                 decoded = _decode(payload, part.shown, part.fragment)
                 assert decoded is not None  # written by this very code a moment ago
                 made = _shifted(decoded, part.offset)
             found[index] = made if taken is None else taken(made)
-            if parse_cache is not None:  # a worker's copy of the cache says why it could not write
-                parse_cache.problem = parse_cache.problem or problem
     finally:
         if isinstance(done, Generator):
             done.close()  # stops the forked children now: a forked child that raises leaves at once
+        if parse_cache is not None and parse_cache.finishing is not None and os.getpid() == parse_cache.owner:
+            parse_cache.finishing += writers
+        elif parse_cache is not None:
+            parse_cache.finish(writers)
     return [found[index] for index in range(count)]
+
+
+def _write_all(entries: list[Callable[[], None]], parse_cache: ParseCache | None) -> str | None:
+    """In a forked worker, once it has sent everything: write the entries it kept, and say why it
+    could not, if it could not (its copy of the cache is its own)."""
+    for entry in entries:
+        entry()
+    return parse_cache.problem if parse_cache is not None else None
 
 
 # A job for a worker: a part's bytes, its shown path, the lines of its file before it, the
 # fragment it is, if it is one, and the name of its cache entry.
 _Job = tuple[bytes, str, int, "Fragment | None", str]
 # What a worker sends for a job: the part's parse as its entry keeps it (_encode; only without
-# ``then``: it brings the Checked back), what ``then`` made of it, and why the worker could not
-# write to the cache, if it could not.
-_Done = tuple["bytes | None", Any, "str | None"]
+# ``then``: it brings the Checked back), and what ``then`` made of it.
+_Done = tuple["bytes | None", Any]
 
 
 def _shifted(checked: Checked, offset: int) -> Checked:
@@ -423,11 +460,13 @@ def parse_processes(pending_bytes: int) -> int:
     return min(parallel.forked_cpus(), 1 + pending_bytes // _PARALLEL_BYTES)
 
 
-def _in_workers(check: Callable[[list[_Job]], list[_Done | None]], jobs: list[_Job], workers: int
+def _in_workers(check: Callable[[list[_Job]], list[_Done | None]], jobs: list[_Job], workers: int,
+                afterwards: Callable[[], object] | None = None, finishing: list[Forked[None]] | None = None
                 ) -> Iterator[tuple[int, _Done | None]]:
     """What ``check`` gives for each job, with the job's place in ``jobs``, from this process and
     ``workers - 1`` forked children (parallel.shared_tasks): chunks of about equal size keep each
-    busy to the end, and this process takes in its own and the children's as it goes."""
+    busy to the end, and this process takes in its own and the children's as it goes. The children
+    call ``afterwards`` once they have sent everything, in ``finishing`` meanwhile."""
     # Each job goes to the chunk its middle byte falls in, of the jobs' bytes in order cut into
     # equal shares: chunks that each take jobs until they are full would leave a last one of a
     # few bytes, and one process with a whole chunk more to do than the others.
@@ -443,16 +482,17 @@ def _in_workers(check: Callable[[list[_Job]], list[_Done | None]], jobs: list[_J
     def chunk(n: int) -> list[_Done | None]:
         return check([jobs[position] for position in chunks[n]])
 
-    with closing(shared_tasks(len(chunks), chunk, workers - 1)) as tasks:  # closed, the children stop
+    with closing(shared_tasks(len(chunks), chunk, workers - 1, afterwards=afterwards, finishing=finishing)) as tasks:
+        # Closed, the children stop.
         for n, done in tasks:
             yield from zip(chunks[n], done)
 
 
 def _check_chunk(jobs: list[_Job], schema: str, then: Callable[[Checked], Any] | None,
-                 then_entry: Callable[[FilePart, str], str] | None, parse_cache: ParseCache | None
-                 ) -> list[_Done | None]:
-    """Parse and check each job and write its cache entry, here, where it was parsed: what the
-    job gives (_Done), or None for a fragment that did not read as it was cut."""
+                 then_entry: Callable[[FilePart, str], str] | None, parse_cache: ParseCache | None,
+                 write: Callable[[Callable[[], None]], None]) -> list[_Done | None]:
+    """Parse and check each job, and ``write`` its cache entry's writing, here, where it was
+    parsed: what the job gives (_Done), or None for a fragment that did not read as it was cut."""
     done: list[_Done | None] = []
     for content, shown, offset, fragment, key in jobs:
         checked = _check(content, shown, schema, fragment)
@@ -461,13 +501,20 @@ def _check_chunk(jobs: list[_Job], schema: str, then: Callable[[Checked], Any] |
             continue
         made = then(_shifted(checked, offset)) if then is not None else None
         # Without a cache folder an entry is only needed to bring a Checked back from a worker.
-        # Encoding comes last, as it leaves the documents' timestamps plain text (_encode).
-        payload = _encode(checked, fragment) if parse_cache is not None or then is None else None
-        if parse_cache is not None and payload is not None:
+        payload = _encode(checked, fragment) if then is None else None
+        if parse_cache is not None:
             beside = _beside(then_entry, FilePart(shown, offset, content, fragment), key, made)
-            parse_cache.put(key, _entry(payload, (beside,) if beside is not None else ()))
-        done.append((payload if then is None else None, made, parse_cache.problem if parse_cache else None))
+            write(partial(_write_entry, parse_cache, key, payload, checked, fragment, beside))
+        done.append((payload, made))
     return done
+
+
+def _write_entry(parse_cache: ParseCache, key: str, payload: bytes | None, checked: Checked,
+                 fragment: Fragment | None, beside: tuple[str, bytes] | None) -> None:
+    """Write a part's entry: its parse (``payload``, or else ``checked`` encoded now: the documents
+    must not be read afterwards, see _encode) and what was made of it."""
+    parse_cache.put(key, _entry(payload if payload is not None else _encode(checked, fragment),
+                                (beside,) if beside is not None else ()))
 
 
 def _beside(then_entry: Callable[[FilePart, str], str] | None, part: FilePart, key: str, made: Any

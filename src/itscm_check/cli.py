@@ -139,25 +139,27 @@ def _check(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     parse_cache = _parse_cache(settings)
-    report = run_check(settings.inventory, settings.policies, settings.as_of, waiver_files=settings.waivers,
-                       fail_on=settings.fail_on, generated_at=settings.generated_at,
-                       max_waiver_days=settings.max_waiver_days, warn_expiring_days=settings.warn_expiring_days,
-                       baseline_ref=settings.baseline_ref, baseline_report=settings.baseline_report,
-                       parse_cache=parse_cache, config_file=settings.config_file,
-                       passing=any(output.format in PASSING_CHECKS for output in settings.outputs))
-    _cache_done(parse_cache)
-    for output in settings.outputs:
-        text = render(output.format, report, color=settings.color and output.path is None)
-        if output.path is None:
-            sys.stdout.write(text)
-        else:
-            try:
-                output.path.parent.mkdir(parents=True, exist_ok=True)
-                output.path.write_text(text, encoding="utf-8")
-            except OSError as exc:
-                print(f"itscm-check: cannot write the report to {output.path}: {exc.strerror or exc} "
-                      f"(give --output a file in a folder you can write to)", file=sys.stderr)
-                return EXIT_INPUT
+    try:
+        report = run_check(settings.inventory, settings.policies, settings.as_of, waiver_files=settings.waivers,
+                           fail_on=settings.fail_on, generated_at=settings.generated_at,
+                           max_waiver_days=settings.max_waiver_days, warn_expiring_days=settings.warn_expiring_days,
+                           baseline_ref=settings.baseline_ref, baseline_report=settings.baseline_report,
+                           parse_cache=parse_cache, config_file=settings.config_file,
+                           passing=any(output.format in PASSING_CHECKS for output in settings.outputs))
+        for output in settings.outputs:
+            text = render(output.format, report, color=settings.color and output.path is None)
+            if output.path is None:
+                sys.stdout.write(text)
+            else:
+                try:
+                    output.path.parent.mkdir(parents=True, exist_ok=True)
+                    output.path.write_text(text, encoding="utf-8")
+                except OSError as exc:
+                    print(f"itscm-check: cannot write the report to {output.path}: {exc.strerror or exc} "
+                          f"(give --output a file in a folder you can write to)", file=sys.stderr)
+                    return EXIT_INPUT
+    finally:
+        _cache_done(parse_cache)  # last: parse workers may still be writing entries until now
     return EXIT_FINDINGS if exit_code(report) else EXIT_OK
 
 
@@ -166,8 +168,10 @@ def _validate(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     parse_cache = _parse_cache(settings)
-    inventory, rules = load_inputs(settings.inventory, settings.policies, settings.waivers, parse_cache)[:2]
-    _cache_done(parse_cache)
+    try:
+        inventory, rules = load_inputs(settings.inventory, settings.policies, settings.waivers, parse_cache)[:2]
+    finally:
+        _cache_done(parse_cache)
     print(f"valid: {len(inventory.services)} services, {len(inventory.teams)} teams, {len(inventory.sites)} sites, "
           f"{len(inventory.vendors)} vendors, {len(inventory.waivers)} waivers; {len(rules)} rules")
     return EXIT_OK
@@ -176,12 +180,14 @@ def _validate(args: argparse.Namespace) -> int:
 def _parse_cache(settings: Settings) -> ParseCache | None:
     from itscm_check.cache import ParseCache
 
-    return ParseCache(settings.cache_dir) if settings.cache_dir is not None else None
+    # Its parse workers' entries are written while the run goes on, and waited for by _cache_done.
+    return ParseCache(settings.cache_dir, finishing=[]) if settings.cache_dir is not None else None
 
 
 def _cache_done(parse_cache: ParseCache | None) -> None:
     if parse_cache is None:
         return
+    parse_cache.finish()
     if parse_cache.problem is not None:
         print(f"itscm-check: warning: {parse_cache.problem}", file=sys.stderr)
     else:

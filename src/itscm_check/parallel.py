@@ -39,11 +39,19 @@ class Forked(Generic[T]):
     calls ``function`` here instead: its errors are raised in this process, as without a child.
     The child stays in this process's group, so that a signal to the group (Ctrl-C, a CI runner's
     timeout) reaches it and its workers as it reaches this process.
+
+    With ``afterwards``, the child calls it once it has sent the value, and ``result()`` does not
+    wait for that: ``finish()`` does, and gives what it returned (None when the child died first).
+    It is work no one waits for, done on a CPU this process leaves idle (the parse cache's entries).
+    Where the value was computed here, ``afterwards`` is called here too, at once.
     """
 
-    def __init__(self, function: Callable[[], T]) -> None:
+    def __init__(self, function: Callable[[], T], afterwards: Callable[[], object] | None = None) -> None:
         self._function = function
-        self._child: tuple[int, BinaryIO] | None = None  # pid, and the pipe its value comes through
+        self._afterwards = afterwards
+        self._child: tuple[int, BinaryIO] | None = None  # pid, and the pipe its values come through
+        self._finishing: tuple[int, BinaryIO] | None = None  # the child, once it has sent the value
+        self._finished: object = None  # afterwards' value, where it was called here
         if forked_cpus() < 2:
             return
         read, write = os.pipe()
@@ -56,25 +64,53 @@ class Forked(Generic[T]):
             return
         if pid == 0:
             os.close(read)
-            _send(write, function)
+            _send(write, function, afterwards)
         os.close(write)
         self._child = pid, os.fdopen(read, "rb")
 
     def result(self) -> T:
         if self._child is not None:
             pid, pipe = self._child
+            self._child = None
             try:
-                payload = pipe.read()
-                self._child, (_, status) = None, os.waitpid(pid, 0)
+                payload = _received(pipe)
+                if payload is not None and self._afterwards is not None:  # it goes on with afterwards
+                    self._finishing = pid, pipe
+                    return pickle.loads(payload)  # our own child's, a moment ago: never data from disk
+                _, status = os.waitpid(pid, 0)
             except ChildProcessError:  # reaped by the system (SIGCHLD ignored): its exit is unknown
-                self._child, status = None, None
+                payload = status = None
             except BaseException:  # interrupted while it runs: stop it
+                self._child = pid, pipe
                 self.cancel()
                 raise
             pipe.close()
-            if payload and status is not None and os.waitstatus_to_exitcode(status) == 0:  # it sent it all
-                return pickle.loads(payload)  # our own child's, a moment ago: never data from disk
-        return self._function()
+            if payload is not None and status is not None and os.waitstatus_to_exitcode(status) == 0:  # it ended well
+                return pickle.loads(payload)
+        value = self._function()
+        if self._afterwards is not None:
+            self._finished = self._afterwards()
+        return value
+
+    def finish(self) -> object:
+        """What ``afterwards`` returned, once the child has called it (see above)."""
+        if self._finishing is None:
+            return self._finished
+        pid, pipe = self._finishing
+        self._finishing = None
+        try:
+            payload = _received(pipe)
+            _, status = os.waitpid(pid, 0)
+        except ChildProcessError:
+            payload = status = None
+        except BaseException:  # interrupted while it works: stop it
+            self._child = pid, pipe
+            self.cancel()
+            raise
+        pipe.close()
+        if payload is None or status is None or os.waitstatus_to_exitcode(status) != 0:
+            return None
+        return pickle.loads(payload)
 
     def cancel(self) -> None:
         """Stop the child, when this process will not ask for the result. SIGTERM first: the child
@@ -123,12 +159,15 @@ class TaskCounter:
             yield n
 
 
-def shared_tasks(count: int, run: Callable[[int], T], children: int, first: Callable[[], object] | None = None
+def shared_tasks(count: int, run: Callable[[int], T], children: int, first: Callable[[], object] | None = None,
+                 afterwards: Callable[[], object] | None = None, finishing: list[Forked[None]] | None = None
                  ) -> Generator[tuple[int, T], None, None]:
     """``(n, run(n))`` for each task n in ``range(count)``, the tasks taken in turn (TaskCounter) by
     this process and up to ``children`` forked children, as each is done: this process's own, and
     between them those the children have finished meanwhile (see _Results). ``first`` is run here
-    once the children are forked, before this process takes a task: work only it can do.
+    once the children are forked, before this process takes a task: work only it can do. With
+    ``afterwards``, each child calls it once no task is left and its values are here, and the
+    children go to ``finishing`` meanwhile (Forked.finish): the caller waits for them when it will.
 
     This process works too, rather than waiting on a pool: a pool's workers would send each
     value to it through a pipe while it waits, and it would take a CPU from them to read them.
@@ -146,7 +185,7 @@ def shared_tasks(count: int, run: Callable[[int], T], children: int, first: Call
             first()
         yield from ((n, run(n)) for n in range(count))
         return
-    forked = [Forked(partial(_run_tasks, tasks, run, result)) for result in results]
+    forked = [Forked(partial(_run_tasks, tasks, run, result), afterwards) for result in results]
     done: set[int] = set()
 
     def taken() -> Iterator[tuple[int, T]]:
@@ -162,7 +201,9 @@ def shared_tasks(count: int, run: Callable[[int], T], children: int, first: Call
             yield n, run(n)
             yield from taken()
         for child in forked:
-            child.result()  # it has ended (or died): whatever it finished is in its results
+            child.result()  # it has no task left (or died): whatever it finished is in its results
+        if finishing is not None:
+            finishing += forked
         yield from taken()
         yield from ((n, run(n)) for n in range(count) if n not in done)
     finally:
@@ -277,18 +318,42 @@ def _flush_std_streams() -> None:
             stream.flush()
 
 
-def _send(pipe: int, function: Callable[[], object]) -> NoReturn:
-    """In the child: send ``function()``'s value and exit, without the parent's exit handlers or
-    buffers; on any error, or on SIGTERM from ``cancel()``, exit having sent nothing."""
+def _send(pipe: int, function: Callable[[], object], afterwards: Callable[[], object] | None) -> NoReturn:
+    """In the child: send ``function()``'s value, then ``afterwards()``'s, and exit, without the
+    parent's exit handlers or buffers; on any error, or on SIGTERM from ``cancel()``, exit having
+    sent nothing more."""
     code = 1
     try:
         signal.signal(signal.SIGTERM, _stop)  # until now SIGTERM's default ends it, having started nothing
         # What it forks keeps SIGTERM's default: multiprocessing stops a pool's workers with SIGTERM,
         # and a worker that raised SystemExit instead could leave the pool waiting for it forever.
         os.register_at_fork(after_in_child=_default_sigterm)
-        payload = pickle.dumps(function(), pickle.HIGHEST_PROTOCOL)
         with os.fdopen(pipe, "wb") as out:
-            out.write(payload)
+            _put(out, function())
+            if afterwards is not None:
+                out.flush()  # the parent goes on as soon as it has the value
+                _put(out, afterwards())
         code = 0
     finally:
         os._exit(code)
+
+
+# Each value a child sends is its pickle's length, then the pickle: the parent can tell a whole
+# value from one cut short by the child's death without waiting for its exit.
+_LENGTH_SIZE = 8
+
+
+def _put(out: BinaryIO, value: object) -> None:
+    data = pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
+    out.write(len(data).to_bytes(_LENGTH_SIZE, "little"))
+    out.write(data)
+
+
+def _received(pipe: BinaryIO) -> bytes | None:
+    """The next value's pickle from a child's pipe, or None when the pipe ends before it is whole."""
+    length = pipe.read(_LENGTH_SIZE)
+    if len(length) < _LENGTH_SIZE:
+        return None
+    size = int.from_bytes(length, "little")
+    data = pipe.read(size)
+    return data if len(data) == size else None
