@@ -22,11 +22,13 @@ def _run(script: str, *args: str) -> str:
 
 @pytest.mark.skipif(not hasattr(yaml, "CSafeLoader"), reason="run.py's baseline needs PyYAML built with libyaml")
 def test_run_times_a_tiny_inventory(tmp_path: Path) -> None:
-    table = _run("run.py", "--sizes", "40", "--services-per-file", "20", "--repeat", "1", "--workdir", str(tmp_path))
+    table = _run("run.py", "--sizes", "40", "--services-per-file", "20", "--repeat", "2", "--workdir", str(tmp_path))
     row = next(line for line in table.splitlines() if line.startswith("| 40 |"))
     cells = [cell.strip() for cell in row.strip("|").split("|")]
     assert cells[1] == "3"  # two service files and shared.yaml
     assert int(cells[-1].replace(",", "")) > 0  # the report had findings: the inventory was checked
+    # The second cold run moved the first one's cache folder aside, and the script deleted it last.
+    assert (tmp_path / "cache-inv-40").is_dir() and not (tmp_path / "cache-set-aside").exists()
 
 
 def test_stages_times_each_stage(tmp_path: Path) -> None:
@@ -80,3 +82,15 @@ def test_a_service_is_added_to_the_middle_document_as_a_copy_under_another_id() 
     assert added(document, middle=True) == document.replace(b"- id: s4\n", b"- id: added-s4\n  tier: 1\n- id: s4\n")  # after byte 98
     with pytest.raises(BenchmarkError):
         added(b"sites: []\n")
+
+
+def test_a_cold_run_moves_the_old_cache_folder_aside_rather_than_delete_it(tmp_path: Path) -> None:
+    run = _run_script()
+    cache = tmp_path / "cache-inv-40"
+    cache.mkdir()
+    (cache / "entry").write_bytes(b"x")
+    run.set_aside(cache, tmp_path)
+    run.set_aside(cache, tmp_path)  # nothing there any more: nothing to do
+
+    [aside] = (tmp_path / run.SET_ASIDE).iterdir()
+    assert not cache.exists() and aside.name.startswith("cache-inv-40-") and (aside / "entry").read_bytes() == b"x"
