@@ -423,8 +423,9 @@ def check_parts(parts: Iterable[FilePart], schema: str, parse_cache: ParseCache 
 def _write_all(entries: list[Callable[[], None]], parse_cache: ParseCache | None) -> str | None:
     """In a forked worker, once it has sent everything: write the entries it kept, and say why it
     could not, if it could not (its copy of the cache is its own)."""
-    for entry in entries:
-        entry()
+    entries.reverse()
+    while entries:
+        entries.pop()()  # dropped once written: its documents are freed as the worker goes on
     return parse_cache.problem if parse_cache is not None else None
 
 
