@@ -72,21 +72,11 @@ class Forked(Generic[T]):
         if self._child is not None:
             pid, pipe = self._child
             self._child = None
-            try:
-                payload = _received(pipe)
-                if payload is not None and self._afterwards is not None:  # it goes on with afterwards
+            payload = self._take(pid, pipe, last=self._afterwards is None)
+            if payload is not None:
+                if self._afterwards is not None:  # it goes on with afterwards
                     self._finishing = pid, pipe
-                    return pickle.loads(payload)  # our own child's, a moment ago: never data from disk
-                _, status = os.waitpid(pid, 0)
-            except ChildProcessError:  # reaped by the system (SIGCHLD ignored): its exit is unknown
-                payload = status = None
-            except BaseException:  # interrupted while it runs: stop it
-                self._child = pid, pipe
-                self.cancel()
-                raise
-            pipe.close()
-            if payload is not None and status is not None and os.waitstatus_to_exitcode(status) == 0:  # it ended well
-                return pickle.loads(payload)
+                return pickle.loads(payload)  # our own child's, a moment ago: never data from disk
         value = self._function()
         if self._afterwards is not None:
             self._finished = self._afterwards()
@@ -98,19 +88,25 @@ class Forked(Generic[T]):
             return self._finished
         pid, pipe = self._finishing
         self._finishing = None
+        payload = self._take(pid, pipe, last=True)
+        return pickle.loads(payload) if payload is not None else None
+
+    def _take(self, pid: int, pipe: BinaryIO, last: bool) -> bytes | None:
+        """The child's next value, or None when it died first; when it is the ``last``, only once
+        the child has ended well. Interrupted meanwhile, the child is stopped."""
         try:
             payload = _received(pipe)
+            if payload is not None and not last:
+                return payload
             _, status = os.waitpid(pid, 0)
-        except ChildProcessError:
-            payload = status = None
+        except ChildProcessError:  # reaped by the system (SIGCHLD ignored): its exit is unknown
+            status = None
         except BaseException:  # interrupted while it works: stop it
             self._child = pid, pipe
             self.cancel()
             raise
         pipe.close()
-        if payload is None or status is None or os.waitstatus_to_exitcode(status) != 0:
-            return None
-        return pickle.loads(payload)
+        return payload if status is not None and os.waitstatus_to_exitcode(status) == 0 else None
 
     def cancel(self) -> None:
         """Stop the child, when this process will not ask for the result. SIGTERM first: the child
