@@ -121,14 +121,28 @@ class ParseCache:
     finishing: list[Forked[None]] | None = field(default=None, compare=False, repr=False)
     owner: int = field(default_factory=os.getpid, compare=False, repr=False)  # the process that made it
 
+    def leave(self, writers: list[Forked[None]]) -> None:
+        """Leave a parse's workers still writing entries to finish(), in the process that made the
+        cache with ``finishing``; elsewhere, wait for them now."""
+        own = self._own_finishing()
+        if own is None:
+            self.finish(writers)
+        else:
+            own += writers
+
     def finish(self, writers: list[Forked[None]] | None = None) -> None:
         """Wait for the workers still writing entries (``writers``, or else those in ``finishing``),
         and take the reason one of them could not write, if it could not."""
-        if writers is None:  # in a forked child, the list is a copy of its parent's
-            writers = self.finishing if self.finishing is not None and os.getpid() == self.owner else []
+        if writers is None:
+            writers = self._own_finishing() or []
         while writers:
             problem = writers.pop().finish()
             self.problem = self.problem or (problem if isinstance(problem, str) else None)
+
+    def _own_finishing(self) -> list[Forked[None]] | None:
+        """``finishing`` in the process that made the cache; None in a forked child, whose list is a
+        copy of its parent's."""
+        return self.finishing if os.getpid() == self.owner else None
 
     def get(self, key: str) -> bytes | None:
         """The payload stored under ``key``, or None when there is none or it is damaged."""
@@ -413,10 +427,8 @@ def check_parts(parts: Iterable[FilePart], schema: str, parse_cache: ParseCache 
     finally:
         if isinstance(done, Generator):
             done.close()  # stops the forked children now: a forked child that raises leaves at once
-        if parse_cache is not None and parse_cache.finishing is not None and os.getpid() == parse_cache.owner:
-            parse_cache.finishing += writers
-        elif parse_cache is not None:
-            parse_cache.finish(writers)
+        if parse_cache is not None:
+            parse_cache.leave(writers)
     return [found[index] for index in range(count)]
 
 
