@@ -104,7 +104,7 @@ def test_the_model_keeps_file_lines_for_records_and_dates_of_later_documents(tmp
     inventory = load_inventory([path])
     db = next(s for s in inventory.services if s.id == "db")
     assert db.source.line == 15
-    assert [(f.name, f.source.line) for f in db.dates] == [("bia.completed_on", 18)]
+    assert [(f.name, f.line) for f in db.dates] == [("bia.completed_on", 18)]
 
 
 def test_streams_are_cut_before_every_marker_line_and_only_there() -> None:

@@ -69,8 +69,8 @@ class _Record:
         if self.data.get(key) is None:
             return None
         value = parse_date(self.data[key])
-        name = f"{self.label}.{key}" if self.label else key
-        self.dates.append(m.DatedField(name, value, Location(self.doc.path, self._line(key))))
+        if key != "next_review":  # it looks ahead: no rule reads it as a date that was written (DatedField)
+            self.dates.append(m.DatedField(f"{self.label}.{key}" if self.label else key, value, self._line(key)))
         return value
 
     def duration(self, key: str) -> Duration | None:

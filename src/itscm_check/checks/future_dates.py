@@ -29,7 +29,7 @@ def check(subjects: Subjects, rule: Rule, as_of: dt.date) -> Iterator[Outcome]:
     if inventory.programme is not None:
         yield from _dates("programme", inventory.programme, inventory.programme.dates, as_of)
     for waiver in inventory.waivers:
-        created = [] if waiver.created is None else [DatedField("created", waiver.created, waiver.source)]
+        created = [] if waiver.created is None else [DatedField("created", waiver.created, waiver.source.line)]
         yield from _dates(waiver.target_label, waiver, created, as_of)
 
 
@@ -37,11 +37,12 @@ def _dates(target: str, record: object, dates: Iterable[DatedField], as_of: dt.d
     location: Location = record.source  # type: ignore[attr-defined]
     future = False
     for field in dates:
-        if field.name.endswith("next_review") or field.value <= as_of:
+        if field.value <= as_of:
             continue
         future = True
         days = (field.value - as_of).days
-        subject = Subject("date", Scope(record), None, target, field.source, f"date:{field.name}", field.name)
+        subject = Subject("date", Scope(record), None, target, Location(location.path, field.line),
+                          f"date:{field.name}", field.name)
         yield Outcome(subject, [f"{field.value.isoformat()} is {days} days after the as-of date {as_of.isoformat()}"])
     if not future:
         yield Outcome(Subject("date", Scope(record), None, target, location, "", ""), None)
