@@ -73,6 +73,9 @@ class _Record:
             self.dates.append(m.DatedField(f"{self.label}.{key}" if self.label else key, value, self._line(key)))
         return value
 
+    def word(self, key: str, default: str | None = None) -> Any:
+        return _word(self.data.get(key, default))
+
     def duration(self, key: str) -> Duration | None:
         value = self.data.get(key)
         return None if value is None else parse_duration(value)
@@ -295,6 +298,12 @@ def _dangling(service: _Record, team_ids: set[str] | None, site_ids: set[str] | 
     return errors
 
 
+def _word(value: Any) -> Any:
+    """The value of a field the schema limits to a few words, as the model's one string for it
+    (inventory.WORDS)."""
+    return m.WORDS.get(value, value)
+
+
 def _mapping(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
@@ -305,11 +314,11 @@ def _list(value: Any) -> list[Any]:
 
 def _site(r: _Record) -> m.Site:
     return m.Site(id=r.get("id"), failure_domain=r.get("failure_domain"), source=r.location,
-                  provider=r.get("provider"), region=r.get("region"), kind=r.get("kind"))
+                  provider=r.get("provider"), region=r.get("region"), kind=r.word("kind"))
 
 
 def _team(r: _Record) -> m.Team:
-    contacts = tuple(m.Contact(name=c.get("name"), role=c.get("role"), email=c.get("email"), phone=c.get("phone"),
+    contacts = tuple(m.Contact(name=c.get("name"), role=_word(c.get("role")), email=c.get("email"), phone=c.get("phone"),
                                out_of_hours=c.get("out_of_hours")) for c in r.get("contacts") or ())
     return m.Team(id=r.get("id"), name=r.get("name"), source=r.location, contacts=contacts,
                   call_tree_verified_on=r.date("call_tree_verified_on"),
@@ -320,10 +329,10 @@ def _vendor(r: _Record) -> m.Vendor:
     sla = r.child("sla")
     evidence = r.child("continuity_evidence", label="continuity_evidence")
     return m.Vendor(
-        id=r.get("id"), name=r.get("name"), source=r.location, criticality=r.get("criticality"),
+        id=r.get("id"), name=r.get("name"), source=r.location, criticality=r.word("criticality"),
         sla=m.Sla(availability=sla.get("availability"), rto=sla.duration("rto"), rpo=sla.duration("rpo"),
                   document=sla.get("document")) if sla else None,
-        continuity_evidence=m.ContinuityEvidence(type=evidence.get("type"), reference=evidence.get("reference"),
+        continuity_evidence=m.ContinuityEvidence(type=evidence.word("type"), reference=evidence.get("reference"),
                                                  date=evidence.required_date("date")) if evidence else None,
         exit_plan=r.get("exit_plan"), register_of_information_id=r.get("register_of_information_id"),
         dates=tuple(r.dates))
@@ -336,9 +345,9 @@ def _service(r: _Record, sites: dict[str, m.Site]) -> m.Service:
     return m.Service(
         id=r.get("id"), name=r.get("name"), source=r.location, description=r.get("description"),
         # `tier: 1.0` is an integer to the schema; as a float it would read "tier 1.0" in every report.
-        kind=r.get("kind", "service"), tier=int(r.get("tier")) if r.get("tier") is not None else None,
+        kind=r.word("kind", "service"), tier=int(r.get("tier")) if r.get("tier") is not None else None,
         critical_or_important_function=r.get("critical_or_important_function", False),
-        lifecycle=r.get("lifecycle", "production"), owner=r.get("owner"), stateful=r.get("stateful", False),
+        lifecycle=r.word("lifecycle", "production"), owner=r.get("owner"), stateful=r.get("stateful", False),
         bia=m.Bia(id=bia.get("id"), document=bia.get("document"), completed_on=bia.date("completed_on"),
                   approved_by=bia.get("approved_by"), next_review=bia.date("next_review")) if bia else None,
         objectives=m.Objectives(rto=objectives.duration("rto"), rpo=objectives.duration("rpo"),
@@ -346,8 +355,8 @@ def _service(r: _Record, sites: dict[str, m.Site]) -> m.Service:
         if objectives else m.Objectives(),
         sites=m.ServiceSites(primary=sites.get(site_block.get("primary")),
                              alternates=tuple(sites[s] for s in site_block.get("alternates") or ()),
-                             strategy=site_block.get("strategy")) if site_block else None,
-        dependencies=tuple(m.Dependency(ref=d.get("ref"), type=d.get("type", "hard"), mitigation=d.get("mitigation"),
+                             strategy=site_block.word("strategy")) if site_block else None,
+        dependencies=tuple(m.Dependency(ref=d.get("ref"), type=d.word("type", "hard"), mitigation=d.get("mitigation"),
                                         source=d.location) for d in r.children("dependencies")),
         plans=tuple(_plan(p, sites) for p in r.children("plans", lambda d, i: str(d.get("id", i)))),
         backups=tuple(_backup(b, sites) for b in r.children("backups", lambda d, i: str(d.get("id", i)))),
@@ -361,7 +370,7 @@ def _plan(r: _Record, sites: dict[str, m.Site]) -> m.Plan:
     keys = _exercise_keys(r.get("exercises") or [])
     exercises = [_exercise(e, keys[i]) for i, e in enumerate(r.children("exercises", lambda d, i: keys[i]))]
     return m.Plan(
-        id=r.get("id"), type=r.get("type"), source=r.location, document=r.get("document"), version=r.get("version"),
+        id=r.get("id"), type=r.word("type"), source=r.location, document=r.get("document"), version=r.get("version"),
         last_updated=r.date("last_updated"), last_reviewed=r.date("last_reviewed"), next_review=r.date("next_review"),
         activation_criteria=r.get("activation_criteria"),
         invocation_authority=m.InvocationAuthority(primary=authority.get("primary"), alternate=authority.get("alternate"))
@@ -390,7 +399,7 @@ def _numbered(keys: list[tuple[Any, str]]) -> list[str]:
 
 def _exercise(r: _Record, key: str) -> m.Exercise:
     return m.Exercise(
-        date=r.required_date("date"), type=r.get("type"), result=r.get("result"), source=r.location, key=key,
+        date=r.required_date("date"), type=r.word("type"), result=r.word("result"), source=r.location, key=key,
         id=r.get("id"), scenarios=tuple(r.get("scenarios") or ()), achieved_rto=r.duration("achieved_rto"),
         achieved_rpo=r.duration("achieved_rpo"), evidence=r.get("evidence"),
         corrective_action=r.get("corrective_action"))
@@ -402,7 +411,7 @@ def _backup(r: _Record, sites: dict[str, m.Site]) -> m.Backup:
         id=r.get("id"), frequency=r.required_duration("frequency"), retention=r.required_duration("retention"), source=r.location,
         method=r.get("method"), offsite=r.get("offsite"), location=sites.get(r.get("location")),
         immutable=r.get("immutable"), encrypted=r.get("encrypted"),
-        last_restore_test=m.RestoreTest(date=test.required_date("date"), result=test.get("result"), source=test.location,
+        last_restore_test=m.RestoreTest(date=test.required_date("date"), result=test.word("result"), source=test.location,
                                         duration=test.duration("duration"), evidence=test.get("evidence"))
         if test else None)
 
