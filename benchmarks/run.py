@@ -11,6 +11,12 @@ measurement is one child process reaped with ``os.wait4``, which gives that chil
 (``getrusage(RUSAGE_CHILDREN)`` would only give the maximum over all children so far). The cold,
 warm and no-cache reports must be byte-identical. Prints a Markdown table to stdout and progress
 to stderr. Unix only (``os.wait4``).
+
+A child's peak RSS leaves out the processes it forks (parse and evaluation workers), which share
+most of its pages and copy those either writes. With ``--memory``, one more cold and one more
+``--no-cache`` run of each size, not timed, sample every process of the run every 0.1 s and report
+the peak of their summed proportional set sizes (each shared page counted once, in shares): the
+memory the run takes from the machine. Linux only (``/proc/PID/smaps_rollup``).
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,6 +81,7 @@ class Inventory:
 
 
 SCENARIOS = ("cold", "warm", "one changed", "one added", "no cache")
+MEMORY_SCENARIOS = ("cold", "no cache")  # with --memory
 
 
 @dataclass(frozen=True)
@@ -83,6 +91,7 @@ class Result:
     baseline: list[Run]
     findings: int
     version: str
+    processes_peak: dict[str, int] | None = None  # with --memory: "cold", "no cache" -> bytes (measure_processes)
 
 
 # --- processes -------------------------------------------------------------------------------
@@ -96,6 +105,40 @@ def measure(command: list[str], cwd: Path, stderr: Path) -> Run:
         seconds = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)  # reaped by wait4: tell Popen
     return Run(seconds, usage.ru_maxrss * RSS_UNIT, proc.returncode)
+
+
+SAMPLE_SECONDS = 0.1
+
+
+def measure_processes(command: list[str], cwd: Path, stderr: Path) -> Run:
+    """Run one child to completion, sampling it and every process it forks (see the docstring at
+    the top); the peak of their summed PSS is the Run's peak_bytes, and its time is not a figure
+    (sampling takes CPU from the run)."""
+    with stderr.open("wb") as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=err)
+        peak = 0
+        while proc.poll() is None:
+            peak = max(peak, _tree_pss(proc.pid))
+            time.sleep(SAMPLE_SECONDS)
+    return Run(time.perf_counter() - start, peak, proc.returncode)
+
+
+def _tree_pss(pid: int) -> int:
+    """The summed PSS, in bytes, of ``pid`` and its descendants now; a process that has just ended
+    counts nothing."""
+    total, pending = 0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            with open(f"/proc/{current}/smaps_rollup", encoding="ascii") as rollup:
+                total += next(int(line.split()[1]) * 1024 for line in rollup if line.startswith("Pss:"))
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children", encoding="ascii") as children:
+                    pending += map(int, children.read().split())
+        except (OSError, StopIteration):
+            continue  # it ended while it was read
+    return total
 
 
 def compile_package() -> None:
@@ -123,7 +166,8 @@ def report_path(inventory: Inventory, workdir: Path, scenario: str) -> Path:
     return workdir / f"report-{inventory.path.name}-{scenario.replace(' ', '-')}.json"
 
 
-def run_tool(inventory: Inventory, as_of: str, workdir: Path, scenario: str) -> Run:
+def run_tool(inventory: Inventory, as_of: str, workdir: Path, scenario: str, measured: Callable[..., Run] = measure
+             ) -> Run:
     report = report_path(inventory, workdir, scenario)
     stderr = workdir / f"stderr-{inventory.path.name}.txt"
     cache = workdir / f"cache-{inventory.path.name}"
@@ -140,7 +184,7 @@ def run_tool(inventory: Inventory, as_of: str, workdir: Path, scenario: str) -> 
     elif scenario == "one added":  # the other common pull request: every line after it moves
         changed.write_bytes(added(original, middle=inventory.one_document))
     try:
-        run = measure(command, workdir, stderr)
+        run = measured(command, workdir, stderr)
     finally:
         changed.write_bytes(original)
     # Exit 1 only means findings at or above --fail-on; a crash can exit 1 too, so the report must exist.
@@ -292,7 +336,13 @@ def benchmark(services: int, args: argparse.Namespace) -> Result:
         progress(f"{services} services, run {k + 1}/{args.repeat}: itscm-check {times}; "
                  f"CSafeLoader {baseline[-1].seconds:.2f} s")
     findings, version = read_report(inventory, args.workdir)
-    return Result(inventory, tool, baseline, findings, version)
+    processes_peak = None
+    if args.memory:
+        processes_peak = {name: run_tool(inventory, args.as_of, args.workdir, name, measure_processes).peak_bytes
+                          for name in MEMORY_SCENARIOS}
+        progress(f"{services} services, every process together: "
+                 + ", ".join(f"{name} peak {peak / MB:.0f} MB" for name, peak in processes_peak.items()))
+    return Result(inventory, tool, baseline, findings, version, processes_peak)
 
 
 def row(result: Result) -> str:
@@ -304,6 +354,8 @@ def row(result: Result) -> str:
              f"{best['one changed']:.2f}", f"{best['one added']:.2f}", f"{best['no cache']:.2f}",
              f"{max(r.peak_bytes for runs in result.tool.values() for r in runs) / MB:.0f}", f"{base:.2f}",
              f"{best['cold'] / base:.2f}x", f"{best['cold'] / (inv.services / 1000):.3f}", f"{result.findings:,}"]
+    if result.processes_peak is not None:
+        cells += [f"{result.processes_peak[name] / MB:.0f}" for name in MEMORY_SCENARIOS]
     return "| " + " | ".join(cells) + " |"
 
 
@@ -312,9 +364,13 @@ COLUMNS = ["services", "files", "MB", "cold best s", "cold median s", "warm s", 
            "findings"]
 
 
+MEMORY_COLUMNS = ["cold, every process: peak PSS MB", "--no-cache, every process: peak PSS MB"]
+
+
 def table(results: list[Result]) -> str:
-    header = "| " + " | ".join(COLUMNS) + " |"
-    rule = "|" + "|".join(["---:"] * len(COLUMNS)) + "|"
+    columns = COLUMNS + (MEMORY_COLUMNS if any(r.processes_peak is not None for r in results) else [])
+    header = "| " + " | ".join(columns) + " |"
+    rule = "|" + "|".join(["---:"] * len(columns)) + "|"
     return "\n".join([header, rule, *map(row, results)])
 
 
@@ -342,7 +398,8 @@ def environment(results: list[Result], args: argparse.Namespace) -> str:
 def raw(results: list[Result]) -> list[dict[str, object]]:
     return [{"services": r.inventory.services, "files": r.inventory.files, "bytes": r.inventory.bytes,
              "findings": r.findings, "tool": {name: [vars(run) for run in runs] for name, runs in r.tool.items()},
-             "baseline": [vars(run) for run in r.baseline]} for r in results]
+             "baseline": [vars(run) for run in r.baseline], "processes_peak_bytes": r.processes_peak}
+            for r in results]
 
 
 # --- command line ----------------------------------------------------------------------------
@@ -377,9 +434,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="benchmark inventories of one file that holds one document")
     parser.add_argument("--regenerate", action="store_true", help="regenerate inventories even if present")
     parser.add_argument("--json", type=Path, help="also write the raw measurements to this file")
+    parser.add_argument("--memory", action="store_true",
+                        help="also measure every process of a cold and a --no-cache run together (Linux)")
     args = parser.parse_args(argv)
     if args.repeat < 1 or args.services_per_file < 1:
         parser.error("--repeat and --services-per-file must be at least 1")
+    if args.memory and not Path("/proc/self/smaps_rollup").is_file():
+        parser.error("--memory reads /proc/PID/smaps_rollup, which only Linux has")
     args.workdir = args.workdir.resolve()
     return args
 

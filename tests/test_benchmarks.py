@@ -2,8 +2,11 @@
 internals), so a change of an internal signature must not leave them broken until the next time
 someone measures. No time is asserted: the figures come from running the scripts by hand."""
 
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +32,19 @@ def test_run_times_a_tiny_inventory(tmp_path: Path) -> None:
     assert int(cells[-1].replace(",", "")) > 0  # the report had findings: the inventory was checked
     # The second cold run moved the first one's cache folder aside, and the script deleted it last.
     assert (tmp_path / "cache-inv-40").is_dir() and not (tmp_path / "cache-set-aside").exists()
+
+
+@pytest.mark.skipif(not hasattr(yaml, "CSafeLoader"), reason="run.py's baseline needs PyYAML built with libyaml")
+@pytest.mark.skipif(not Path("/proc/self/smaps_rollup").is_file(), reason="--memory reads Linux's /proc/PID/smaps_rollup")
+def test_run_measures_the_memory_of_every_process_of_a_run(tmp_path: Path) -> None:
+    table = _run("run.py", "--sizes", "40", "--services-per-file", "20", "--repeat", "1", "--memory",
+                 "--workdir", str(tmp_path))
+    header, row = (line for line in table.splitlines() if line.startswith(("| services", "| 40 |")))
+    cells = dict(zip((cell.strip() for cell in header.strip("|").split("|")),
+                     (cell.strip() for cell in row.strip("|").split("|"))))
+    # A Python process takes more than 10 MB: a figure below it would be a process missed.
+    assert int(cells["cold, every process: peak PSS MB"]) > 10
+    assert int(cells["--no-cache, every process: peak PSS MB"]) > 10
 
 
 def test_stages_times_each_stage(tmp_path: Path) -> None:
@@ -94,3 +110,28 @@ def test_a_cold_run_moves_the_old_cache_folder_aside_rather_than_delete_it(tmp_p
 
     [aside] = (tmp_path / run.SET_ASIDE).iterdir()
     assert not cache.exists() and aside.name.startswith("cache-inv-40-") and (aside / "entry").read_bytes() == b"x"
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps_rollup").is_file(), reason="reads Linux's /proc/PID/smaps_rollup")
+def test_the_memory_of_a_run_counts_the_processes_it_started(tmp_path: Path) -> None:
+    run = _run_script()
+    ready = tmp_path / "ready"
+    # The parent holds little; its child fills 100 MB, then says so.
+    child = (f"x = bytearray(100_000_000); open({str(ready)!r}, 'w').close(); import time; time.sleep(30)")
+    parent = subprocess.Popen([sys.executable, "-c", f"import subprocess, sys; subprocess.run([sys.executable, '-c', {child!r}])"])
+    try:
+        for _ in range(300):
+            if ready.exists():
+                break
+            time.sleep(0.05)
+        assert run._tree_pss(parent.pid) > 100_000_000
+    finally:
+        for pid in _descendants(parent.pid):
+            os.kill(pid, signal.SIGKILL)
+        parent.kill()
+        parent.wait()
+
+
+def _descendants(pid: int) -> list[int]:
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text(encoding="ascii").split()
+    return [int(child) for child in children]
