@@ -1,6 +1,6 @@
 """Time ``itscm-check check`` on generated inventories and compare it with a bare YAML parse.
 
-    python benchmarks/run.py [--sizes 1000,10000,100000] [--repeat 3] [--workdir /tmp/itscm-bench]
+    python benchmarks/run.py [--sizes 1000,10000,100000] [--repeat 3] [--workdir /tmp/itscm-bench] [--memory]
 
 For each size it generates the inventory once (``generate.py``, kept in the work directory for
 later runs), then runs, ``--repeat`` times and interleaved, the whole checker process cold (empty
