@@ -97,6 +97,16 @@ def test_a_warm_run_builds_the_inventory_without_reading_a_parsed_file(inventory
     assert warm.services[1].source.line == 18 and warm.services[1].source.path == "inventory/c-services.yaml"
 
 
+def test_the_records_of_a_part_read_back_share_one_string_of_its_path(inventory: Path, tmp_path: Path) -> None:
+    warm, _ = _warm(inventory, tmp_path / "cache")
+    api, db = warm.services  # in the two documents of one file: two parts
+    assert api.source.path == db.source.path == "inventory/c-services.yaml"
+    places = [*(plan.source for plan in api.plans), *(e.source for plan in api.plans for e in plan.exercises),
+              *(backup.source for backup in api.backups)]
+    assert places and all(place.path is api.source.path for place in places)
+    assert db.dependencies[0].source.path is db.source.path and warm.waivers[0].source.path is db.source.path
+
+
 def test_records_built_here_are_used_as_built_and_a_child_sends_their_encoding(inventory: Path, tmp_path: Path,
                                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(parallel, "forked_cpus", lambda: 1)
