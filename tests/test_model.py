@@ -67,6 +67,9 @@ def _enums(node: object, pointer: str = "") -> dict[str, list[str]]:
             found[pointer] = node["enum"]
         for key, value in node.items():
             found.update(_enums(value, f"{pointer}/{key}"))
+    elif isinstance(node, list):  # anyOf, oneOf, items as a list
+        for index, value in enumerate(node):
+            found.update(_enums(value, f"{pointer}/{index}"))
     return found
 
 
