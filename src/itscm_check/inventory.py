@@ -48,7 +48,7 @@ class DatedField(Struct, frozen=True, array_like=True):
     A line rather than a Location, and no look-ahead dates: a 100k-service inventory keeps over half
     a million of them, and a Location each and the look-ahead ones took a seventh of its model's memory."""
 
-    name: str  # e.g. "plans[dr].exercises[2].date"
+    name: str  # e.g. "plans[dr].exercises[2026-03-01/tabletop].date" (an exercise is named by its key)
     value: dt.date
     line: int
 
